@@ -1,0 +1,32 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/**
+ * Bundles the worker exactly as a deploy would (wrangler's own esbuild step), because only the
+ * bundle shows what Workers refuse: code generation at run time, Node built-ins, size.
+ */
+export async function bundleWorker(): Promise<{ dir: string; script: string; source: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "adsync-worker-"));
+  await promisify(execFile)(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", dir, "--config", join(root, "wrangler.toml")], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+  });
+  const script = join(dir, "index.js");
+  return { dir, script, source: await readFile(script, "utf8") };
+}
+
+/** Runs a bundled worker in workerd through Miniflare. */
+export async function startWorker(script: string): Promise<Miniflare> {
+  // Miniflare 5 (wrangler's) nests options per worker; the v4 shape it converts is the documented one.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({ modules: true, scriptPath: script, modulesRoot: dirname(script), compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] }),
+  );
+  await mf.ready;
+  return mf;
+}
