@@ -20,7 +20,12 @@ export function schemaProblems(errors: readonly ErrorObject[]): Problem[] {
       if (anyOfSeen.has(key)) continue;
       anyOfSeen.add(key);
       const alternatives = errors
-        .filter((e) => e.keyword === "required" && e.instancePath === error.instancePath && e.schemaPath.startsWith(error.schemaPath.slice(0, inAnyOf.index)))
+        .filter(
+          (e) =>
+            e.keyword === "required" &&
+            e.instancePath === error.instancePath &&
+            e.schemaPath.startsWith(error.schemaPath.slice(0, inAnyOf.index)),
+        )
         .map((e) => `"${String(e.params.missingProperty)}"`);
       problem = { path: error.instancePath, message: `needs one of ${alternatives.join(" or ")}`, severity: "error" };
     } else if (error.keyword === "anyOf") {
@@ -44,7 +49,10 @@ function describe(error: ErrorObject): Problem {
     case "required":
       return error_(at, `missing required property "${String(p.missingProperty)}"`);
     case "additionalProperties":
-      return error_(pointer(at, String(p.additionalProperty)), `unknown property "${String(p.additionalProperty)}"${hint(String(p.additionalProperty))}`);
+      return error_(
+        pointer(at, String(p.additionalProperty)),
+        `unknown property "${String(p.additionalProperty)}"${hint(String(p.additionalProperty))}`,
+      );
     case "enum":
       return error_(at, `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`);
     case "const":

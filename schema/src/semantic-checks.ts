@@ -1,7 +1,7 @@
 import type { NumberRange, SyncConfig } from "../generated/config.ts";
 import { isDnWithin, normalizeDn, parseDn } from "./dn.ts";
 import { checkFilter } from "./ldap-filter.ts";
-import { type Problem, pointer } from "./problem.ts";
+import type { Problem } from "./problem.ts";
 
 /**
  * Checks a JSON Schema cannot express. They run on documents that may also have schema
@@ -57,17 +57,29 @@ function checkConnection(config: SyncConfig, error: Report, warning: Report): st
   }
   const security = c.security ?? "ldaps";
   if (security === "insecurePlainLdap") {
-    warning("/connection/security", "plain LDAP sends the bind password in clear text, and hardened domain controllers refuse it: prefer ldaps or starttls");
+    warning(
+      "/connection/security",
+      "plain LDAP sends the bind password in clear text, and hardened domain controllers refuse it: prefer ldaps or starttls",
+    );
   }
   if (c.insecureSkipVerify === true) {
-    if (security === "insecurePlainLdap") warning("/connection/insecureSkipVerify", "has no effect with plain LDAP: there is no certificate to verify");
-    else warning("/connection/insecureSkipVerify", "any certificate is accepted, so anyone on the path could read the bind password: provide caCertificate instead");
+    if (security === "insecurePlainLdap")
+      warning("/connection/insecureSkipVerify", "has no effect with plain LDAP: there is no certificate to verify");
+    else
+      warning(
+        "/connection/insecureSkipVerify",
+        "any certificate is accepted, so anyone on the path could read the bind password: provide caCertificate instead",
+      );
     if (typeof c.caCertificate === "string") warning("/connection/caCertificate", "is not used while insecureSkipVerify is true");
   }
   if (typeof c.caCertificate === "string") {
     const begins = c.caCertificate.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
     const ends = c.caCertificate.match(/-----END CERTIFICATE-----/g)?.length ?? 0;
-    if (begins !== ends) error("/connection/caCertificate", "a certificate is cut short: every -----BEGIN CERTIFICATE----- needs its -----END CERTIFICATE-----");
+    if (begins !== ends)
+      error(
+        "/connection/caCertificate",
+        "a certificate is cut short: every -----BEGIN CERTIFICATE----- needs its -----END CERTIFICATE-----",
+      );
   }
   if (Array.isArray(c.domainControllers)) {
     const seen = new Map<string, number>();
@@ -77,8 +89,10 @@ function checkConnection(config: SyncConfig, error: Report, warning: Report): st
       const first = seen.get(key);
       if (first !== undefined) warning(`/connection/domainControllers/${i}`, `repeats domain controller ${first + 1}`);
       else seen.set(key, i);
-      if (dc.port === 636 && security !== "ldaps") warning(`/connection/domainControllers/${i}/port`, `636 is the LDAPS port, but security is ${security}`);
-      if (dc.port === 389 && security === "ldaps") warning(`/connection/domainControllers/${i}/port`, "389 is the plain LDAP / StartTLS port, but security is ldaps (usually 636)");
+      if (dc.port === 636 && security !== "ldaps")
+        warning(`/connection/domainControllers/${i}/port`, `636 is the LDAPS port, but security is ${security}`);
+      if (dc.port === 389 && security === "ldaps")
+        warning(`/connection/domainControllers/${i}/port`, "389 is the plain LDAP / StartTLS port, but security is ldaps (usually 636)");
     });
   }
   return baseDn;
@@ -190,7 +204,10 @@ function checkNumbers(config: SyncConfig, baseDn: string | undefined, error: Rep
     }
   }
   if (source === "attribute" && (n.ranges !== undefined || n.ouRanges !== undefined)) {
-    warning("/extensionNumbers/source", 'the ranges are not used with source "attribute"; use "attributeThenSequential" to fall back on them');
+    warning(
+      "/extensionNumbers/source",
+      'the ranges are not used with source "attribute"; use "attributeThenSequential" to fall back on them',
+    );
   }
   if (source === "sequential" && n.attribute !== undefined) {
     warning("/extensionNumbers/attribute", 'is not used with source "sequential"');
@@ -199,7 +216,8 @@ function checkNumbers(config: SyncConfig, baseDn: string | undefined, error: Rep
   if (typeof pattern === "string") {
     const message = regexError(pattern);
     if (message) error("/extensionNumbers/normalize/pattern", `not a valid regular expression: ${message}`);
-    else if (captureGroups(pattern) < 1) error("/extensionNumbers/normalize/pattern", "needs a capture group around the digits to keep, e.g. x(\\d+)$");
+    else if (captureGroups(pattern) < 1)
+      error("/extensionNumbers/normalize/pattern", "needs a capture group around the digits to keep, e.g. x(\\d+)$");
   }
   return placed;
 }
@@ -236,7 +254,10 @@ function checkOrganisation(config: SyncConfig, baseDn: string | undefined, range
       if (!isObject(t) || !isDigits(t.extension)) return;
       const inside = rangeContaining(ranges, t.extension);
       if (inside) {
-        warning(`/organisation/templateExtensions/${i}/extension`, `is inside the sync range at ${inside.path} (${show(inside)}): that number can never be given to a user`);
+        warning(
+          `/organisation/templateExtensions/${i}/extension`,
+          `is inside the sync range at ${inside.path} (${show(inside)}): that number can never be given to a user`,
+        );
       }
     });
   }
@@ -267,7 +288,8 @@ function checkSchedule(config: SyncConfig, error: Report, warning: Report): void
     error("/schedule/timeZone", `"${s.timeZone}" is not an IANA time zone; write it like Europe/London, America/New_York or UTC`);
   }
   if (mode !== "daily" && s.time !== undefined) warning("/schedule/time", `is only used with mode "daily" (mode is "${mode}")`);
-  if (mode !== "interval" && s.everyMinutes !== undefined) warning("/schedule/everyMinutes", `is only used with mode "interval" (mode is "${mode}")`);
+  if (mode !== "interval" && s.everyMinutes !== undefined)
+    warning("/schedule/everyMinutes", `is only used with mode "interval" (mode is "${mode}")`);
 }
 
 /** Parses each DN, reports bad syntax, repeats, and DNs outside the base DN. */
