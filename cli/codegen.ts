@@ -23,8 +23,8 @@ export interface GeneratedFile {
  * The validator is compiled here, at build time, because Workers refuse `new Function`,
  * which is how ajv compiles at run time.
  */
-export async function generateSchemaArtifacts(): Promise<GeneratedFile[]> {
-  const schema = JSON.parse(await readFile(schemaPath, "utf8")) as Record<string, unknown>;
+export async function generateSchemaArtifacts(schemaText?: string): Promise<GeneratedFile[]> {
+  const schema = JSON.parse(schemaText ?? (await readFile(schemaPath, "utf8"))) as Record<string, unknown>;
 
   const ajv = new Ajv2020.default({
     allErrors: true,
@@ -82,9 +82,9 @@ function inlineRuntime(source: string): string {
 }
 
 /** Files whose committed contents differ from what the schema generates now. */
-export async function staleArtifacts(): Promise<string[]> {
+export async function staleArtifacts(schemaText?: string): Promise<string[]> {
   const stale: string[] = [];
-  for (const file of await generateSchemaArtifacts()) {
+  for (const file of await generateSchemaArtifacts(schemaText)) {
     const current = await readFile(file.path, "utf8").catch(() => "");
     if (current !== file.contents) stale.push(file.path);
   }

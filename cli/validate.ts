@@ -37,9 +37,12 @@ async function validateFile(file: string, out: Output, err: Output): Promise<num
     size = info.size;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return unreadable(code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot read (${code ?? "unknown error"})`);
+    return unreadable(
+      code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot read (${code ?? "unknown error"})`,
+    );
   }
-  if (size > maxBytes) return unreadable(`is ${(size / 1024 / 1024).toFixed(1)} MB; a configuration is at most ${maxBytes / 1024 / 1024} MB`);
+  if (size > maxBytes)
+    return unreadable(`is ${(size / 1024 / 1024).toFixed(1)} MB; a configuration is at most ${maxBytes / 1024 / 1024} MB`);
   const text = await readFile(file, "utf8");
   if (text.trim() === "") return unreadable("is empty; a configuration is a JSON object");
 

@@ -604,7 +604,7 @@ export interface Departments {
 }
 export interface GroupMapping {
   /**
-   * The AD group.
+   * The AD group mirrored as an extension group, e.g. CN=Sales Team,OU=Groups,DC=example,DC=com.
    */
   dn: string;
   /**

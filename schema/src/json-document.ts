@@ -25,7 +25,11 @@ export function parseJsonDocument(text: string): JsonDocument {
   }
   const errors: ParseError[] = [];
   const tree = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
-  const syntaxErrors = errors.map((e) => ({ message: syntaxMessage(printParseErrorCode(e.error)), offset: e.offset, length: e.length }));
+  const syntaxErrors = errors.map((e) => {
+    const code = printParseErrorCode(e.error);
+    const found = code === "InvalidSymbol" ? ` ${JSON.stringify(text.slice(e.offset, e.offset + Math.min(e.length, 20)))}` : "";
+    return { message: `${syntaxMessage(code)}${found}`, offset: e.offset, length: e.length };
+  });
   return { value: syntaxErrors.length === 0 && tree ? JSON.parse(text) : undefined, tree, syntaxErrors };
 }
 

@@ -51,7 +51,7 @@ function describe(error: ErrorObject): Problem {
     case "additionalProperties":
       return error_(
         pointer(at, String(p.additionalProperty)),
-        `unknown property "${String(p.additionalProperty)}"${hint(String(p.additionalProperty))}`,
+        `unknown property "${String(p.additionalProperty)}"${hint(String(p.additionalProperty), at)}`,
       );
     case "enum":
       return error_(at, `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`);
@@ -98,8 +98,8 @@ function patternMessage(pattern: string): string {
 }
 
 /** A plaintext password is the one unknown property worth a specific word. */
-function hint(property: string): string {
-  return /pass(word)?|secret|pwd/i.test(property)
+function hint(property: string, at: string): string {
+  return /pass(word)?|secret|pwd/i.test(property) || at.endsWith("/bindPassword")
     ? ": a configuration never holds a password; use bindPassword with source stored, agentEnv or agentFile"
     : "";
 }
