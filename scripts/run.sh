@@ -22,8 +22,9 @@ case "$task" in
     vitest run "$@"
     ;;
   start)
-    echo "npm start: the local product (worker, portal page and agent) is not built yet; npm test runs what exists." >&2
-    exit 1
+    # For now the product on its embedded default is the worker alone, in local workerd.
+    echo "pbx-ad-sync: starting the worker on http://127.0.0.1:8787 (POST /api/v1/config/validate); Ctrl-C stops it" >&2
+    exec wrangler dev --ip 127.0.0.1 --port 8787 --config wrangler.toml
     ;;
   *) echo "usage: scripts/run.sh start|test|build|generate|lint|format|typecheck" >&2; exit 2 ;;
 esac
