@@ -20,7 +20,10 @@ describe("the bundled worker's validator in workerd", () => {
 
   const post = async (body: string) => {
     const res = await mf.dispatchFetch("http://localhost/api/v1/config/validate", { method: "POST", body });
-    return { status: res.status, json: (await res.json()) as { valid: boolean; problems: Array<{ path: string; message: string; severity: string }> } };
+    return {
+      status: res.status,
+      json: (await res.json()) as { valid: boolean; problems: Array<{ path: string; message: string; severity: string }> },
+    };
   };
 
   it("carries no run-time code generation in the bundle", () => {
@@ -42,7 +45,9 @@ describe("the bundled worker's validator in workerd", () => {
     expect(status).toBe(200);
     expect(json.valid).toBe(false);
     const paths = json.problems.map((p) => p.path);
-    expect(paths).toEqual(expect.arrayContaining(["/schedule/time", "/schedule/timeZone", "/extensionNumbers/ranges/1", "/scope/password"]));
+    expect(paths).toEqual(
+      expect.arrayContaining(["/schedule/time", "/schedule/timeZone", "/extensionNumbers/ranges/1", "/scope/password"]),
+    );
     expect(json.problems.find((p) => p.path === "/scope/password")?.message).toMatch(/never holds a password/);
   });
 

@@ -13,10 +13,14 @@ const root = new URL("../../", import.meta.url).pathname;
  */
 export async function bundleWorker(): Promise<{ dir: string; script: string; source: string }> {
   const dir = await mkdtemp(join(tmpdir(), "adsync-worker-"));
-  await promisify(execFile)(join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", dir, "--config", join(root, "wrangler.toml")], {
-    cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
-  });
+  await promisify(execFile)(
+    join(root, "node_modules/.bin/wrangler"),
+    ["deploy", "--dry-run", "--outdir", dir, "--config", join(root, "wrangler.toml")],
+    {
+      cwd: root,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    },
+  );
   const script = join(dir, "index.js");
   return { dir, script, source: await readFile(script, "utf8") };
 }
@@ -25,7 +29,13 @@ export async function bundleWorker(): Promise<{ dir: string; script: string; sou
 export async function startWorker(script: string): Promise<Miniflare> {
   // Miniflare 5 (wrangler's) nests options per worker; the v4 shape it converts is the documented one.
   const mf = new Miniflare(
-    convertV4MiniflareOptions({ modules: true, scriptPath: script, modulesRoot: dirname(script), compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] }),
+    convertV4MiniflareOptions({
+      modules: true,
+      scriptPath: script,
+      modulesRoot: dirname(script),
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: ["nodejs_compat"],
+    }),
   );
   await mf.ready;
   return mf;

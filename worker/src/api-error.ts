@@ -26,7 +26,9 @@ export interface ErrorBody {
 /** Hono `onError` handler: ApiError as itself, anything else as an opaque 500 (details go to the log, not the caller). */
 export function errorResponse(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
-    const body: ErrorBody = { error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } };
+    const body: ErrorBody = {
+      error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) },
+    };
     return c.json(body, err.status);
   }
   console.error(`unhandled ${err.name}: ${err.message}`);
