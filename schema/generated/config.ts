@@ -13,13 +13,13 @@ export type Scope = Scope1;
  */
 export type ExtensionNumbers = ExtensionNumbers1;
 /**
- * Ranges for sequential numbers, tried in order, for users whose OU has no entry in ouRanges.
+ * Ranges for sequential numbers, tried in order (the lowest free number of the first range with room), for users whose OU has no entry in ouRanges.
  *
  * @minItems 1
  */
 export type NumberRanges = [NumberRange, ...NumberRange[]];
 /**
- * Ranges tried in order; the lowest free number of the first range with room is assigned.
+ * The ranges for this OU's users, tried in order; the lowest free number of the first range with room is assigned.
  *
  * @minItems 1
  */
@@ -46,15 +46,15 @@ export type ExtensionGroups = {
   createMissing?: boolean;
 };
 /**
- * When the AD user no longer exists.
+ * What happens to the extension when its AD user no longer exists. delete: remove the extension (after the archive step, if configured); disable: keep the extension and its number, but it can no longer register or log in; keep: leave it as it is.
  */
 export type DeprovisionAction = "delete" | "disable" | "keep";
 /**
- * When the AD account is disabled (and scope.includeDisabled is false). A re-enabled account gets its extension back.
+ * What happens to the extension when the AD account is disabled (and scope.includeDisabled is false); a re-enabled account gets its extension back. delete: remove the extension (after the archive step, if configured); disable: keep the extension and its number, but it can no longer register or log in; keep: leave it as it is.
  */
 export type DeprovisionAction1 = "delete" | "disable" | "keep";
 /**
- * When the user still exists but is no longer in the scope (moved out of the OUs, removed from the groups, no longer matching the filter or now excluded).
+ * What happens to the extension when its user still exists but is no longer in the scope (moved out of the OUs, removed from the groups, no longer matching the filter, or now excluded). delete: remove the extension (after the archive step, if configured); disable: keep the extension and its number, but it can no longer register or log in; keep: leave it as it is.
  */
 export type DeprovisionAction2 = "delete" | "disable" | "keep";
 /**
