@@ -19,7 +19,13 @@ case "$task" in
     tsc -p tsconfig.json
     tsc -p worker/tsconfig.json
     biome check .
-    vitest run "$@"
+    mkdir -p test-results
+    status=0
+    vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" || status=$?
+    # One plain closing line, whatever the reporter above printed.
+    node -e 'const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
+      console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);' || true
+    exit "$status"
     ;;
   start)
     # For now the product on its embedded default is the worker alone, in local workerd.

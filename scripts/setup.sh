@@ -8,9 +8,10 @@ _root="$(cd "$_here/.." && pwd)"
 # shellcheck source=ensure-node.sh
 source "$_here/ensure-node.sh"
 
-# The real parts the tests start: a Samba AD DC (samba, samba-ad-dc), its LDAP client tools
+# The real parts the tests start: a Samba AD DC (samba, samba-ad-dc, and samba-ad-provision,
+# which holds the AD schema but is only a Recommends of samba), its LDAP client tools
 # (ldap-utils) and Kerberos client (krb5-user), openssl for test certificates.
-DEBIAN_PACKAGES=(samba samba-ad-dc ldap-utils krb5-user openssl)
+DEBIAN_PACKAGES=(samba samba-ad-dc samba-ad-provision ldap-utils krb5-user openssl)
 _missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${DEBIAN_PACKAGES[@]}"; do
@@ -27,12 +28,14 @@ fi
 
 # npm skips dependencies' install scripts unless package.json's allowScripts lets them run;
 # none of ours needs one (esbuild, workerd and biome ship their binaries as optional packages).
+# `npm install` rather than `npm ci`: the registry we reach serves only this platform's optional
+# packages, so the lockfile lists no others and `npm ci` would call it out of sync.
 _stamp="$_root/node_modules/.lock-hash"
 _want="$(sha256sum "$_root/package-lock.json" | cut -d' ' -f1)"
 if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_want" ]; then
   echo "pbx-ad-sync: installing npm dependencies" >&2
-  (cd "$_root" && npm ci --no-audit --no-fund --loglevel=error >&2)
-  echo "$_want" >"$_stamp"
+  (cd "$_root" && npm install --no-audit --no-fund --loglevel=error >&2)
+  sha256sum "$_root/package-lock.json" | cut -d' ' -f1 >"$_stamp"
 fi
 export PATH="$_root/node_modules/.bin:$PATH"
 unset _here _root _missing _stamp _want
