@@ -1,0 +1,123 @@
+import type { SyncConfig } from "../generated/config.ts";
+
+/**
+ * The messages between the worker and a connector agent, as JSON text frames over one
+ * WebSocket the agent opens. Every operation is a read: there is no LDAP write here at all,
+ * so a compromised cloud side cannot change the customer's directory through an agent.
+ */
+export const agentProtocolVersion = 1;
+
+/** The connection settings an operation needs, with the bind password resolved or left to the agent. */
+export interface LdapTarget {
+  connection: NonNullable<SyncConfig["connection"]>;
+  /** The bind password when it is stored in the portal; absent when the agent holds it (agentEnv, agentFile). */
+  bindPassword?: string;
+}
+
+export type AgentOperation =
+  | { op: "testConnection"; target: LdapTarget; scope?: SyncConfig["scope"] }
+  | {
+      op: "search";
+      target: LdapTarget;
+      base: string;
+      scope: "base" | "one" | "sub";
+      filter: string;
+      attributes: string[];
+      binaryAttributes?: string[];
+      sizeLimit?: number;
+    }
+  | { op: "readEntries"; target: LdapTarget; dns: string[]; attributes: string[]; binaryAttributes?: string[] }
+  | { op: "listOus"; target: LdapTarget }
+  | { op: "listUserAttributes"; target: LdapTarget }
+  | { op: "authenticate"; target: LdapTarget; username: string; password: string };
+
+export type AgentOperationName = AgentOperation["op"];
+
+/** One directory entry as it crosses the tunnel: binary attributes as base64. */
+export interface WireEntry {
+  dn: string;
+  attributes: Record<string, string[]>;
+  /** Names of the attributes in `attributes` whose values are base64 of raw bytes. */
+  binary?: string[];
+}
+
+export type StepStatus = "ok" | "failed" | "skipped" | "warning";
+
+/** One step of Test Connection, in the order an administrator would check things by hand. */
+export interface ConnectionStep {
+  id: "agent" | "reachable" | "tls" | "bind" | "baseDn" | "scope";
+  title: string;
+  status: StepStatus;
+  durationMs: number;
+  /** Plain-language account of what happened. */
+  detail: string;
+  /** On failure: the likely fix. */
+  fix?: string;
+  /** Machine-readable cause, e.g. "ad_52e", "tls_untrusted", "strong_auth_required". */
+  code?: string;
+}
+
+export interface ScopeCounts {
+  usersInScope: number;
+  disabledUsers: number;
+  ous: number;
+  groups: number;
+}
+
+export interface TestConnectionResult {
+  ok: boolean;
+  /** The domain controller that answered, host:port. */
+  server?: string;
+  steps: ConnectionStep[];
+  counts?: ScopeCounts;
+}
+
+export interface OuNode {
+  dn: string;
+  name: string;
+  children: OuNode[];
+}
+
+export interface UserAttribute {
+  name: string;
+  syntax: string;
+  multiValued: boolean;
+}
+
+export type AuthenticateResult =
+  | { ok: true; dn: string; upn?: string; displayName?: string }
+  | { ok: false; reason: AuthFailureReason; adCode?: string };
+
+export type AuthFailureReason =
+  | "invalid_credentials"
+  | "no_such_user"
+  | "account_disabled"
+  | "account_locked"
+  | "account_expired"
+  | "password_expired"
+  | "password_must_change"
+  | "not_permitted"
+  | "directory_unavailable";
+
+/** Worker to agent. */
+export type WorkerMessage =
+  | { type: "request"; id: string; operation: AgentOperation; timeoutMs: number }
+  | { type: "cancel"; id: string }
+  | { type: "ping"; at: number };
+
+/** Agent to worker. */
+export type AgentMessage =
+  | { type: "hello"; agentId: string; hostname: string; version: string; protocol: number }
+  | { type: "page"; id: string; entries: WireEntry[] }
+  | { type: "result"; id: string; result: unknown; complete?: SearchCompleteness }
+  | { type: "error"; id: string; error: { code: string; message: string } }
+  | { type: "pong"; at: number };
+
+/** Whether a search read everything it was asked for; deletions depend on it. */
+export interface SearchCompleteness {
+  complete: boolean;
+  pages: number;
+  entries: number;
+  /** Why the read is incomplete: size or time limit, an error, an unread referral into the scope. */
+  reason?: string;
+}
