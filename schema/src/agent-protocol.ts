@@ -99,19 +99,28 @@ export type AuthFailureReason =
   | "not_permitted"
   | "directory_unavailable";
 
+/**
+ * Headers of the agent's WebSocket upgrade request. The agent says who it is there, so the
+ * worker knows it before accepting the socket; `Authorization: Bearer <enrollment token>`.
+ */
+export const agentHeaders = {
+  id: "X-Adsync-Agent-Id",
+  hostname: "X-Adsync-Agent-Hostname",
+  version: "X-Adsync-Agent-Version",
+  protocol: "X-Adsync-Agent-Protocol",
+} as const;
+
+/** Sent as a text frame every few seconds; the worker answers "pong" without waking up. */
+export const heartbeat = { ping: "ping", pong: "pong" } as const;
+
 /** Worker to agent. */
-export type WorkerMessage =
-  | { type: "request"; id: string; operation: AgentOperation; timeoutMs: number }
-  | { type: "cancel"; id: string }
-  | { type: "ping"; at: number };
+export type WorkerMessage = { type: "request"; id: string; operation: AgentOperation; timeoutMs: number } | { type: "cancel"; id: string };
 
 /** Agent to worker. */
 export type AgentMessage =
-  | { type: "hello"; agentId: string; hostname: string; version: string; protocol: number }
   | { type: "page"; id: string; entries: WireEntry[] }
   | { type: "result"; id: string; result: unknown; complete?: SearchCompleteness }
-  | { type: "error"; id: string; error: { code: string; message: string } }
-  | { type: "pong"; at: number };
+  | { type: "error"; id: string; error: { code: string; message: string } };
 
 /** Whether a search read everything it was asked for; deletions depend on it. */
 export interface SearchCompleteness {

@@ -25,8 +25,23 @@ export async function bundleWorker(): Promise<{ dir: string; script: string; sou
   return { dir, script, source: await readFile(script, "utf8") };
 }
 
-/** Runs a bundled worker in workerd through Miniflare. */
-export async function startWorker(script: string): Promise<Miniflare> {
+export const testSecrets = {
+  ADMIN_JWT_SECRET: "test-admin-secret-that-is-long-enough-1234",
+  CONFIG_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+};
+
+export interface WorkerOptions {
+  /** Durable Object SQLite lives here, so a restarted worker finds its tenants again. */
+  persistDir?: string;
+  /** Serve on a real loopback port, for agents that dial in over WebSocket. */
+  port?: number;
+  bindings?: Record<string, string>;
+  /** Receives the worker's console output, to check what it logs. */
+  onLog?: (line: string) => void;
+}
+
+/** Runs a bundled worker in workerd through Miniflare, with the wrangler.toml bindings. */
+export async function startWorker(script: string, options: WorkerOptions = {}): Promise<Miniflare> {
   // Miniflare 5 (wrangler's) nests options per worker; the v4 shape it converts is the documented one.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -35,6 +50,11 @@ export async function startWorker(script: string): Promise<Miniflare> {
       modulesRoot: dirname(script),
       compatibilityDate: "2026-11-01",
       compatibilityFlags: ["nodejs_compat"],
+      durableObjects: { TENANT: { className: "TenantObject", useSQLite: true } },
+      bindings: { ...testSecrets, ...options.bindings },
+      ...(options.persistDir ? { resourcePersistencePath: options.persistDir } : {}),
+      ...(options.port !== undefined ? { host: "127.0.0.1", port: options.port } : {}),
+      ...(options.onLog ? { handleStructuredLogs: (log: { message: string }) => options.onLog?.(log.message) } : {}),
     }),
   );
   await mf.ready;

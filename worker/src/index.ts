@@ -1,11 +1,19 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { isValid, validateConfig } from "../../schema/src/validate-config.ts";
+import { parseAgentToken, tenantPattern } from "./agent-token.ts";
 import { ApiError, errorResponse } from "./api-error.ts";
+import type { Env } from "./env.ts";
+import { type AdminAuthVariables, adminAuth, requireAdminRole } from "./middleware/admin-auth/index.ts";
+import type { Outcome } from "./tenant/tenant-object.ts";
+
+export { TenantObject } from "./tenant/tenant-object.ts";
 
 /** Configurations are small; this bounds what one request may make the isolate parse. */
-const maxConfigBytes = 1024 * 1024;
+const maxBodyBytes = 1024 * 1024;
 
-export const app = new Hono();
+type AppEnv = { Bindings: Env; Variables: AdminAuthVariables };
+
+export const app = new Hono<AppEnv>();
 
 app.onError(errorResponse);
 app.notFound((c) => errorResponse(new ApiError(404, "not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`), c));
@@ -14,16 +22,113 @@ app.get("/api/v1/health", (c) => c.json({ ok: true }));
 
 /** Validates a draft configuration without storing it: the editor's server-side check. */
 app.post("/api/v1/config/validate", async (c) => {
-  const text = await c.req.text();
-  if (text.length > maxConfigBytes) throw new ApiError(413, "config_too_large", `A configuration is at most ${maxConfigBytes} bytes.`);
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(400, "invalid_json", `The body is not valid JSON: ${(e as Error).message}`);
-  }
-  const problems = validateConfig(document);
+  const problems = validateConfig(await jsonBody(c.req.raw));
   return c.json({ valid: isValid(problems), problems });
 });
 
+// ---- agents dial in ------------------------------------------------------------------------
+
+app.get("/api/v1/agent/connect", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "upgrade_required", "Connect with a WebSocket.");
+  const token = parseAgentToken(c.req.header("Authorization")?.replace(/^Bearer\s+/, "") ?? "");
+  if (!token) throw new ApiError(401, "invalid_agent_token", "The agent token is missing or malformed.");
+  // The token names its tenant; that tenant's object checks the secret before upgrading.
+  return tenant(c.env, token.tenant).fetch(c.req.raw);
+});
+
+// ---- administrators ------------------------------------------------------------------------
+
+const tenantRoutes = new Hono<AppEnv>();
+tenantRoutes.use("*", adminAuthFromEnv());
+
+tenantRoutes.get("/config", async (c) => c.json(unwrap(await tenantOf(c).getConfig())));
+tenantRoutes.put("/config", requireAdminRole(), async (c) => c.json(unwrap(await tenantOf(c).putConfig(await jsonBody(c.req.raw), by(c)))));
+tenantRoutes.put("/config/bind-password", requireAdminRole(), async (c) => {
+  const body = (await jsonBody(c.req.raw)) as { password?: unknown } | null;
+  return c.json(unwrap(await tenantOf(c).setBindPassword(c.req.param("tenant") as string, body?.password, by(c))));
+});
+
+tenantRoutes.post("/test-connection", requireAdminRole(), async (c) => {
+  const text = await c.req.text();
+  const body = (text.trim() === "" ? {} : parseJson(text)) as { config?: unknown; bindPassword?: unknown } | null;
+  if (typeof body !== "object" || body === null)
+    throw new ApiError(400, "invalid_body", "Send {} to test the saved configuration, or { config, bindPassword } for a draft.");
+  const password = typeof body.bindPassword === "string" ? body.bindPassword : undefined;
+  return c.json(unwrap(await tenantOf(c).testConnection(c.req.param("tenant") as string, body.config, password)));
+});
+
+tenantRoutes.get("/directory/ous", async (c) => c.json(unwrap(await tenantOf(c).listOus(c.req.param("tenant") as string))));
+tenantRoutes.get("/directory/attributes", async (c) =>
+  c.json(unwrap(await tenantOf(c).listUserAttributes(c.req.param("tenant") as string))),
+);
+
+tenantRoutes.get("/agents", async (c) => c.json(unwrap(await tenantOf(c).listAgents())));
+tenantRoutes.get("/agents/enrollment-tokens", async (c) => c.json(unwrap(await tenantOf(c).listEnrollmentTokens())));
+tenantRoutes.post("/agents/enrollment-tokens", requireAdminRole(), async (c) => {
+  const text = await c.req.text();
+  const body = (text.trim() === "" ? {} : parseJson(text)) as { label?: unknown } | null;
+  const label = typeof body?.label === "string" && body.label.trim() !== "" ? body.label.trim().slice(0, 100) : "agent";
+  return c.json(unwrap(await tenantOf(c).createEnrollmentToken(c.req.param("tenant") as string, label, by(c))), 201);
+});
+tenantRoutes.delete("/agents/enrollment-tokens/:id", requireAdminRole(), async (c) =>
+  c.json(unwrap(await tenantOf(c).revokeEnrollmentToken(c.req.param("id"), by(c)))),
+);
+
+app.use("/api/v1/tenants/:tenant/*", async (c, next) => {
+  if (!tenantPattern.test(c.req.param("tenant") as string)) throw new ApiError(404, "not_found", "No such tenant.");
+  await next();
+});
+app.route("/api/v1/tenants/:tenant", tenantRoutes);
+
 export default app;
+
+// ---- helpers -------------------------------------------------------------------------------
+
+function tenant(env: Env, name: string) {
+  return env.TENANT.get(env.TENANT.idFromName(name));
+}
+
+function tenantOf(c: { env: Env; req: { param(name: string): string | undefined } }) {
+  return tenant(c.env, c.req.param("tenant") as string);
+}
+
+function by(c: { get(key: "admin"): AdminAuthVariables["admin"] }): string {
+  return c.get("admin").sub;
+}
+
+function unwrap<T>(outcome: Outcome<T>): T {
+  if (outcome.ok) return outcome.value;
+  throw new ApiError(outcome.status as never, outcome.code, outcome.message, outcome.details);
+}
+
+async function jsonBody(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (text.length > maxBodyBytes) throw new ApiError(413, "body_too_large", `A request body is at most ${maxBodyBytes} bytes.`);
+  return parseJson(text);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, "invalid_json", `The body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The admin middleware, built once per isolate from the secrets it finds. */
+function adminAuthFromEnv(): MiddlewareHandler<AppEnv> {
+  let built: { key: string; handler: MiddlewareHandler<AppEnv> } | undefined;
+  return async (c, next) => {
+    const key = `${c.env.ADMIN_JWT_SECRET ?? ""}|${c.env.ADMIN_JWT_PUBLIC_KEY ?? ""}`;
+    if (built?.key !== key) {
+      try {
+        const publicKey = c.env.ADMIN_JWT_PUBLIC_KEY ? JSON.parse(c.env.ADMIN_JWT_PUBLIC_KEY) : undefined;
+        built = { key, handler: adminAuth({ hs256Secret: c.env.ADMIN_JWT_SECRET, publicKey }) as unknown as MiddlewareHandler<AppEnv> };
+      } catch (e) {
+        console.error(`admin authentication is misconfigured: ${(e as Error).message}`);
+        throw new ApiError(500, "misconfigured", "Administrator sign-in is not configured on this server.");
+      }
+    }
+    return built.handler(c, next);
+  };
+}

@@ -1,0 +1,163 @@
+import { sign } from "hono/jwt";
+import type { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleWorker, startWorker, testSecrets } from "./support/worker-bundle.ts";
+
+const now = () => Math.floor(Date.now() / 1000);
+const adminToken = (tenant: string, role = "admin") =>
+  sign({ sub: `alice@${tenant}`, tenant, role, exp: now() + 600 }, testSecrets.ADMIN_JWT_SECRET);
+
+const config = {
+  connection: {
+    domainControllers: [{ host: "127.0.0.11" }],
+    security: "ldaps",
+    bindUsername: "svc-pbx@example.com",
+    bindPassword: { source: "stored" },
+    baseDn: "DC=example,DC=com",
+  },
+  scope: { users: "all" },
+  extensionNumbers: { source: "sequential", ranges: [{ start: "1000", end: "1999" }] },
+};
+
+describe("the tenant API in workerd", () => {
+  let mf: Miniflare;
+  let base: URL;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    const bundle = await bundleWorker();
+    mf = await startWorker(bundle.script, { port: 0, onLog: (l) => logs.push(l) });
+    base = await mf.ready;
+  });
+  afterAll(async () => {
+    await mf?.dispose();
+  });
+
+  const api = async (method: string, path: string, token?: string, body?: unknown) => {
+    const res = await fetch(new URL(path, base), {
+      method,
+      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json" },
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null, text };
+  };
+
+  it("refuses a request without a token (401) and a token for another tenant (403)", async () => {
+    expect(await api("GET", "/api/v1/tenants/acme/config")).toMatchObject({ status: 401, body: { error: { code: "unauthorized" } } });
+    expect(await api("GET", "/api/v1/tenants/acme/config", await adminToken("globex"))).toMatchObject({
+      status: 403,
+      body: { error: { code: "forbidden_tenant" } },
+    });
+  });
+
+  it("rejects an invalid configuration with every error and stores nothing", async () => {
+    const token = await adminToken("acme");
+    const bad = { ...config, connection: { ...config.connection, baseDn: "not a dn", pageSize: 5000 }, schedule: { mode: "weekly" } };
+    const res = await api("PUT", "/api/v1/tenants/acme/config", token, bad);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe("invalid_config");
+    expect(res.body.error.details.problems.map((p: { path: string }) => p.path)).toEqual(
+      expect.arrayContaining(["/connection/baseDn", "/connection/pageSize", "/schedule/mode"]),
+    );
+    expect((await api("GET", "/api/v1/tenants/acme/config", token)).body).toMatchObject({ config: null });
+  });
+
+  it("stores a valid configuration, and keeps tenants apart", async () => {
+    const token = await adminToken("acme");
+    expect((await api("PUT", "/api/v1/tenants/acme/config", token, config)).status).toBe(200);
+    expect((await api("GET", "/api/v1/tenants/acme/config", token)).body).toMatchObject({ config, updatedBy: "alice@acme" });
+    expect((await api("GET", "/api/v1/tenants/globex/config", await adminToken("globex"))).body).toMatchObject({ config: null });
+  });
+
+  it("takes the bind password write-only: never returned, never logged", async () => {
+    const token = await adminToken("acme");
+    const canary = "Canary-Pa55word-7f3a9c";
+    const set = await api("PUT", "/api/v1/tenants/acme/config/bind-password", token, { password: canary });
+    expect(set.status).toBe(200);
+    expect(set.body.bindPasswordSet).toBe(true);
+    const got = await api("GET", "/api/v1/tenants/acme/config", token);
+    expect(got.body.bindPasswordSet).toBe(true);
+    expect(set.text + got.text).not.toContain(canary);
+    // The capture works (the event is there), and the secret is not.
+    await expect.poll(() => logs.join("\n")).toContain("bind_password_set");
+    expect(logs.join("\n")).not.toContain(canary);
+    expect((await api("PUT", "/api/v1/tenants/acme/config/bind-password", token, { password: "" })).status).toBe(400);
+  });
+
+  it("lets a viewer read the configuration but not change it", async () => {
+    const viewer = await adminToken("acme", "viewer");
+    expect((await api("GET", "/api/v1/tenants/acme/config", viewer)).status).toBe(200);
+    expect((await api("PUT", "/api/v1/tenants/acme/config", viewer, config)).body).toMatchObject({ error: { code: "forbidden_role" } });
+  });
+
+  it("issues an enrollment token once, lists it by id, and revokes it", async () => {
+    const token = await adminToken("acme");
+    const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", token, { label: "dc-site-1" });
+    expect(created.status).toBe(201);
+    expect(created.body.token).toMatch(/^adsa_acme_[a-f0-9]{16}_/);
+    const listed = await api("GET", "/api/v1/tenants/acme/agents/enrollment-tokens", token);
+    expect(listed.body).toEqual([expect.objectContaining({ id: created.body.id, label: "dc-site-1", revokedAt: null })]);
+    expect(listed.text).not.toContain(created.body.token.split("_").pop());
+    const revoked = await api("DELETE", `/api/v1/tenants/acme/agents/enrollment-tokens/${created.body.id}`, token);
+    expect(revoked.body.revokedAt).toEqual(expect.any(Number));
+    expect((await api("DELETE", "/api/v1/tenants/acme/agents/enrollment-tokens/0123456789abcdef", token)).status).toBe(404);
+  });
+
+  it("answers Test Connection without an agent with a failed first step and the fix", async () => {
+    const res = await api("POST", "/api/v1/tenants/acme/test-connection", await adminToken("acme"), {});
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      ok: false,
+      steps: [{ id: "agent", status: "failed", code: "agent_offline", fix: expect.stringMatching(/Add agent/) }],
+    });
+  });
+
+  it("answers directory browsing without an agent with 503 agent_offline, not a hang", async () => {
+    const res = await api("GET", "/api/v1/tenants/acme/directory/ous", await adminToken("acme"));
+    expect(res).toMatchObject({ status: 503, body: { error: { code: "agent_offline" } } });
+  });
+
+  describe("agent connections", () => {
+    const connect = (token: string | undefined, agentId = "agent-1") =>
+      new Promise<{ opened: boolean; closeCode?: number }>((resolve) => {
+        const url = new URL("/api/v1/agent/connect", base);
+        url.protocol = "ws:";
+        const ws = new WebSocket(url, {
+          headers: {
+            ...(token ? { Authorization: `Bearer ${token}` } : {}),
+            "X-Adsync-Agent-Id": agentId,
+            "X-Adsync-Agent-Hostname": "host-1",
+          },
+        } as never);
+        ws.addEventListener("open", () => resolve({ opened: true }));
+        ws.addEventListener("error", () => resolve({ opened: false }));
+        ws.addEventListener("close", (e) => resolve({ opened: false, closeCode: e.code }));
+        (connect as unknown as { last?: WebSocket }).last = ws;
+      });
+
+    it("refuses a missing, malformed, unknown or other-tenant token before upgrading", async () => {
+      const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", await adminToken("acme"), {});
+      const forged = created.body.token.replace("adsa_acme_", "adsa_globex_");
+      for (const token of [undefined, "nope", `adsa_acme_0123456789abcdef_${"A".repeat(43)}`, forged]) {
+        expect((await connect(token)).opened).toBe(false);
+      }
+      expect((await connect(created.body.token)).opened).toBe(true);
+    });
+
+    it("lists a connected agent, and a revoked token disconnects it and cannot reconnect", async () => {
+      const admin = await adminToken("acme");
+      const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {});
+      expect((await connect(created.body.token, "agent-revoke")).opened).toBe(true);
+      const ws = (connect as unknown as { last: WebSocket }).last;
+      const closed = new Promise<number>((r) => ws.addEventListener("close", (e) => r(e.code)));
+      const agents = await api("GET", "/api/v1/tenants/acme/agents", admin);
+      expect(agents.body).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id: "agent-revoke", hostname: "host-1", connected: true, inFlight: 0 })]),
+      );
+      await api("DELETE", `/api/v1/tenants/acme/agents/enrollment-tokens/${created.body.id}`, admin);
+      expect(await closed).toBe(4001);
+      expect((await connect(created.body.token, "agent-revoke")).opened).toBe(false);
+    });
+  });
+});

@@ -1,0 +1,382 @@
+import { DurableObject } from "cloudflare:workers";
+import type { SyncConfig } from "../../../schema/generated/config.ts";
+import {
+  type AgentOperation,
+  agentHeaders,
+  type ConnectionStep,
+  heartbeat,
+  type LdapTarget,
+  type OuNode,
+  type TestConnectionResult,
+  type UserAttribute,
+} from "../../../schema/src/agent-protocol.ts";
+import { isValid, validateConfig } from "../../../schema/src/validate-config.ts";
+import { hashSecret, newAgentToken, parseAgentToken, sameHash } from "../agent-token.ts";
+import { ApiError } from "../api-error.ts";
+import type { Env } from "../env.ts";
+import { secretBox } from "../secret-box.ts";
+import { type AgentAttachment, AgentLink } from "./agent-link.ts";
+
+/** Durable Object RPC cannot carry our error class, so failures cross as values. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; status: number; code: string; message: string; details?: unknown };
+
+export interface StoredConfig {
+  config: SyncConfig | null;
+  bindPasswordSet: boolean;
+  updatedAt: number | null;
+  updatedBy: string | null;
+}
+
+export interface EnrollmentTokenInfo {
+  id: string;
+  label: string;
+  createdAt: number;
+  createdBy: string;
+  revokedAt: number | null;
+}
+
+export interface AgentInfo {
+  id: string;
+  hostname: string;
+  version: string;
+  connected: boolean;
+  connectedSince: number | null;
+  lastSeen: number;
+  inFlight: number;
+  tokenId: string;
+}
+
+type TokenRow = {
+  id: string;
+  hash: string;
+  label: string;
+  created_at: number;
+  created_by: string;
+  revoked_at: number | null;
+};
+
+const agentTimeoutMs = 60_000;
+
+/**
+ * One per tenant: its configuration, agent tokens and agent sockets, in SQLite. Agent sockets
+ * use the hibernation API, so an idle tenant costs nothing while its agents stay connected.
+ */
+export class TenantObject extends DurableObject<Env> {
+  readonly #sql: SqlStorage;
+  readonly #link: AgentLink;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#sql.exec(`
+      CREATE TABLE IF NOT EXISTS config (
+        id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT, bind_password TEXT, updated_at INTEGER, updated_by TEXT);
+      CREATE TABLE IF NOT EXISTS enrollment_tokens (
+        id TEXT PRIMARY KEY, hash TEXT NOT NULL, label TEXT NOT NULL, created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL, revoked_at INTEGER);
+      CREATE TABLE IF NOT EXISTS agents (
+        id TEXT PRIMARY KEY, token_id TEXT NOT NULL, hostname TEXT NOT NULL, version TEXT NOT NULL,
+        first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+    `);
+    // Heartbeats are answered by the runtime itself, without waking a hibernating object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(heartbeat.ping, heartbeat.pong));
+    this.#link = new AgentLink({
+      open: () =>
+        this.ctx
+          .getWebSockets()
+          .filter((socket) => socket.readyState === WebSocket.OPEN)
+          .map((socket) => ({ socket, agent: socket.deserializeAttachment() as AgentAttachment })),
+    });
+  }
+
+  // ---- configuration -------------------------------------------------------------------
+
+  async getConfig(): Promise<Outcome<StoredConfig>> {
+    return run(() => this.#storedConfig());
+  }
+
+  async putConfig(document: unknown, by: string): Promise<Outcome<StoredConfig>> {
+    return run(() => {
+      const problems = validateConfig(document);
+      if (!isValid(problems)) throw new ApiError(400, "invalid_config", "The configuration has errors; nothing was saved.", { problems });
+      this.#sql.exec(
+        `INSERT INTO config (id, document, updated_at, updated_by) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+        JSON.stringify(document),
+        Date.now(),
+        by,
+      );
+      log("config_saved", { by, warnings: problems.length });
+      return this.#storedConfig();
+    });
+  }
+
+  async setBindPassword(tenant: string, password: unknown, by: string): Promise<Outcome<StoredConfig>> {
+    return run(async () => {
+      if (typeof password !== "string" || password === "")
+        throw new ApiError(400, "invalid_password", "The bind password must be a non-empty string.");
+      if (password.length > 1024) throw new ApiError(400, "invalid_password", "The bind password is longer than 1024 characters.");
+      const sealed = await (await secretBox(this.env.CONFIG_ENCRYPTION_KEY)).seal(password, tenant);
+      this.#sql.exec(
+        `INSERT INTO config (id, bind_password, updated_at, updated_by) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET bind_password = excluded.bind_password, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+        sealed,
+        Date.now(),
+        by,
+      );
+      log("bind_password_set", { by });
+      return this.#storedConfig();
+    });
+  }
+
+  #storedConfig(): StoredConfig {
+    const row = this.#sql
+      .exec<{ document: string | null; bind_password: string | null; updated_at: number | null; updated_by: string | null }>(
+        "SELECT document, bind_password, updated_at, updated_by FROM config WHERE id = 1",
+      )
+      .toArray()[0];
+    return {
+      config: row?.document ? (JSON.parse(row.document) as SyncConfig) : null,
+      bindPasswordSet: Boolean(row?.bind_password),
+      updatedAt: row?.updated_at ?? null,
+      updatedBy: row?.updated_by ?? null,
+    };
+  }
+
+  // ---- agents ----------------------------------------------------------------------------
+
+  async createEnrollmentToken(tenant: string, label: string, by: string): Promise<Outcome<EnrollmentTokenInfo & { token: string }>> {
+    return run(async () => {
+      const { token, id, secret } = newAgentToken(tenant);
+      const createdAt = Date.now();
+      this.#sql.exec(
+        "INSERT INTO enrollment_tokens (id, hash, label, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+        id,
+        await hashSecret(secret),
+        label,
+        createdAt,
+        by,
+      );
+      log("enrollment_token_created", { id, by });
+      return { id, label, createdAt, createdBy: by, revokedAt: null, token };
+    });
+  }
+
+  async listEnrollmentTokens(): Promise<Outcome<EnrollmentTokenInfo[]>> {
+    return run(() =>
+      this.#sql
+        .exec<{ id: string; label: string; created_at: number; created_by: string; revoked_at: number | null }>(
+          "SELECT id, label, created_at, created_by, revoked_at FROM enrollment_tokens ORDER BY created_at",
+        )
+        .toArray()
+        .map((r) => ({ id: r.id, label: r.label, createdAt: r.created_at, createdBy: r.created_by, revokedAt: r.revoked_at })),
+    );
+  }
+
+  /** Revokes a token and disconnects every agent that connected with it. */
+  async revokeEnrollmentToken(id: string, by: string): Promise<Outcome<EnrollmentTokenInfo>> {
+    return run(() => {
+      const updated = this.#sql.exec("UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", Date.now(), id);
+      if (updated.rowsWritten === 0 && !this.#tokenRow(id)) throw new ApiError(404, "token_not_found", `No enrollment token ${id}.`);
+      for (const socket of this.ctx.getWebSockets(tokenTag(id))) socket.close(4001, "enrollment token revoked");
+      log("enrollment_token_revoked", { id, by });
+      const row = this.#tokenRow(id) as TokenRow;
+      return { id: row.id, label: row.label, createdAt: row.created_at, createdBy: row.created_by, revokedAt: row.revoked_at };
+    });
+  }
+
+  #tokenRow(id: string): TokenRow | undefined {
+    return this.#sql
+      .exec<TokenRow>("SELECT id, hash, label, created_at, created_by, revoked_at FROM enrollment_tokens WHERE id = ?", id)
+      .toArray()[0];
+  }
+
+  async listAgents(): Promise<Outcome<AgentInfo[]>> {
+    return run(() => {
+      const inFlight = this.#link.inFlight();
+      const live = new Map<string, { since: number; seen: number }>();
+      for (const socket of this.ctx.getWebSockets()) {
+        const a = socket.deserializeAttachment() as AgentAttachment;
+        const seen = this.ctx.getWebSocketAutoResponseTimestamp(socket)?.getTime() ?? a.connectedAt;
+        if (socket.readyState === WebSocket.OPEN) live.set(a.agentId, { since: a.connectedAt, seen });
+      }
+      return this.#sql
+        .exec<{ id: string; token_id: string; hostname: string; version: string; last_seen: number }>(
+          "SELECT id, token_id, hostname, version, last_seen FROM agents ORDER BY hostname, id",
+        )
+        .toArray()
+        .map((r) => {
+          const l = live.get(r.id);
+          return {
+            id: r.id,
+            hostname: r.hostname,
+            version: r.version,
+            connected: l !== undefined,
+            connectedSince: l?.since ?? null,
+            lastSeen: Math.max(r.last_seen, l?.seen ?? 0),
+            inFlight: inFlight.get(r.id) ?? 0,
+            tokenId: r.token_id,
+          };
+        });
+    });
+  }
+
+  /** The agent's WebSocket upgrade; the token is checked before anything is accepted. */
+  override async fetch(request: Request): Promise<Response> {
+    const parsed = parseAgentToken(request.headers.get("Authorization")?.replace(/^Bearer\s+/, "") ?? "");
+    const row = parsed ? this.#tokenRow(parsed.id) : undefined;
+    if (!parsed || !row || row.revoked_at !== null || !sameHash(row.hash, await hashSecret(parsed.secret))) {
+      log("agent_refused", { tokenId: parsed?.id ?? null, reason: row?.revoked_at ? "revoked" : "unknown token" });
+      return Response.json({ error: { code: "invalid_agent_token", message: "The agent token is unknown or revoked." } }, { status: 401 });
+    }
+    const agentId = request.headers.get(agentHeaders.id) ?? "";
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(agentId)) {
+      return Response.json(
+        { error: { code: "invalid_agent", message: `The ${agentHeaders.id} header is missing or malformed.` } },
+        { status: 400 },
+      );
+    }
+    const attachment: AgentAttachment = {
+      agentId,
+      tokenId: parsed.id,
+      hostname: (request.headers.get(agentHeaders.hostname) ?? "unknown").slice(0, 253),
+      version: (request.headers.get(agentHeaders.version) ?? "unknown").slice(0, 64),
+      connectedAt: Date.now(),
+    };
+    // A reconnecting agent replaces its old socket rather than counting twice.
+    for (const old of this.ctx.getWebSockets(agentTag(agentId))) old.close(4000, "replaced by a new connection");
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [tokenTag(parsed.id), agentTag(agentId)]);
+    server.serializeAttachment(attachment);
+    this.#sql.exec(
+      `INSERT INTO agents (id, token_id, hostname, version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET token_id = excluded.token_id, hostname = excluded.hostname, version = excluded.version, last_seen = excluded.last_seen`,
+      agentId,
+      parsed.id,
+      attachment.hostname,
+      attachment.version,
+      attachment.connectedAt,
+      attachment.connectedAt,
+    );
+    log("agent_connected", { agentId, hostname: attachment.hostname, version: attachment.version });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (typeof message !== "string" || !this.#link.receive(message)) {
+      socket.close(4002, "unexpected message");
+    }
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
+    this.#agentGone(socket, `closed (${code})`);
+  }
+
+  override async webSocketError(socket: WebSocket): Promise<void> {
+    this.#agentGone(socket, "errored");
+  }
+
+  #agentGone(socket: WebSocket, how: string): void {
+    const agent = socket.deserializeAttachment() as AgentAttachment | null;
+    if (!agent) return;
+    this.#sql.exec("UPDATE agents SET last_seen = ? WHERE id = ?", Date.now(), agent.agentId);
+    log("agent_disconnected", { agentId: agent.agentId, how });
+    this.#link.agentGone(agent.agentId);
+  }
+
+  // ---- directory operations ---------------------------------------------------------------
+
+  /** Test Connection on the saved configuration, or on a draft (with a draft password). */
+  async testConnection(tenant: string, draft: unknown, draftPassword: string | undefined): Promise<Outcome<TestConnectionResult>> {
+    return run(async () => {
+      const open = this.ctx.getWebSockets().filter((s) => s.readyState === WebSocket.OPEN);
+      const started = Date.now();
+      const config = draft === undefined ? this.#storedConfig().config : this.#validDraft(draft);
+      if (!config?.connection)
+        throw new ApiError(409, "not_configured", "Fill in the connection (domain controllers, bind account, base DN) first.");
+      if (open.length === 0) {
+        const step: ConnectionStep = {
+          id: "agent",
+          title: "Connector agent connected",
+          status: "failed",
+          durationMs: 0,
+          detail: "No connector agent is connected for this tenant, so nothing can reach the domain controller.",
+          fix: "Install and start the connector agent on a host inside your network (Agents > Add agent).",
+          code: "agent_offline",
+        };
+        return { ok: false, steps: [step] };
+      }
+      const first = open[0]?.deserializeAttachment() as AgentAttachment;
+      const agentStep: ConnectionStep = {
+        id: "agent",
+        title: "Connector agent connected",
+        status: "ok",
+        durationMs: Date.now() - started,
+        detail: `${open.length} agent${open.length > 1 ? "s" : ""} connected (${first.hostname}, version ${first.version}).`,
+      };
+      const target = await this.#target(tenant, config, draftPassword);
+      const result = await this.#link.call<TestConnectionResult>({ op: "testConnection", target, scope: config.scope }, agentTimeoutMs);
+      return { ...result, steps: [agentStep, ...result.steps] };
+    });
+  }
+
+  async listOus(tenant: string): Promise<Outcome<OuNode[]>> {
+    return run(async () => this.#link.call<OuNode[]>({ op: "listOus", target: await this.#savedTarget(tenant) }, agentTimeoutMs));
+  }
+
+  async listUserAttributes(tenant: string): Promise<Outcome<UserAttribute[]>> {
+    return run(async () =>
+      this.#link.call<UserAttribute[]>({ op: "listUserAttributes", target: await this.#savedTarget(tenant) }, agentTimeoutMs),
+    );
+  }
+
+  /** Sends any read operation to an agent; the route layer decides which are exposed. */
+  async callAgent<T>(operation: AgentOperation): Promise<Outcome<T>> {
+    return run(() => this.#link.call<T>(operation, agentTimeoutMs));
+  }
+
+  #validDraft(draft: unknown): SyncConfig {
+    const problems = validateConfig(draft);
+    if (!isValid(problems)) throw new ApiError(400, "invalid_config", "The configuration has errors.", { problems });
+    return draft as SyncConfig;
+  }
+
+  async #savedTarget(tenant: string): Promise<LdapTarget> {
+    const config = this.#storedConfig().config;
+    if (!config?.connection)
+      throw new ApiError(409, "not_configured", "Save a connection (domain controllers, bind account, base DN) first.");
+    return this.#target(tenant, config, undefined);
+  }
+
+  async #target(tenant: string, config: SyncConfig, draftPassword: string | undefined): Promise<LdapTarget> {
+    const connection = config.connection as NonNullable<SyncConfig["connection"]>;
+    if ((connection.bindPassword.source ?? "stored") !== "stored") return { connection };
+    if (draftPassword !== undefined && draftPassword !== "") return { connection, bindPassword: draftPassword };
+    const sealed = this.#sql
+      .exec<{ bind_password: string | null }>("SELECT bind_password FROM config WHERE id = 1")
+      .toArray()[0]?.bind_password;
+    if (!sealed) throw new ApiError(409, "bind_password_missing", "Enter the bind password in Connection: none is stored yet.");
+    return { connection, bindPassword: await (await secretBox(this.env.CONFIG_ENCRYPTION_KEY)).open(sealed, tenant) };
+  }
+}
+
+const tokenTag = (id: string) => `token:${id}`;
+const agentTag = (id: string) => `agent:${id}`;
+
+async function run<T>(body: () => T | Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await body() };
+  } catch (e) {
+    if (e instanceof ApiError) {
+      return { ok: false, status: e.status, code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) };
+    }
+    console.error(`tenant object: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    return { ok: false, status: 500, code: "internal_error", message: "The server failed to handle this request." };
+  }
+}
+
+/** One line per event; callers pass no secret, and nothing here reads one. */
+function log(event: string, fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ event, ...fields }));
+}
