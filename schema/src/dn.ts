@@ -1,6 +1,7 @@
 // Distinguished names as Active Directory writes them: RFC 4514 string syntax, with the
-// spacing leniency of RFC 2253 section 4 (see parseDn). Pure TypeScript, no imports: this
+// spacing leniency of RFC 2253 section 4 (see parseDn). Pure TypeScript, no package imports: this
 // module runs in the Worker, the browser editor and Node.
+import { fail, isAlpha, isDigit, isHex, LdapSyntaxError } from "./ldap-syntax.ts";
 
 /** One attribute type and value of an RDN; multi-valued RDNs (joined by '+') have several. */
 export interface Rdn {
@@ -12,30 +13,6 @@ export interface Rdn {
 export type Dn = Rdn[][];
 
 export type DnParseResult = { ok: true; dn: Dn } | { ok: false; message: string; offset: number };
-
-class DnSyntaxError extends Error {
-  offset: number;
-  constructor(message: string, offset: number) {
-    super(message);
-    this.offset = offset;
-  }
-}
-
-function fail(message: string, offset: number): never {
-  throw new DnSyntaxError(message, offset);
-}
-
-function isAlpha(c: string | undefined): boolean {
-  return c !== undefined && ((c >= "A" && c <= "Z") || (c >= "a" && c <= "z"));
-}
-
-function isDigit(c: string | undefined): boolean {
-  return c !== undefined && c >= "0" && c <= "9";
-}
-
-function isHex(c: string | undefined): boolean {
-  return isDigit(c) || (c !== undefined && ((c >= "A" && c <= "F") || (c >= "a" && c <= "f")));
-}
 
 function describe(c: string | undefined): string {
   return c === undefined ? "end of input" : c === "\0" ? "NUL" : `'${c}'`;
@@ -70,7 +47,7 @@ export function parseDn(text: string): DnParseResult {
   try {
     return { ok: true, dn: new DnParser(text).parse() };
   } catch (error) {
-    if (error instanceof DnSyntaxError) {
+    if (error instanceof LdapSyntaxError) {
       return { ok: false, message: error.message, offset: error.offset };
     }
     throw error;

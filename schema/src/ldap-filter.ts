@@ -1,6 +1,7 @@
 // LDAP search filters in the RFC 4515 string syntax: a syntax check with plain-English
 // messages, value escaping, and a tagged template that assembles filters safely. Pure
-// TypeScript, no imports: this module runs in the Worker, the browser editor and Node.
+// TypeScript, no package imports: this module runs in the Worker, the browser editor and Node.
+import { fail, isAlpha, isDigit, isHex, LdapSyntaxError } from "./ldap-syntax.ts";
 
 export type FilterCheck = { ok: true } | { ok: false; message: string; offset: number };
 
@@ -8,30 +9,6 @@ export type FilterCheck = { ok: true } | { ok: false; message: string; offset: n
 const MAX_DEPTH = 100;
 
 type Frame = { kind: "&" | "|" | "!"; open: number; count: number };
-
-class FilterSyntaxError extends Error {
-  offset: number;
-  constructor(message: string, offset: number) {
-    super(message);
-    this.offset = offset;
-  }
-}
-
-function fail(message: string, offset: number): never {
-  throw new FilterSyntaxError(message, offset);
-}
-
-function isAlpha(c: string | undefined): boolean {
-  return c !== undefined && ((c >= "A" && c <= "Z") || (c >= "a" && c <= "z"));
-}
-
-function isDigit(c: string | undefined): boolean {
-  return c !== undefined && c >= "0" && c <= "9";
-}
-
-function isHex(c: string | undefined): boolean {
-  return isDigit(c) || (c !== undefined && ((c >= "A" && c <= "F") || (c >= "a" && c <= "f")));
-}
 
 function isKeychar(c: string | undefined): boolean {
   return isAlpha(c) || isDigit(c) || c === "-";
@@ -59,7 +36,7 @@ export function checkFilter(text: string): FilterCheck {
     parseFilter(text);
     return { ok: true };
   } catch (error) {
-    if (error instanceof FilterSyntaxError) {
+    if (error instanceof LdapSyntaxError) {
       return { ok: false, message: error.message, offset: error.offset };
     }
     throw error;
