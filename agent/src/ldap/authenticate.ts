@@ -1,0 +1,150 @@
+// Domain login: is this the password of this AD user? The service account finds the user
+// (the name goes into the filter escaped, once, by the filter tag) and a second connection
+// binds with the DN the directory returned, never one built from what was typed.
+import type { AuthenticateResult, LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import { filter } from "../../../schema/src/ldap-filter.ts";
+import { bindConnection, type DirectoryConnection, openConnection, openTransport } from "./connection.ts";
+import { BindError, toDirectoryError } from "./errors.ts";
+import { searchPages } from "./search.ts";
+
+export type LoginName = { kind: "upn"; upn: string; local: string; suffix: string } | { kind: "downLevel"; domain: string; sam: string };
+
+/** "user@example.com" or "EXAMPLE\user"; undefined for anything else. */
+export function parseLoginName(username: string): LoginName | undefined {
+  const name = username.trim();
+  const backslash = name.indexOf("\\");
+  if (backslash >= 0) {
+    const domain = name.slice(0, backslash);
+    const sam = name.slice(backslash + 1);
+    return domain === "" || sam === "" ? undefined : { kind: "downLevel", domain, sam };
+  }
+  const at = name.lastIndexOf("@");
+  if (at <= 0 || at === name.length - 1) return undefined;
+  return { kind: "upn", upn: name, local: name.slice(0, at), suffix: name.slice(at + 1) };
+}
+
+/**
+ * Checks `password` for the user `username` (a UPN or DOMAIN\sAMAccountName) under the
+ * target's base DN. Returns why it failed, with AD's sub-code for the log; show a person
+ * only endUserReason(reason). Throws a DirectoryError when the directory cannot be asked
+ * at all (service account connection, bind or search failing): that is the operator's
+ * problem, not the user's, and its code and message belong in the admin log.
+ */
+export async function authenticate(target: LdapTarget, username: string, password: string): Promise<AuthenticateResult> {
+  // RFC 4513 section 5.1.2: a bind with a name and an empty password succeeds, anonymously.
+  if (password === "") return { ok: false, reason: "invalid_credentials" };
+  const name = parseLoginName(username);
+  if (name === undefined) return { ok: false, reason: "no_such_user" };
+
+  const service = await openConnection(target);
+  let user: FoundUser;
+  try {
+    const found = await findUser(service, name);
+    if (found.length === 0) return { ok: false, reason: "no_such_user" };
+    // Two accounts answer to this name: never guess which one is meant.
+    if (found.length > 1) return { ok: false, reason: "not_permitted" };
+    user = found[0] as FoundUser;
+  } finally {
+    await service.close();
+  }
+
+  // The same DC that found the user, so a just-created account or new password is there too.
+  const connection = await openTransport(service.settings, service.endpoint);
+  try {
+    await bindConnection(connection, user.dn, password);
+  } catch (error) {
+    const failure = toDirectoryError(error, { phase: "bind", server: connection.server });
+    if (!(failure instanceof BindError)) throw failure;
+    const result: AuthenticateResult = { ok: false, reason: failure.reason };
+    if (failure.adCode !== undefined) result.adCode = failure.adCode;
+    return result;
+  } finally {
+    await connection.close();
+  }
+  const result: AuthenticateResult = { ok: true, dn: user.dn };
+  if (user.upn !== undefined) result.upn = user.upn;
+  if (user.displayName !== undefined) result.displayName = user.displayName;
+  return result;
+}
+
+interface FoundUser {
+  dn: string;
+  upn?: string;
+  displayName?: string;
+}
+
+async function findUser(connection: DirectoryConnection, name: LoginName): Promise<FoundUser[]> {
+  const domain = await domainNames(connection);
+  if (name.kind === "downLevel") {
+    // A NetBIOS domain that is not ours (OTHER\user) names a user of another domain.
+    if (domain.netbios !== undefined && !sameText(name.domain, domain.netbios) && !sameText(name.domain, domain.dns ?? "")) return [];
+    return lookUp(connection, filter`(&(objectCategory=person)(objectClass=user)(sAMAccountName=${name.sam}))`);
+  }
+  const byUpn = await lookUp(connection, filter`(&(objectCategory=person)(objectClass=user)(userPrincipalName=${name.upn}))`);
+  if (byUpn.length > 0 || domain.dns === undefined || !sameText(name.suffix, domain.dns)) return byUpn;
+  // Windows also accepts the implicit UPN, sAMAccountName@dns-domain, for accounts whose
+  // userPrincipalName is unset or different.
+  return lookUp(connection, filter`(&(objectCategory=person)(objectClass=user)(sAMAccountName=${name.local}))`);
+}
+
+async function lookUp(connection: DirectoryConnection, userFilter: string): Promise<FoundUser[]> {
+  const found: FoundUser[] = [];
+  const spec = {
+    base: connection.settings.baseDn,
+    scope: "sub" as const,
+    filter: userFilter,
+    attributes: ["userPrincipalName", "displayName"],
+    // Two are enough to know the name is ambiguous.
+    sizeLimit: 2,
+  };
+  for await (const page of searchPages(connection, spec)) {
+    for (const entry of page) {
+      const user: FoundUser = { dn: entry.dn };
+      const upn = entry.attributes.userPrincipalName?.[0];
+      const displayName = entry.attributes.displayName?.[0];
+      if (upn !== undefined) user.upn = upn;
+      if (displayName !== undefined) user.displayName = displayName;
+      found.push(user);
+    }
+  }
+  return found;
+}
+
+async function domainNames(connection: DirectoryConnection): Promise<{ netbios?: string; dns?: string }> {
+  const root = await firstEntry(connection, "", "(objectClass=*)", ["defaultNamingContext", "configurationNamingContext"]);
+  const domainDn = root?.defaultNamingContext?.[0];
+  const configuration = root?.configurationNamingContext?.[0];
+  const names: { netbios?: string; dns?: string } = {};
+  if (domainDn === undefined) return names;
+  const labels = [...domainDn.matchAll(/(?:^|,)\s*DC=((?:[^,\\]|\\.)+)/gi)].map((m) => m[1] ?? "");
+  if (labels.length > 0) names.dns = labels.join(".");
+  if (configuration === undefined) return names;
+  // The domain's crossRef in the Partitions container holds its NetBIOS name.
+  const crossRef = await firstEntry(
+    connection,
+    `CN=Partitions,${configuration}`,
+    filter`(&(objectClass=crossRef)(nCName=${domainDn}))`,
+    ["nETBIOSName", "dnsRoot"],
+    "one",
+  ).catch(() => undefined);
+  const netbios = crossRef?.nETBIOSName?.[0];
+  const dnsRoot = crossRef?.dnsRoot?.[0];
+  if (netbios !== undefined) names.netbios = netbios;
+  if (dnsRoot !== undefined) names.dns = dnsRoot;
+  return names;
+}
+
+async function firstEntry(
+  connection: DirectoryConnection,
+  base: string,
+  entryFilter: string,
+  attributes: string[],
+  scope: "base" | "one" = "base",
+): Promise<Record<string, string[]> | undefined> {
+  for await (const page of searchPages(connection, { base, scope, filter: entryFilter, attributes })) return page[0]?.attributes;
+  return undefined;
+}
+
+function sameText(a: string, b: string): boolean {
+  return a.localeCompare(b, "en", { sensitivity: "accent" }) === 0;
+}

@@ -1,0 +1,71 @@
+// A sync scope as LDAP searches: which subtrees to search and with which filter. Pure and
+// free of Node, so it can move to schema/ for the worker to build its sync reads from the
+// same rules that Test Connection counts with.
+import type { Scope } from "../../../schema/generated/config.ts";
+import { isDnWithin } from "../../../schema/src/dn.ts";
+import { filter } from "../../../schema/src/ldap-filter.ts";
+
+export interface ScopeBase {
+  base: string;
+  scope: "base" | "one" | "sub";
+}
+
+// objectCategory=person leaves out computer accounts, which are objectClass=user too.
+const USERS = "(&(objectCategory=person)(objectClass=user))";
+// LDAP_MATCHING_RULE_BIT_AND on userAccountControl; bit 0x2 is ACCOUNTDISABLE.
+const DISABLED = "(userAccountControl:1.2.840.113556.1.4.803:=2)";
+
+/**
+ * The subtrees whose users are in scope. OUs are searched one by one; an OU inside another
+ * listed OU whose sub-OUs are included is dropped, so no user is found twice.
+ */
+export function scopeBases(scope: Scope | undefined, baseDn: string): ScopeBase[] {
+  if (scope?.users !== "ous") return [{ base: baseDn, scope: "sub" }];
+  const ous = (scope.ous ?? []).map((ou) => ({ dn: ou.dn, sub: ou.includeSubOus !== false }));
+  const kept: ScopeBase[] = [];
+  ous.forEach((ou, i) => {
+    const covered = ous.some(
+      (other, j) =>
+        j !== i &&
+        other.sub &&
+        isDnWithin(ou.dn, other.dn) &&
+        // The same OU listed twice as a subtree: the first listing stays.
+        !(ou.sub && j > i && isDnWithin(other.dn, ou.dn)),
+    );
+    if (!covered) kept.push({ base: ou.dn, scope: ou.sub ? "sub" : "one" });
+  });
+  return kept;
+}
+
+export type DisabledUsers = "include" | "exclude" | "only";
+
+/** The filter for users in scope: person users, group membership, the extra filter, disabled or not. */
+export function scopeUserFilter(scope: Scope | undefined, disabled: DisabledUsers): string {
+  const parts = [USERS];
+  if (scope?.users === "groups") parts.push(membership(scope));
+  if (scope?.filter !== undefined) parts.push(scope.filter);
+  if (disabled === "exclude") parts.push(`(!${DISABLED})`);
+  if (disabled === "only") parts.push(DISABLED);
+  return `(&${parts.join("")})`;
+}
+
+/** Groups in scope: the listed groups and, where nested, the groups inside them. */
+export function scopeGroupFilter(scope: Scope | undefined): string {
+  if (scope?.users !== "groups") return "(objectClass=group)";
+  const either = (scope.groups ?? []).map((g) =>
+    g.nested === false
+      ? filter`(distinguishedName=${g.dn})`
+      : filter`(|(distinguishedName=${g.dn})(memberOf:1.2.840.113556.1.4.1941:=${g.dn}))`,
+  );
+  return `(&(objectClass=group)(|${either.join("")}))`;
+}
+
+// 1.2.840.113556.1.4.1941 is LDAP_MATCHING_RULE_IN_CHAIN: membership through nested groups.
+function membership(scope: Scope): string {
+  const groups = (scope.groups ?? []).map((g) =>
+    g.nested === false ? filter`(memberOf=${g.dn})` : filter`(memberOf:1.2.840.113556.1.4.1941:=${g.dn})`,
+  );
+  // Every entry has an objectClass: an empty group list selects nobody.
+  if (groups.length === 0) return "(!(objectClass=*))";
+  return groups.length === 1 ? (groups[0] ?? "") : `(|${groups.join("")})`;
+}
