@@ -14,18 +14,24 @@ export interface LdapTarget {
   bindPassword?: string;
 }
 
+/** One directory search, as the worker asks for it and the agent pages through it. */
+export interface SearchSpec {
+  base: string;
+  scope: "base" | "one" | "sub";
+  filter: string;
+  /** Attributes to return; [] for all user attributes, ["1.1"] for none. */
+  attributes: string[];
+  /** Attributes to return as bytes (base64 on the wire), besides those always read as bytes. */
+  binaryAttributes?: string[];
+  /** Stop after this many entries; reaching it makes the read incomplete. */
+  sizeLimit?: number;
+  /** Entries per page; default: the connection's pageSize. */
+  pageSize?: number;
+}
+
 export type AgentOperation =
   | { op: "testConnection"; target: LdapTarget; scope?: SyncConfig["scope"] }
-  | {
-      op: "search";
-      target: LdapTarget;
-      base: string;
-      scope: "base" | "one" | "sub";
-      filter: string;
-      attributes: string[];
-      binaryAttributes?: string[];
-      sizeLimit?: number;
-    }
+  | ({ op: "search"; target: LdapTarget } & SearchSpec)
   | { op: "readEntries"; target: LdapTarget; dns: string[]; attributes: string[]; binaryAttributes?: string[] }
   | { op: "listOus"; target: LdapTarget }
   | { op: "listUserAttributes"; target: LdapTarget }

@@ -8,26 +8,14 @@
 // answer a page that way), it swallows sizeLimitExceeded, and it drops the status of the
 // final response. So the paging loop is here, on ldapts' message layer.
 import { type Client, FilterParser, PagedResultsControl, type SearchEntry, SearchRequest, type SearchResponse } from "ldapts";
-import type { LdapTarget, SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
+import type { LdapTarget, SearchCompleteness, SearchSpec, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { checkFilter } from "../../../schema/src/ldap-filter.ts";
 import { type DirectoryConnection, openConnection } from "./connection.ts";
 import { SearchError, toDirectoryError } from "./errors.ts";
 import { parseRangedType, pickChunk, type RangeChunk, readRemainingRanges } from "./ranged-values.ts";
 import { isHarmlessReference } from "./references.ts";
 
-export interface SearchSpec {
-  base: string;
-  scope: "base" | "one" | "sub";
-  filter: string;
-  /** Attributes to return; [] for all user attributes, ["1.1"] for none. */
-  attributes: string[];
-  /** Attributes to return as bytes (base64 on the wire), besides ALWAYS_BINARY. */
-  binaryAttributes?: string[];
-  /** Stop after this many entries; reaching it makes the read incomplete. */
-  sizeLimit?: number;
-  /** Entries per page; default: the connection's pageSize. */
-  pageSize?: number;
-}
+export type { SearchSpec };
 
 /** Read as bytes whatever the caller asks: these are binary in every AD schema. */
 export const ALWAYS_BINARY: readonly string[] = [
