@@ -119,14 +119,35 @@ export const agentHeaders = {
 /** Sent as a text frame every few seconds; the worker answers "pong" without waking up. */
 export const heartbeat = { ping: "ping", pong: "pong" } as const;
 
-/** Worker to agent. */
-export type WorkerMessage = { type: "request"; id: string; operation: AgentOperation; timeoutMs: number } | { type: "cancel"; id: string };
+/**
+ * Worker to agent. `timeoutMs` bounds the time without progress: the whole of a one-shot
+ * operation, the gap between two pages of a search. `ack` confirms a page was taken in.
+ */
+export type WorkerMessage =
+  | { type: "request"; id: string; operation: AgentOperation; timeoutMs: number }
+  | { type: "ack"; id: string }
+  | { type: "cancel"; id: string };
+
+/**
+ * Pages a search may have sent and not yet had acknowledged. The agent waits for an ack
+ * before going past it, so a slow consumer slows the read instead of piling pages up in
+ * memory on either side.
+ */
+export const pageWindow = 2;
+
+/** A failure as the agent reports it: a stable code, what happened, and the likely fix. */
+export interface AgentFailure {
+  code: string;
+  message: string;
+  fix?: string;
+  server?: string;
+}
 
 /** Agent to worker. */
 export type AgentMessage =
   | { type: "page"; id: string; entries: WireEntry[] }
   | { type: "result"; id: string; result: unknown; complete?: SearchCompleteness }
-  | { type: "error"; id: string; error: { code: string; message: string } };
+  | { type: "error"; id: string; error: AgentFailure };
 
 /** Whether a search read everything it was asked for; deletions depend on it. */
 export interface SearchCompleteness {

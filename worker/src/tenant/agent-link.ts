@@ -1,4 +1,11 @@
-import type { AgentMessage, AgentOperation, WorkerMessage } from "../../../schema/src/agent-protocol.ts";
+import type {
+  AgentFailure,
+  AgentMessage,
+  AgentOperation,
+  SearchCompleteness,
+  WireEntry,
+  WorkerMessage,
+} from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
 
 /** What the Durable Object keeps on each agent socket, surviving hibernation. */
@@ -15,13 +22,28 @@ export interface AgentSockets {
   open(): Array<{ socket: WebSocket; agent: AgentAttachment }>;
 }
 
+/** How a paged operation hands its pages over; see AgentLink.stream. */
+export interface PageSink {
+  /** Takes one page; the agent sends the next pages only as these calls finish. */
+  page(entries: WireEntry[]): void | Promise<void>;
+  /**
+   * The agent serving the read dropped after some pages: forget them, the read starts over
+   * on another agent. Without it such a read fails instead.
+   */
+  restart?(): void | Promise<void>;
+}
+
 interface Pending {
   operation: AgentOperation;
   timeoutMs: number;
   agentId: string;
   tried: Set<string>;
   timer: ReturnType<typeof setTimeout>;
-  resolve(value: unknown): void;
+  sink: PageSink | undefined;
+  pages: number;
+  /** Pages are taken in one after another, and the result only after the last of them. */
+  chain: Promise<void>;
+  resolve(value: { result: unknown; complete?: SearchCompleteness }): void;
   reject(error: ApiError): void;
 }
 
@@ -45,25 +67,61 @@ export class AgentLink {
     return counts;
   }
 
-  call<T>(operation: AgentOperation, timeoutMs: number): Promise<T> {
+  /** One operation with a single answer. */
+  async call<T>(operation: AgentOperation, timeoutMs: number): Promise<T> {
+    return (await this.#request(operation, timeoutMs, undefined)).result as T;
+  }
+
+  /**
+   * A paged read: pages go to `sink` in order as they arrive, and the answer says whether the
+   * read was complete. `timeoutMs` is the longest wait for the next page, not for the whole.
+   */
+  async stream(operation: AgentOperation, timeoutMs: number, sink: PageSink): Promise<SearchCompleteness> {
+    const answer = await this.#request(operation, timeoutMs, sink);
+    return answer.complete ?? (answer.result as SearchCompleteness);
+  }
+
+  #request(
+    operation: AgentOperation,
+    timeoutMs: number,
+    sink: PageSink | undefined,
+  ): Promise<{ result: unknown; complete?: SearchCompleteness }> {
     const id = crypto.randomUUID();
-    return new Promise<T>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const pending: Pending = {
         operation,
         timeoutMs,
         agentId: "",
         tried: new Set(),
-        timer: setTimeout(() => {
-          this.#pending.delete(id);
-          this.#sendTo(pending.agentId, { type: "cancel", id });
-          reject(new ApiError(504, "agent_timeout", `The connector agent did not answer within ${Math.round(timeoutMs / 1000)} s.`));
-        }, timeoutMs),
-        resolve: resolve as (value: unknown) => void,
+        timer: undefined as never,
+        sink,
+        pages: 0,
+        chain: Promise.resolve(),
+        resolve,
         reject,
       };
+      this.#arm(id, pending);
       this.#pending.set(id, pending);
       this.#dispatch(id, pending, "offline");
     });
+  }
+
+  #arm(id: string, pending: Pending): void {
+    clearTimeout(pending.timer);
+    pending.timer = setTimeout(() => {
+      this.#settle(id, pending);
+      this.#sendTo(pending.agentId, { type: "cancel", id });
+      const seconds = Math.round(pending.timeoutMs / 1000);
+      pending.reject(
+        new ApiError(
+          504,
+          "agent_timeout",
+          pending.pages > 0
+            ? `The connector agent sent no further page within ${seconds} s.`
+            : `The connector agent did not answer within ${seconds} s.`,
+        ),
+      );
+    }, pending.timeoutMs);
   }
 
   /** A message from an agent; returns false when it was not one of ours. */
@@ -74,14 +132,43 @@ export class AgentLink {
     } catch {
       return false;
     }
+    const known = message.type === "result" || message.type === "error" || message.type === "page";
     const pending = this.#pending.get(message.id);
-    if (!pending) return message.type === "result" || message.type === "error" || message.type === "page";
-    if (message.type === "result") {
-      this.#settle(message.id, pending);
-      pending.resolve(message.result);
-    } else if (message.type === "error") {
-      this.#settle(message.id, pending);
-      pending.reject(new ApiError(502, message.error.code, message.error.message));
+    if (!known || !pending) return known;
+    if (message.type === "page") {
+      pending.pages++;
+      this.#arm(message.id, pending);
+      const { id, entries } = message;
+      const agentId = pending.agentId;
+      pending.chain = pending.chain.then(async () => {
+        if (!this.#pending.has(id)) return;
+        try {
+          await pending.sink?.page(entries);
+        } catch (error) {
+          this.#settle(id, pending);
+          this.#sendTo(agentId, { type: "cancel", id });
+          pending.reject(
+            error instanceof ApiError
+              ? error
+              : new ApiError(500, "page_failed", `A page of the read could not be taken in: ${String(error)}`),
+          );
+          return;
+        }
+        this.#sendTo(agentId, { type: "ack", id });
+      });
+    } else if (message.type === "result") {
+      const answer = { result: message.result, ...(message.complete ? { complete: message.complete } : {}) };
+      void pending.chain.then(() => {
+        if (!this.#pending.has(message.id)) return;
+        this.#settle(message.id, pending);
+        pending.resolve(answer);
+      });
+    } else {
+      void pending.chain.then(() => {
+        if (!this.#pending.has(message.id)) return;
+        this.#settle(message.id, pending);
+        pending.reject(agentFailure(message.error));
+      });
     }
     return true;
   }
@@ -90,7 +177,25 @@ export class AgentLink {
   agentGone(agentId: string): void {
     for (const [id, pending] of this.#pending) {
       if (pending.agentId !== agentId) continue;
-      this.#dispatch(id, pending, "disconnected");
+      if (pending.pages === 0) {
+        this.#dispatch(id, pending, "disconnected");
+        continue;
+      }
+      const { sink } = pending;
+      pending.chain = pending.chain.then(async () => {
+        if (!this.#pending.has(id)) return;
+        if (!sink?.restart) {
+          this.#settle(id, pending);
+          pending.reject(
+            new ApiError(503, "agent_disconnected", "The connector agent disconnected in the middle of a paged read; run it again."),
+          );
+          return;
+        }
+        await sink.restart();
+        pending.pages = 0;
+        this.#arm(id, pending);
+        this.#dispatch(id, pending, "disconnected");
+      });
     }
   }
 
@@ -119,6 +224,7 @@ export class AgentLink {
       return;
     }
     pending.agentId = chosen.agent.agentId;
+    this.#arm(id, pending);
     pending.tried.add(chosen.agent.agentId);
     const message: WorkerMessage = { type: "request", id, operation: pending.operation, timeoutMs: pending.timeoutMs };
     try {
@@ -141,4 +247,16 @@ export class AgentLink {
     clearTimeout(pending.timer);
     this.#pending.delete(id);
   }
+}
+
+/**
+ * An agent's failure as an API error. Directory failures are the customer's to fix (502 with
+ * the agent's fix); a cancelled or unknown operation is ours.
+ */
+function agentFailure(failure: AgentFailure): ApiError {
+  const details = {
+    ...(failure.fix === undefined ? {} : { fix: failure.fix }),
+    ...(failure.server === undefined ? {} : { server: failure.server }),
+  };
+  return new ApiError(502, failure.code, failure.message, Object.keys(details).length > 0 ? details : undefined);
 }

@@ -1,0 +1,171 @@
+import { describe, expect, it, vi } from "vitest";
+import type { AgentMessage, WorkerMessage } from "../../../schema/src/agent-protocol.ts";
+import { ApiError } from "../api-error.ts";
+import { type AgentAttachment, AgentLink } from "./agent-link.ts";
+
+/** Agents as the link sees them: sockets it can send to, and what was sent to each. */
+function fakeAgents(...ids: string[]) {
+  const sent = new Map<string, WorkerMessage[]>(ids.map((id) => [id, []]));
+  const open = new Set(ids);
+  const sockets = ids.map((agentId) => ({
+    agent: { agentId, tokenId: "t", hostname: agentId, version: "1", connectedAt: 0 } satisfies AgentAttachment,
+    socket: {
+      send: (text: string) => {
+        if (!open.has(agentId)) throw new Error("closed");
+        sent.get(agentId)?.push(JSON.parse(text));
+      },
+    } as unknown as WebSocket,
+  }));
+  const link = new AgentLink({ open: () => sockets.filter((s) => open.has(s.agent.agentId)) });
+  const reply = (message: AgentMessage) => link.receive(JSON.stringify(message));
+  const requestsTo = (id: string) => (sent.get(id) ?? []).filter((m) => m.type === "request");
+  const drop = (id: string) => {
+    open.delete(id);
+    link.agentGone(id);
+  };
+  return { link, sent, reply, requestsTo, drop };
+}
+
+const op = { op: "listOus", target: { connection: {} } } as never;
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+describe("AgentLink", () => {
+  it("correlates answers by id, whatever order they come in", async () => {
+    const { link, requestsTo, reply } = fakeAgents("a");
+    const first = link.call(op, 1000);
+    const second = link.call(op, 1000);
+    const [r1, r2] = requestsTo("a");
+    reply({ type: "result", id: (r2 as { id: string }).id, result: "second" });
+    reply({ type: "result", id: (r1 as { id: string }).id, result: "first" });
+    expect(await Promise.all([first, second])).toEqual(["first", "second"]);
+    expect(link.inFlight().size).toBe(0);
+  });
+
+  it("fails at once with agent_offline when no agent is connected", async () => {
+    const { link } = fakeAgents();
+    await expect(link.call(op, 1000)).rejects.toMatchObject({ status: 503, code: "agent_offline" });
+  });
+
+  it("times out, and tells the agent to stop", async () => {
+    vi.useFakeTimers();
+    try {
+      const { link, sent } = fakeAgents("a");
+      const answer = link.call(op, 5000).catch((e) => e);
+      vi.advanceTimersByTime(5001);
+      expect(await answer).toMatchObject({ status: 504, code: "agent_timeout" });
+      expect(sent.get("a")?.at(-1)).toMatchObject({ type: "cancel" });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("sends each request to the least busy agent, and moves it when that agent drops", async () => {
+    const { link, requestsTo, reply, drop } = fakeAgents("a", "b");
+    const one = link.call(op, 1000);
+    const two = link.call(op, 1000);
+    expect(requestsTo("a")).toHaveLength(1);
+    expect(requestsTo("b")).toHaveLength(1);
+    drop("a");
+    expect(requestsTo("b")).toHaveLength(2);
+    for (const r of requestsTo("b")) reply({ type: "result", id: (r as { id: string }).id, result: "ok" });
+    expect(await Promise.all([one, two])).toEqual(["ok", "ok"]);
+  });
+
+  it("fails with agent_disconnected when the last agent drops mid-request", async () => {
+    const { link, drop } = fakeAgents("a");
+    const answer = link.call(op, 1000);
+    drop("a");
+    await expect(answer).rejects.toMatchObject({ status: 503, code: "agent_disconnected" });
+  });
+
+  it("passes on the agent's error code and fix", async () => {
+    const { link, requestsTo, reply } = fakeAgents("a");
+    const answer = link.call(op, 1000);
+    const id = (requestsTo("a")[0] as { id: string }).id;
+    reply({ type: "error", id, error: { code: "no_such_object", message: "no base DN", fix: "Use DC=example,DC=com" } });
+    const error = await answer.catch((e) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 502, code: "no_such_object", details: { fix: "Use DC=example,DC=com" } });
+  });
+
+  describe("paged reads", () => {
+    const search = { op: "search", target: { connection: {} }, base: "DC=x", scope: "sub", filter: "(a=*)", attributes: [] } as never;
+    const page = (id: string, n: number): AgentMessage => ({ type: "page", id, entries: [{ dn: `CN=${n}`, attributes: {} }] });
+
+    it("hands pages over in order, acknowledges each once taken in, and answers after the last", async () => {
+      const { link, sent, requestsTo, reply } = fakeAgents("a");
+      const taken: string[] = [];
+      let release: () => void = () => {};
+      const slow = new Promise<void>((r) => {
+        release = r;
+      });
+      const done = link.stream(search, 1000, {
+        page: async (entries) => {
+          if (taken.length === 0) await slow;
+          taken.push(...entries.map((e) => e.dn));
+        },
+      });
+      const id = (requestsTo("a")[0] as { id: string }).id;
+      reply(page(id, 1));
+      reply(page(id, 2));
+      reply({ type: "result", id, result: null, complete: { complete: true, pages: 2, entries: 2 } });
+      await tick();
+      // The first page is still being taken in: nothing acknowledged, nothing answered.
+      expect(sent.get("a")?.filter((m) => m.type === "ack")).toHaveLength(0);
+      release();
+      expect(await done).toEqual({ complete: true, pages: 2, entries: 2 });
+      expect(taken).toEqual(["CN=1", "CN=2"]);
+      expect(sent.get("a")?.filter((m) => m.type === "ack")).toHaveLength(2);
+    });
+
+    it("starts a read over on another agent when its agent drops after some pages", async () => {
+      const { link, requestsTo, reply, drop } = fakeAgents("a", "b");
+      const taken: string[] = [];
+      const restart = vi.fn(() => {
+        taken.length = 0;
+      });
+      const done = link.stream(search, 1000, { page: (entries) => void taken.push(...entries.map((e) => e.dn)), restart });
+      const first = requestsTo("a")[0] ?? requestsTo("b")[0];
+      const firstAgent = requestsTo("a").length > 0 ? "a" : "b";
+      const id = (first as { id: string }).id;
+      reply(page(id, 1));
+      drop(firstAgent);
+      await tick();
+      expect(restart).toHaveBeenCalledOnce();
+      const other = firstAgent === "a" ? "b" : "a";
+      expect(requestsTo(other)).toHaveLength(1);
+      reply(page(id, 1));
+      reply(page(id, 2));
+      reply({ type: "result", id, result: null, complete: { complete: true, pages: 2, entries: 2 } });
+      expect((await done).complete).toBe(true);
+      expect(taken).toEqual(["CN=1", "CN=2"]);
+    });
+
+    it("fails a read that cannot start over when its agent drops after some pages", async () => {
+      const { link, requestsTo, reply, drop } = fakeAgents("a", "b");
+      const done = link.stream(search, 1000, { page: () => {} });
+      const firstAgent = requestsTo("a").length > 0 ? "a" : "b";
+      reply(page((requestsTo(firstAgent)[0] as { id: string }).id, 1));
+      drop(firstAgent);
+      await expect(done).rejects.toMatchObject({ code: "agent_disconnected" });
+    });
+
+    it("times out on the gap between pages, not on the whole read", async () => {
+      vi.useFakeTimers();
+      try {
+        const { link, requestsTo, reply } = fakeAgents("a");
+        const done = link.stream(search, 1000, { page: () => {} }).catch((e) => e);
+        const id = (requestsTo("a")[0] as { id: string }).id;
+        for (let i = 0; i < 5; i++) {
+          vi.advanceTimersByTime(800);
+          reply(page(id, i));
+          await vi.advanceTimersByTimeAsync(0);
+        }
+        vi.advanceTimersByTime(1001);
+        expect(await done).toMatchObject({ code: "agent_timeout", message: expect.stringMatching(/no further page/) });
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+  });
+});
