@@ -4,8 +4,11 @@ import {
   agentHeaders,
   agentProtocolVersion,
   heartbeat,
+  pageWindow,
+  type WireEntry,
   type WorkerMessage,
 } from "../../schema/src/agent-protocol.ts";
+import type { OperationContext, OperationOutput } from "./operations.ts";
 
 export interface TunnelOptions {
   /** The worker's base URL, e.g. https://pbx.example.com or http://127.0.0.1:8787. */
@@ -14,9 +17,11 @@ export interface TunnelOptions {
   agentId: string;
   hostname: string;
   version: string;
-  /** Runs one operation; a thrown error with a `code` is reported to the worker as that code. */
-  handle(operation: AgentOperation, signal: AbortSignal): Promise<unknown>;
+  /** Runs one operation; a thrown error with a `code` (and `fix`) is reported to the worker as such. */
+  handle(operation: AgentOperation, context: OperationContext): Promise<OperationOutput>;
   log(line: string): void;
+  /** The worker refused this agent for good (token revoked or unknown, or replaced); the tunnel has stopped. */
+  onRefused?(reason: string): void;
   heartbeatMs?: number;
   /** First reconnect delay; it doubles up to maxBackoffMs, with jitter. */
   minBackoffMs?: number;
@@ -34,11 +39,11 @@ export class Tunnel {
   #stopped = false;
   #attempt = 0;
   #timers = new Set<ReturnType<typeof setTimeout>>();
-  #inFlight = new Map<string, AbortController>();
+  #inFlight = new Map<string, InFlight>();
   #lastPong = 0;
 
   constructor(options: TunnelOptions) {
-    this.#o = { heartbeatMs: 15_000, minBackoffMs: 500, maxBackoffMs: 30_000, ...options };
+    this.#o = { heartbeatMs: 15_000, minBackoffMs: 500, maxBackoffMs: 30_000, onRefused: () => {}, ...options };
   }
 
   start(): void {
@@ -48,7 +53,7 @@ export class Tunnel {
   stop(): void {
     this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
-    for (const c of this.#inFlight.values()) c.abort();
+    for (const r of this.#inFlight.values()) r.controller.abort();
     this.#socket?.close(1000, "agent stopping");
   }
 
@@ -95,22 +100,44 @@ export class Tunnel {
     });
     socket.addEventListener("close", (event) => {
       if (heartbeatTimer) clearInterval(heartbeatTimer);
-      for (const c of this.#inFlight.values()) c.abort();
+      for (const r of this.#inFlight.values()) r.controller.abort();
       this.#inFlight.clear();
       if (this.#stopped) return;
-      if (event.code === 4001) this.#o.log("the worker revoked this agent's token: stopping");
-      if (event.code === 4001 || event.code === 4000) {
-        // Revoked, or replaced by another connection with the same agent id: do not fight it.
-        if (event.code === 4000) this.#o.log("another connection took over this agent id: stopping");
-        this.#stopped = true;
-        return;
-      }
-      const reason = opened ? `disconnected (${event.code}${event.reason ? ` ${event.reason}` : ""})` : "could not connect";
-      this.#scheduleReconnect(reason);
+      if (event.code === 4001) return this.#refuse("the worker revoked this agent's token");
+      // Replaced by another connection with the same agent id: do not fight over it.
+      if (event.code === 4000) return this.#refuse("another connection took over this agent id");
+      if (opened) return this.#scheduleReconnect(`disconnected (${event.code}${event.reason ? ` ${event.reason}` : ""})`);
+      void this.#diagnose(url);
     });
     socket.addEventListener("error", () => {
       // The close event follows and carries the decision; an unauthorised upgrade shows up here.
     });
+  }
+
+  #refuse(reason: string): void {
+    this.#stopped = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#o.log(`${reason}: stopping`);
+    this.#o.onRefused(reason);
+  }
+
+  /**
+   * A WebSocket that never opened says nothing of why, so ask the same URL over plain HTTP:
+   * a refused token is permanent and retrying it would only fill the worker's log.
+   */
+  async #diagnose(url: URL): Promise<void> {
+    const http = new URL(url);
+    http.protocol = url.protocol === "wss:" ? "https:" : "http:";
+    let reason = "could not connect";
+    try {
+      const response = await fetch(http, { headers: { Authorization: `Bearer ${this.#o.token}` }, signal: AbortSignal.timeout(10_000) });
+      if (response.status === 401) return this.#refuse("the worker refused this agent's token (unknown or revoked)");
+      reason = `could not connect (HTTP ${response.status})`;
+    } catch (e) {
+      const cause = (e as { cause?: { code?: unknown } }).cause?.code;
+      reason = `could not connect${typeof cause === "string" ? ` (${cause})` : ""}`;
+    }
+    if (!this.#stopped) this.#scheduleReconnect(reason);
   }
 
   #scheduleReconnect(reason: string): void {
@@ -134,28 +161,87 @@ export class Tunnel {
       return;
     }
     if (message.type === "cancel") {
-      this.#inFlight.get(message.id)?.abort();
+      this.#inFlight.get(message.id)?.controller.abort();
+      return;
+    }
+    if (message.type === "ack") {
+      const request = this.#inFlight.get(message.id);
+      if (!request) return;
+      request.unacked = Math.max(0, request.unacked - 1);
+      request.progress();
+      request.wake?.();
       return;
     }
     if (message.type !== "request") return;
+    const { id, operation, timeoutMs } = message;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), message.timeoutMs);
-    this.#inFlight.set(message.id, controller);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const request: InFlight = {
+      controller,
+      unacked: 0,
+      wake: undefined,
+      // A search is timed between pages, not as a whole: a large directory is not a hang.
+      progress: () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => controller.abort(), timeoutMs);
+      },
+    };
+    request.progress();
+    this.#inFlight.set(id, request);
+    const sendPage = async (entries: WireEntry[]) => {
+      while (request.unacked >= pageWindow && !controller.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          request.wake = resolve;
+          controller.signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        request.wake = undefined;
+      }
+      if (controller.signal.aborted || socket.readyState !== WebSocket.OPEN) return;
+      request.unacked++;
+      socket.send(JSON.stringify({ type: "page", id, entries } satisfies AgentMessage));
+    };
     const started = Date.now();
     let reply: AgentMessage;
     try {
-      const result = await this.#o.handle(message.operation, controller.signal);
-      reply = { type: "result", id: message.id, result };
-      this.#o.log(`${message.operation.op} done in ${Date.now() - started} ms`);
+      const output = await this.#o.handle(operation, { signal: controller.signal, sendPage });
+      reply = { type: "result", id, result: output.result, ...(output.complete ? { complete: output.complete } : {}) };
+      this.#o.log(`${operation.op} done in ${Date.now() - started} ms${outcomeNote(output)}`);
     } catch (e) {
-      const code = typeof (e as { code?: unknown }).code === "string" ? (e as { code: string }).code : "agent_error";
+      const failure = e as { code?: unknown; fix?: unknown; server?: unknown };
+      const code = typeof failure.code === "string" ? failure.code : "agent_error";
       const text = e instanceof Error ? e.message : String(e);
-      reply = { type: "error", id: message.id, error: { code, message: text } };
-      this.#o.log(`${message.operation.op} failed in ${Date.now() - started} ms: ${code}`);
+      reply = {
+        type: "error",
+        id,
+        error: {
+          code,
+          message: text,
+          ...(typeof failure.fix === "string" ? { fix: failure.fix } : {}),
+          ...(typeof failure.server === "string" ? { server: failure.server } : {}),
+        },
+      };
+      this.#o.log(`${operation.op} failed in ${Date.now() - started} ms: ${code}`);
     } finally {
       clearTimeout(timer);
-      this.#inFlight.delete(message.id);
+      this.#inFlight.delete(id);
     }
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(reply));
   }
+}
+
+interface InFlight {
+  controller: AbortController;
+  /** Pages sent and not yet acknowledged by the worker. */
+  unacked: number;
+  wake: (() => void) | undefined;
+  progress(): void;
+}
+
+/** A short note for the log line, with no directory data in it beyond counts. */
+function outcomeNote(output: OperationOutput): string {
+  if (output.complete)
+    return ` (${output.complete.entries} entries in ${output.complete.pages} pages${output.complete.complete ? "" : ", incomplete"})`;
+  const result = output.result as { ok?: unknown } | null;
+  if (result && typeof result === "object" && typeof result.ok === "boolean") return result.ok ? " (ok)" : " (failed)";
+  return "";
 }

@@ -1,0 +1,99 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { runOperation } from "./operations.ts";
+import { Tunnel } from "./tunnel.ts";
+
+const usage = `usage: adsync-agent --url URL --token TOKEN [--id ID] [--config FILE]
+
+  --url     the pbx-ad-sync worker, e.g. https://pbx.example.com   (or ADSYNC_URL)
+  --token   the enrollment token from Agents > Add agent           (or ADSYNC_TOKEN)
+  --id      this agent's id; defaults to one derived from the host name (or ADSYNC_AGENT_ID)
+  --config  a JSON file with any of { "url", "token", "id" }       (or ADSYNC_AGENT_CONFIG)
+
+The agent dials out to the worker and does read-only LDAP work for it; it needs no inbound port.
+Bind passwords kept on this host are read from the environment variable or file the
+sync configuration names (connection.bindPassword).`;
+
+const version: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+function fail(message: string): never {
+  process.stderr.write(`adsync-agent: ${message}\n${usage}\n`);
+  process.exit(2);
+}
+
+function settings(): { url: string; token: string; id: string } {
+  let args: ReturnType<typeof parseArgs<{ options: Record<string, { type: "string" | "boolean" }> }>>["values"];
+  try {
+    args = parseArgs({
+      options: {
+        url: { type: "string" },
+        token: { type: "string" },
+        id: { type: "string" },
+        config: { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (args.help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  let file: { url?: unknown; token?: unknown; id?: unknown } = {};
+  const configPath = (args.config as string | undefined) ?? process.env.ADSYNC_AGENT_CONFIG;
+  if (configPath) {
+    try {
+      file = JSON.parse(readFileSync(configPath, "utf8"));
+    } catch (e) {
+      fail(`cannot read ${configPath}: ${(e as Error).message}`);
+    }
+  }
+  const pick = (flag: unknown, env: string | undefined, fromFile: unknown) =>
+    [flag, env, fromFile].find((v): v is string => typeof v === "string" && v !== "");
+  const url = pick(args.url, process.env.ADSYNC_URL, file.url);
+  const token = pick(args.token, process.env.ADSYNC_TOKEN, file.token);
+  if (!url) fail("no worker URL: pass --url, set ADSYNC_URL, or put url in the config file");
+  if (!token) fail("no token: pass --token, set ADSYNC_TOKEN, or put token in the config file");
+  try {
+    const parsed = new URL(url);
+    if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) fail(`--url must be http(s) or ws(s), not ${parsed.protocol}`);
+  } catch {
+    fail(`--url is not a URL: ${url}`);
+  }
+  const host = hostname();
+  const id =
+    pick(args.id, process.env.ADSYNC_AGENT_ID, file.id) ??
+    `${host.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${createHash("sha256").update(host).digest("hex").slice(0, 8)}`;
+  return { url, token, id };
+}
+
+const { url, token, id } = settings();
+const tunnel = new Tunnel({
+  url,
+  token,
+  agentId: id,
+  hostname: hostname(),
+  version,
+  handle: runOperation,
+  log,
+  // A refused token stays refused: exit, so a service manager shows the failure instead of a retry loop.
+  onRefused: () => setTimeout(() => process.exit(3), 50),
+});
+log(`adsync-agent ${version} starting (id ${id}, worker ${new URL(url).origin})`);
+tunnel.start();
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping`);
+    tunnel.stop();
+    setTimeout(() => process.exit(0), 200).unref();
+  });
+}

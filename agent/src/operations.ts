@@ -1,0 +1,83 @@
+// The agent's side of the protocol: each read operation the worker may ask for, mapped onto
+// the LDAP layer. Searches stream their pages through `sendPage`, which waits while the
+// worker is behind, so a search of any size holds about one page in memory.
+import type { AgentOperation, SearchCompleteness, WireEntry } from "../../schema/src/agent-protocol.ts";
+import { authenticate } from "./ldap/authenticate.ts";
+import { openConnection } from "./ldap/connection.ts";
+import { listOus, listUserAttributes } from "./ldap/directory.ts";
+import { DirectoryError } from "./ldap/errors.ts";
+import { readEntries, search } from "./ldap/search.ts";
+import { testConnection } from "./ldap/test-connection.ts";
+
+export interface OperationContext {
+  /** Aborted when the worker cancels the request, it times out, or the tunnel drops. */
+  signal: AbortSignal;
+  /** Hands one page to the worker; resolves when there is room for the next. */
+  sendPage(entries: WireEntry[]): Promise<void>;
+}
+
+export interface OperationOutput {
+  result: unknown;
+  /** For paged operations: whether everything asked for was read. */
+  complete?: SearchCompleteness;
+}
+
+export class OperationCancelled extends DirectoryError {
+  constructor() {
+    super("cancelled", "the request was cancelled before it finished");
+    this.name = "OperationCancelled";
+  }
+}
+
+export async function runOperation(operation: AgentOperation, context: OperationContext): Promise<OperationOutput> {
+  switch (operation.op) {
+    case "testConnection":
+      return { result: await testConnection(operation.target, operation.scope) };
+    case "listOus":
+      return { result: await listOus(operation.target) };
+    case "listUserAttributes":
+      return { result: await listUserAttributes(operation.target) };
+    case "authenticate":
+      return { result: await authenticate(operation.target, operation.username, operation.password) };
+    case "search": {
+      const { op: _op, target, ...spec } = operation;
+      const complete = await stream(search(target, spec), context);
+      return { result: complete, complete };
+    }
+    case "readEntries": {
+      const connection = await openConnection(operation.target);
+      try {
+        const complete = await stream(
+          readEntries(connection, operation.dns, operation.attributes, operation.binaryAttributes ?? []),
+          context,
+        );
+        return { result: complete, complete };
+      } finally {
+        await connection.close();
+      }
+    }
+    default: {
+      const unknown: { op?: unknown } = operation;
+      throw new DirectoryError("unknown_operation", `this agent does not know the operation ${JSON.stringify(unknown.op)}`, {
+        fix: "Update the connector agent to the version the server expects.",
+      });
+    }
+  }
+}
+
+async function stream(
+  pages: AsyncGenerator<WireEntry[], SearchCompleteness, undefined>,
+  context: OperationContext,
+): Promise<SearchCompleteness> {
+  try {
+    for (let step = await pages.next(); ; step = await pages.next()) {
+      if (step.done) return step.value;
+      if (context.signal.aborted) throw new OperationCancelled();
+      await context.sendPage(step.value);
+      if (context.signal.aborted) throw new OperationCancelled();
+    }
+  } finally {
+    // Closes the paged result set on the server when the loop left early.
+    await pages.return(undefined as never).catch(() => {});
+  }
+}
