@@ -29,10 +29,10 @@ app.post("/api/v1/config/validate", async (c) => {
 // ---- agents dial in ------------------------------------------------------------------------
 
 app.get("/api/v1/agent/connect", async (c) => {
-  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "upgrade_required", "Connect with a WebSocket.");
   const token = parseAgentToken(c.req.header("Authorization")?.replace(/^Bearer\s+/, "") ?? "");
   if (!token) throw new ApiError(401, "invalid_agent_token", "The agent token is missing or malformed.");
   // The token names its tenant; that tenant's object checks the secret before upgrading.
+  // A plain GET gets the same verdict on the token, which is how an agent learns why it was refused.
   return tenant(c.env, token.tenant).fetch(c.req.raw);
 });
 
@@ -58,6 +58,14 @@ tenantRoutes.post("/test-connection", requireAdminRole(), async (c) => {
 });
 
 tenantRoutes.get("/directory/ous", async (c) => c.json(unwrap(await tenantOf(c).listOus(c.req.param("tenant") as string))));
+tenantRoutes.get("/directory/groups", async (c) => {
+  const query = (c.req.query("q") ?? "").trim();
+  if (query.length > 256) throw new ApiError(400, "invalid_query", "q is at most 256 characters.");
+  const limit = Number(c.req.query("limit") ?? 200);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new ApiError(400, "invalid_query", "limit is a whole number from 1 to 1000.");
+  return c.json(unwrap(await tenantOf(c).findGroups(c.req.param("tenant") as string, query, limit)));
+});
 tenantRoutes.get("/directory/attributes", async (c) =>
   c.json(unwrap(await tenantOf(c).listUserAttributes(c.req.param("tenant") as string))),
 );

@@ -10,6 +10,7 @@ import {
   type TestConnectionResult,
   type UserAttribute,
 } from "../../../schema/src/agent-protocol.ts";
+import { filter } from "../../../schema/src/ldap-filter.ts";
 import { isValid, validateConfig } from "../../../schema/src/validate-config.ts";
 import { hashSecret, newAgentToken, parseAgentToken, sameHash } from "../agent-token.ts";
 import { ApiError } from "../api-error.ts";
@@ -44,6 +45,18 @@ export interface AgentInfo {
   lastSeen: number;
   inFlight: number;
   tokenId: string;
+}
+
+export interface GroupSummary {
+  dn: string;
+  name: string;
+  description: string | null;
+}
+
+export interface GroupList {
+  groups: GroupSummary[];
+  /** More groups matched than were asked for, or the read stopped early. */
+  truncated: boolean;
 }
 
 type TokenRow = {
@@ -229,6 +242,12 @@ export class TenantObject extends DurableObject<Env> {
       log("agent_refused", { tokenId: parsed?.id ?? null, reason: row?.revoked_at ? "revoked" : "unknown token" });
       return Response.json({ error: { code: "invalid_agent_token", message: "The agent token is unknown or revoked." } }, { status: 401 });
     }
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return Response.json(
+        { error: { code: "upgrade_required", message: "The token is valid; connect with a WebSocket." } },
+        { status: 426 },
+      );
+    }
     const agentId = request.headers.get(agentHeaders.id) ?? "";
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(agentId)) {
       return Response.json(
@@ -321,8 +340,39 @@ export class TenantObject extends DurableObject<Env> {
     });
   }
 
-  async listOus(tenant: string): Promise<Outcome<OuNode[]>> {
-    return run(async () => this.#link.call<OuNode[]>({ op: "listOus", target: await this.#savedTarget(tenant) }, agentTimeoutMs));
+  async listOus(tenant: string): Promise<Outcome<OuNode>> {
+    return run(async () => this.#link.call<OuNode>({ op: "listOus", target: await this.#savedTarget(tenant) }, agentTimeoutMs));
+  }
+
+  /** Groups under the base DN whose name contains `query`, for the editor's group pickers. */
+  async findGroups(tenant: string, query: string, limit: number): Promise<Outcome<GroupList>> {
+    return run(async () => {
+      const target = await this.#savedTarget(tenant);
+      const groups: GroupSummary[] = [];
+      const complete = await this.#link.stream(
+        {
+          op: "search",
+          target,
+          base: target.connection.baseDn,
+          scope: "sub",
+          filter: query === "" ? "(objectCategory=group)" : filter`(&(objectCategory=group)(|(cn=*${query}*)(description=*${query}*)))`,
+          attributes: ["cn", "description"],
+          sizeLimit: limit,
+        },
+        agentTimeoutMs,
+        {
+          page: (entries) => {
+            for (const e of entries)
+              groups.push({ dn: e.dn, name: e.attributes.cn?.[0] ?? e.dn, description: e.attributes.description?.[0] ?? null });
+          },
+          restart: () => {
+            groups.length = 0;
+          },
+        },
+      );
+      groups.sort((a, b) => a.name.localeCompare(b.name));
+      return { groups, truncated: !complete.complete };
+    });
   }
 
   async listUserAttributes(tenant: string): Promise<Outcome<UserAttribute[]>> {

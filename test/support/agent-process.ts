@@ -1,0 +1,80 @@
+// The connector agent as an administrator runs it: its own Node process, started from the
+// bin entry point's module, with its output captured line by line.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+const main = fileURLToPath(new URL("../../agent/src/main.ts", import.meta.url));
+
+export interface AgentProcess {
+  readonly id: string;
+  readonly child: ChildProcess;
+  /** Every line the agent wrote, stdout and stderr. */
+  readonly lines: string[];
+  /** Resolves with the first line (already written or still to come) that matches. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves with the exit code (or signal) once the process has ended. */
+  readonly exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export function startAgent(options: { url: string; token: string; id: string; env?: Record<string, string> }): AgentProcess {
+  const child = spawn(process.execPath, [main, "--url", options.url, "--id", options.id], {
+    // The token travels in the environment, as a service manager would pass it.
+    env: { ...process.env, ADSYNC_TOKEN: options.token, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  const waiters = new Set<{ pattern: RegExp; resolve(line: string): void }>();
+  const take = (stream: NodeJS.ReadableStream) => {
+    let rest = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const line of parts) {
+        lines.push(line);
+        for (const w of waiters) {
+          if (w.pattern.test(line)) {
+            waiters.delete(w);
+            w.resolve(line);
+          }
+        }
+      }
+    });
+  };
+  take(child.stdout as NodeJS.ReadableStream);
+  take(child.stderr as NodeJS.ReadableStream);
+  const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? "")));
+  return {
+    id: options.id,
+    child,
+    lines,
+    exited,
+    waitFor(pattern, timeoutMs = 15_000) {
+      const seen = lines.find((l) => pattern.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const waiter = { pattern, resolve };
+        waiters.add(waiter);
+        setTimeout(() => {
+          if (!waiters.delete(waiter)) return;
+          reject(new Error(`agent ${options.id}: no line matching ${pattern} within ${timeoutMs} ms; it wrote:\n${lines.join("\n")}`));
+        }, timeoutMs);
+      });
+    },
+    async kill(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a server that must come back on the same port. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
