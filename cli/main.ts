@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { schemaPath, staleArtifacts, writeSchemaArtifacts } from "./codegen.ts";
+import { devToken, parseDevTokenArgs } from "./dev-token.ts";
 import { UsageError, validateFiles } from "./validate.ts";
 
 const usage = `usage: adsync <command> [options]
@@ -9,7 +10,10 @@ commands:
                      (file:line:col diagnostics; exit 1 on any error, 2 on unreadable input)
   schema             print the configuration JSON Schema
   types [--check]    regenerate the TypeScript types and validator from the schema
-                     (--check: only report whether the committed ones are stale)`;
+                     (--check: only report whether the committed ones are stale)
+  dev-token --tenant T [--role admin|viewer] [--hours 8]
+                     print an administrator token for the local worker (npm start),
+                     signed with the development secret in .dev.vars (made if missing)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -28,6 +32,9 @@ async function main(argv: string[]): Promise<number> {
       for (const file of await writeSchemaArtifacts()) process.stdout.write(`wrote ${file}\n`);
       return 0;
     }
+    case "dev-token":
+      process.stdout.write(`${await devToken(parseDevTokenArgs(args))}\n`);
+      return 0;
     case "help":
     case "--help":
     case "-h":

@@ -6,6 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=setup.sh
 source scripts/setup.sh
 export WRANGLER_SEND_METRICS=false
+# The local runtime would fetch a sample Request.cf object from Cloudflare; a placeholder does.
+export CLOUDFLARE_CF_FETCH_ENABLED=false
 task="${1:-}"
 shift || true
 case "$task" in
@@ -28,8 +30,15 @@ case "$task" in
     exit "$status"
     ;;
   start)
-    # For now the product on its embedded default is the worker alone, in local workerd.
-    echo "pbx-ad-sync: starting the worker on http://127.0.0.1:8787 (POST /api/v1/config/validate); Ctrl-C stops it" >&2
+    # The worker in local workerd, with development secrets from .dev.vars (made on first use)
+    # and a development administrator session for the tenant "demo".
+    token="$(node cli/main.ts dev-token --tenant demo)"
+    cat >&2 <<EOF
+pbx-ad-sync: the worker is starting on http://127.0.0.1:8787 (Ctrl-C stops it)
+  administrator token for tenant "demo" (8 hours; \`npx adsync dev-token --tenant demo\` makes another):
+    export ADSYNC_ADMIN_TOKEN=$token
+  then see README.md, "Running locally", to enroll an agent and call Test Connection.
+EOF
     exec wrangler dev --ip 127.0.0.1 --port 8787 --config wrangler.toml
     ;;
   *) echo "usage: scripts/run.sh start|test|build|generate|lint|format|typecheck" >&2; exit 2 ;;
