@@ -15,6 +15,7 @@ case "$task" in
   typecheck) tsc -p tsconfig.json && tsc -p worker/tsconfig.json ;;
   lint)      biome check . ;;
   format)    biome check --write . ;;
+  bench)     node --expose-gc bench/main.ts "$@" ;;
   build)     node cli/main.ts types --check && wrangler deploy --dry-run --outdir dist/worker --config wrangler.toml ;;
   test)
     node cli/main.ts types --check
@@ -41,5 +42,5 @@ pbx-ad-sync: the worker is starting on http://127.0.0.1:8787 (Ctrl-C stops it)
 EOF
     exec wrangler dev --ip 127.0.0.1 --port 8787 --config wrangler.toml
     ;;
-  *) echo "usage: scripts/run.sh start|test|build|generate|lint|format|typecheck" >&2; exit 2 ;;
+  *) echo "usage: scripts/run.sh start|test|bench|build|generate|lint|format|typecheck" >&2; exit 2 ;;
 esac
