@@ -5,6 +5,7 @@
 
 import type { Scope } from "../../../schema/generated/config.ts";
 import type { ConnectionStep, LdapTarget, ScopeCounts, TestConnectionResult } from "../../../schema/src/agent-protocol.ts";
+import { scopeBases, scopeGroupFilter, scopeUserFilter } from "../../../schema/src/scope-filter.ts";
 import type { CertificateInfo } from "./certificate.ts";
 import {
   bindConnection,
@@ -18,7 +19,6 @@ import {
   resolveBindPassword,
 } from "./connection.ts";
 import { BindError, type DirectoryError, SearchError, TlsError, toDirectoryError } from "./errors.ts";
-import { scopeBases, scopeGroupFilter, scopeUserFilter } from "./scope-filter.ts";
 import { type SearchSpec, searchPages } from "./search.ts";
 
 type StepId = Exclude<ConnectionStep["id"], "agent">;

@@ -1,9 +1,9 @@
-// A sync scope as LDAP searches: which subtrees to search and with which filter. Pure and
-// free of Node, so it can move to schema/ for the worker to build its sync reads from the
-// same rules that Test Connection counts with.
-import type { Scope } from "../../../schema/generated/config.ts";
-import { isDnWithin } from "../../../schema/src/dn.ts";
-import { filter } from "../../../schema/src/ldap-filter.ts";
+// A sync scope as LDAP searches: which subtrees to search and with which filter. Shared by
+// Test Connection on the agent, which counts with it, and the sync read the worker builds,
+// so both see the same users.
+import type { Scope } from "../generated/config.ts";
+import { isDnWithin } from "./dn.ts";
+import { filter } from "./ldap-filter.ts";
 
 export interface ScopeBase {
   base: string;

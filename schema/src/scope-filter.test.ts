@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFilter } from "../../../schema/src/ldap-filter.ts";
+import { checkFilter } from "./ldap-filter.ts";
 import { scopeBases, scopeGroupFilter, scopeUserFilter } from "./scope-filter.ts";
 
 const BASE = "DC=example,DC=com";

@@ -1,0 +1,64 @@
+// A directory user as the sync engine sees it: identity (objectGUID), where it sits, whether
+// AD has it disabled, and its attributes as text. Built from an entry as the agent sends it.
+import type { WireEntry } from "../../../schema/src/agent-protocol.ts";
+
+export interface DirectoryUser {
+  /** objectGUID in AD's string form (the first three groups are little-endian on the wire). */
+  guid: string;
+  dn: string;
+  /** userAccountControl bit 0x2 (ACCOUNTDISABLE); any other value of the attribute says nothing. */
+  disabled: boolean;
+  /** Text attributes by lower-cased name; binary ones are left out, except as `photoHash`. */
+  attributes: Record<string, string[]>;
+  /** SHA-256 (hex) of the avatar attribute's bytes, when the user has a photo. */
+  photoHash?: string;
+}
+
+/** objectGUID bytes as AD prints them: {33221100-5544-7766-8899-aabbccddeeff}, without braces. */
+export function guidFromBytes(bytes: Uint8Array): string {
+  if (bytes.length !== 16) throw new Error(`an objectGUID has 16 bytes, not ${bytes.length}`);
+  const h = (i: number) => (bytes[i] as number).toString(16).padStart(2, "0");
+  const run = (...ix: number[]) => ix.map(h).join("");
+  return `${run(3, 2, 1, 0)}-${run(5, 4)}-${run(7, 6)}-${run(8, 9)}-${run(10, 11, 12, 13, 14, 15)}`;
+}
+
+export function bytesFromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The user of a wire entry; undefined when it has no objectGUID (then it cannot be matched
+ * across runs, and the caller reports it). `avatarAttribute` names the photo to hash.
+ */
+export async function directoryUserFromEntry(entry: WireEntry, avatarAttribute = "thumbnailPhoto"): Promise<DirectoryUser | undefined> {
+  const binary = new Set((entry.binary ?? []).map((n) => n.toLowerCase()));
+  const attributes: Record<string, string[]> = {};
+  let guid: string | undefined;
+  let photo: Uint8Array | undefined;
+  for (const [name, values] of Object.entries(entry.attributes)) {
+    const key = name.toLowerCase();
+    if (key === "objectguid" && values[0] !== undefined) guid = guidFromBytes(bytesFromBase64(values[0]));
+    else if (key === avatarAttribute.toLowerCase() && values[0] !== undefined)
+      photo = binary.has(key) ? bytesFromBase64(values[0]) : new TextEncoder().encode(values[0]);
+    else if (!binary.has(key)) attributes[key] = values;
+  }
+  if (guid === undefined) return undefined;
+  const uac = Number(attributes.useraccountcontrol?.[0] ?? 0);
+  const user: DirectoryUser = { guid, dn: entry.dn, disabled: (uac & 0x2) !== 0, attributes };
+  if (photo !== undefined && photo.length > 0) user.photoHash = await sha256Hex(photo);
+  return user;
+}
+
+export function firstValue(user: DirectoryUser, attribute: string | undefined): string | undefined {
+  if (attribute === undefined) return undefined;
+  const value = user.attributes[attribute.toLowerCase()]?.[0];
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}

@@ -1,0 +1,173 @@
+// Configuration x directory user -> the extension the user should have, or why they get
+// none. Pure: the same input always gives the same output, with no I/O.
+import type { SyncConfig } from "../../../schema/generated/config.ts";
+import { isDnWithin, parseDn } from "../../../schema/src/dn.ts";
+import { type DirectoryUser, firstValue } from "./directory-user.ts";
+import { normalizeNumber } from "./extension-numbers.ts";
+import { type ExtensionField, type ExtensionFieldValues, extensionFields } from "./pbx-port.ts";
+
+export type ExclusionCode = "out_of_scope" | "disabled" | "excluded_by_pattern";
+
+export interface DesiredUser {
+  guid: string;
+  dn: string;
+  /** Display name, else cn, else sAMAccountName: how the user is named in Preview and the log. */
+  name: string;
+  disabled: boolean;
+  excluded?: { code: ExclusionCode; reason: string };
+  fields: ExtensionFieldValues;
+  avatarHash: string | null;
+  departmentPath: string | null;
+  groups: string[];
+  /** The number the source attribute gives, when the configuration reads one from an attribute. */
+  attributeNumber?: string;
+  /** The attribute value the number came from, for "no usable number" reports. */
+  attributeValue?: string;
+  /** The extension new extensions copy settings from (deepest templateExtensions OU). */
+  template?: string;
+}
+
+export const defaultFieldAttributes: Record<ExtensionField | "avatar", string> = {
+  firstName: "givenName",
+  lastName: "sn",
+  displayName: "displayName",
+  email: "mail",
+  mobile: "mobile",
+  workPhone: "telephoneNumber",
+  department: "department",
+  jobTitle: "title",
+  avatar: "thumbnailPhoto",
+};
+
+export function fieldAttribute(config: SyncConfig, field: ExtensionField | "avatar"): string {
+  return config.fields?.[field]?.attribute ?? defaultFieldAttributes[field];
+}
+
+export function fieldSynced(config: SyncConfig, field: ExtensionField | "avatar"): boolean {
+  return config.fields?.[field]?.sync !== false;
+}
+
+/** Membership of the extension groups' nested AD groups, which a user's memberOf does not show. */
+export interface GroupContext {
+  /** Lower-cased group DN -> objectGUIDs of its members at any depth. */
+  nestedMembers: Map<string, Set<string>>;
+}
+
+/**
+ * The user's desired extension. `inScope` says whether the scope (OUs, groups, filter)
+ * selects the user; the directory decides that, not this function.
+ */
+export function mapUser(config: SyncConfig, user: DirectoryUser, inScope: boolean, context?: GroupContext): DesiredUser {
+  const fields = {} as ExtensionFieldValues;
+  for (const field of extensionFields) fields[field] = firstValue(user, fieldAttribute(config, field)) ?? null;
+  const name = fields.displayName ?? firstValue(user, "cn") ?? firstValue(user, "sAMAccountName") ?? user.dn;
+  const desired: DesiredUser = {
+    guid: user.guid,
+    dn: user.dn,
+    name,
+    disabled: user.disabled,
+    fields,
+    avatarHash: user.photoHash ?? null,
+    departmentPath: departmentPath(config, user),
+    groups: extensionGroups(config, user, context),
+  };
+  const numbers = config.extensionNumbers;
+  if ((numbers?.source ?? "sequential") !== "sequential" && numbers?.attribute !== undefined) {
+    const value = firstValue(user, numbers.attribute);
+    if (value !== undefined) desired.attributeValue = value;
+    const number = normalizeNumber(value, numbers.normalize);
+    if (number !== undefined) desired.attributeNumber = number;
+  }
+  const template = templateFor(config, user.dn);
+  if (template !== undefined) desired.template = template;
+
+  if (!inScope) desired.excluded = { code: "out_of_scope", reason: "not in the sync scope" };
+  else if (user.disabled && config.scope?.includeDisabled !== true)
+    desired.excluded = { code: "disabled", reason: "the AD account is disabled" };
+  else {
+    const rule = matchingExclusion(config, user);
+    if (rule !== undefined) desired.excluded = { code: "excluded_by_pattern", reason: rule };
+  }
+  return desired;
+}
+
+/** The OU path below the base DN, outermost first: "Staff > Sales". */
+function departmentPath(config: SyncConfig, user: DirectoryUser): string | null {
+  const from = config.organisation?.departments?.from ?? "ouTree";
+  if (from === "none") return null;
+  if (from === "attribute") return firstValue(user, config.organisation?.departments?.attribute ?? "department") ?? null;
+  const parsed = parseDn(user.dn);
+  const base = parseDn(config.connection?.baseDn ?? "");
+  if (!parsed.ok) return null;
+  const within = base.ok && isDnWithin(user.dn, config.connection?.baseDn ?? "");
+  const below = parsed.dn.slice(1, within ? parsed.dn.length - base.dn.length : parsed.dn.length);
+  const ous = below
+    .filter((rdn) => rdn.length === 1 && rdn[0]?.type.toLowerCase() === "ou")
+    .map((rdn) => rdn[0]?.value as string)
+    .reverse();
+  return ous.length === 0 ? null : ous.join(" > ");
+}
+
+function extensionGroups(config: SyncConfig, user: DirectoryUser, context: GroupContext | undefined): string[] {
+  const settings = config.organisation?.extensionGroups;
+  const from = settings?.from ?? "none";
+  const names = new Set<string>();
+  if (from === "attribute") {
+    for (const v of user.attributes[(settings?.attribute ?? "").toLowerCase()] ?? []) if (v.trim() !== "") names.add(v.trim());
+  } else if (from === "memberOf") {
+    const memberOf = new Set((user.attributes.memberof ?? []).map(dnKey));
+    if (settings?.groups === undefined) {
+      for (const dn of user.attributes.memberof ?? []) names.add(cnOf(dn));
+    } else {
+      for (const group of settings.groups) {
+        const key = dnKey(group.dn);
+        const member =
+          group.nested === true ? context?.nestedMembers.get(key)?.has(user.guid) === true || memberOf.has(key) : memberOf.has(key);
+        if (member) names.add(group.extensionGroup ?? cnOf(group.dn));
+      }
+    }
+  }
+  return [...names].sort();
+}
+
+export function dnKey(dn: string): string {
+  return dn.replace(/\s*,\s*/g, ",").toLowerCase();
+}
+
+/** The value of a DN's first RDN: a group's name. */
+export function cnOf(dn: string): string {
+  const parsed = parseDn(dn);
+  return parsed.ok ? (parsed.dn[0]?.[0]?.value ?? dn) : dn;
+}
+
+function templateFor(config: SyncConfig, dn: string): string | undefined {
+  let best: { depth: number; extension: string } | undefined;
+  for (const t of config.organisation?.templateExtensions ?? []) {
+    if (!isDnWithin(dn, t.ou)) continue;
+    const parsed = parseDn(t.ou);
+    const depth = parsed.ok ? parsed.dn.length : 0;
+    if (!best || depth > best.depth) best = { depth, extension: t.extension };
+  }
+  return best?.extension;
+}
+
+/** The reason of the first exclusion rule the user matches. */
+function matchingExclusion(config: SyncConfig, user: DirectoryUser): string | undefined {
+  for (const rule of config.scope?.exclude ?? []) {
+    const attribute = rule.attribute ?? "sAMAccountName";
+    const values = user.attributes[attribute.toLowerCase()] ?? [];
+    const test = rule.match === "regex" ? new RegExp(rule.pattern, "i") : globToRegExp(rule.pattern);
+    if (values.some((v) => test.test(v))) {
+      return rule.reason ?? `${attribute} matches the exclusion ${JSON.stringify(rule.pattern)}`;
+    }
+  }
+  return undefined;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
+  return new RegExp(`^${body}$`, "i");
+}

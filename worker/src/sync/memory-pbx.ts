@@ -1,0 +1,73 @@
+// A PBX directory held in memory: for planner tests and offline previews. The built-in PBX
+// of a tenant keeps the same model in its Durable Object's SQLite.
+import type { ArchiveTarget, CreateExtension, Extension, ExtensionUpdate, PbxDirectory } from "./pbx-port.ts";
+
+export class MemoryPbx implements PbxDirectory {
+  readonly extensions = new Map<string, Extension>();
+  readonly departments = new Set<string>();
+  readonly groups = new Set<string>();
+  readonly archived: Array<{ from: string; to: string; voicemail: boolean; recordings: boolean }> = [];
+
+  constructor(extensions: Extension[] = [], groups: string[] = [], departments: string[] = []) {
+    for (const e of extensions) this.extensions.set(e.number, structuredClone(e));
+    for (const g of groups) this.groups.add(g);
+    for (const d of departments) this.departments.add(d);
+  }
+
+  async listExtensions(): Promise<Extension[]> {
+    return [...this.extensions.values()].map((e) => structuredClone(e));
+  }
+  async listDepartments(): Promise<string[]> {
+    return [...this.departments];
+  }
+  async listExtensionGroups(): Promise<string[]> {
+    return [...this.groups];
+  }
+  async createDepartment(path: string): Promise<void> {
+    this.departments.add(path);
+  }
+  async createExtensionGroup(name: string): Promise<void> {
+    this.groups.add(name);
+  }
+  async createExtension(create: CreateExtension): Promise<void> {
+    const existing = this.extensions.get(create.state.number);
+    if (existing?.guid === create.guid) return;
+    if (existing) throw new Error(`extension ${create.state.number} exists already`);
+    this.extensions.set(create.state.number, {
+      ...structuredClone(create.state),
+      origin: "ad",
+      guid: create.guid,
+      dn: create.dn,
+      enabled: true,
+      disabledBySync: false,
+      numberSource: create.numberSource,
+    });
+  }
+  async updateExtension(number: string, update: ExtensionUpdate): Promise<void> {
+    const target = update.state.number ?? number;
+    const current = this.extensions.get(number) ?? this.extensions.get(target);
+    if (!current) throw new Error(`no extension ${number}`);
+    if (target !== current.number && this.extensions.has(target)) throw new Error(`extension ${target} exists already`);
+    this.extensions.delete(current.number);
+    this.extensions.set(target, {
+      ...current,
+      ...structuredClone(update.state),
+      number: target,
+      ...(update.dn !== undefined ? { dn: update.dn } : {}),
+      ...(update.numberSource !== undefined ? { numberSource: update.numberSource } : {}),
+    });
+  }
+  async disableExtension(number: string): Promise<void> {
+    const e = this.extensions.get(number);
+    if (e?.enabled) Object.assign(e, { enabled: false, disabledBySync: true });
+  }
+  async enableExtension(number: string): Promise<void> {
+    const e = this.extensions.get(number);
+    if (e) Object.assign(e, { enabled: true, disabledBySync: false });
+  }
+  async deleteExtension(number: string, archive?: ArchiveTarget): Promise<void> {
+    if (!this.extensions.has(number)) return;
+    if (archive) this.archived.push({ from: number, to: archive.extension, voicemail: archive.voicemail, recordings: archive.recordings });
+    this.extensions.delete(number);
+  }
+}

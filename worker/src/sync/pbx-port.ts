@@ -1,0 +1,75 @@
+// The PBX as the sync engine sees it: extensions, departments and extension groups. The
+// built-in directory (worker/src/pbx/) implements it in the tenant's SQLite; vendor adapters
+// implement the same interface against their APIs, and the engine does not change.
+
+/** The fields sync may write, by the names the configuration's `fields` uses. */
+export const extensionFields = ["firstName", "lastName", "displayName", "email", "mobile", "workPhone", "department", "jobTitle"] as const;
+export type ExtensionField = (typeof extensionFields)[number];
+
+export type ExtensionFieldValues = Record<ExtensionField, string | null>;
+
+/** What sync manages on an extension. */
+export interface ExtensionState extends ExtensionFieldValues {
+  number: string;
+  /** SHA-256 of the photo; the bytes go to the PBX beside it. */
+  avatarHash: string | null;
+  /** Department path below the base DN, e.g. "Staff > Sales"; null for none. */
+  departmentPath: string | null;
+  /** Extension groups the extension belongs to, sorted. */
+  groups: string[];
+}
+
+export interface Extension extends ExtensionState {
+  /** "ad" for extensions sync created; "manual" for those made by hand, which sync never touches. */
+  origin: "ad" | "manual";
+  /** For origin "ad": the AD user's objectGUID, which identifies it across renames and moves. */
+  guid: string | null;
+  dn: string | null;
+  enabled: boolean;
+  /** Disabled by sync (deprovisioning), so sync may enable it again; an administrator's disable stays. */
+  disabledBySync: boolean;
+  /** Where the number came from, so a number stays put until its source attribute changes. */
+  numberSource: "attribute" | "sequential" | null;
+}
+
+export interface ArchiveTarget {
+  extension: string;
+  voicemail: boolean;
+  recordings: boolean;
+}
+
+/** What a new AD extension gets besides its state. */
+export interface CreateExtension {
+  state: ExtensionState;
+  guid: string;
+  dn: string;
+  numberSource: "attribute" | "sequential";
+  /** An existing extension whose settings the new one copies. */
+  template?: string;
+}
+
+export interface ExtensionUpdate {
+  state: Partial<ExtensionState>;
+  dn?: string;
+  numberSource?: "attribute" | "sequential";
+}
+
+/**
+ * The PBX directory. Every write is idempotent, so a run that resumes after a crash may
+ * repeat the operation it was in the middle of: creating an extension that exists for the
+ * same guid, deleting one that is gone, or setting fields already set changes nothing.
+ */
+export interface PbxDirectory {
+  listExtensions(): Promise<Extension[]>;
+  listDepartments(): Promise<string[]>;
+  listExtensionGroups(): Promise<string[]>;
+  createDepartment(path: string): Promise<void>;
+  createExtensionGroup(name: string): Promise<void>;
+  createExtension(extension: CreateExtension, photo?: Uint8Array): Promise<void>;
+  /** `number` is the extension's current number; `update.state.number` renumbers it. */
+  updateExtension(number: string, update: ExtensionUpdate, photo?: Uint8Array): Promise<void>;
+  disableExtension(number: string): Promise<void>;
+  enableExtension(number: string): Promise<void>;
+  /** Removes the extension, first moving its voicemail and recordings to the archive when given. */
+  deleteExtension(number: string, archive?: ArchiveTarget): Promise<void>;
+}
