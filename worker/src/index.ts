@@ -4,6 +4,7 @@ import { parseAgentToken, tenantPattern } from "./agent-token.ts";
 import { ApiError, errorResponse } from "./api-error.ts";
 import type { Env } from "./env.ts";
 import { type AdminAuthVariables, adminAuth, requireAdminRole } from "./middleware/admin-auth/index.ts";
+import { planActions } from "./sync/plan.ts";
 import type { Outcome } from "./tenant/tenant-object.ts";
 
 export { TenantObject } from "./tenant/tenant-object.ts";
@@ -42,7 +43,9 @@ const tenantRoutes = new Hono<AppEnv>();
 tenantRoutes.use("*", adminAuthFromEnv());
 
 tenantRoutes.get("/config", async (c) => c.json(unwrap(await tenantOf(c).getConfig())));
-tenantRoutes.put("/config", requireAdminRole(), async (c) => c.json(unwrap(await tenantOf(c).putConfig(await jsonBody(c.req.raw), by(c)))));
+tenantRoutes.put("/config", requireAdminRole(), async (c) =>
+  c.json(unwrap(await tenantOf(c).putConfig(c.req.param("tenant") as string, await jsonBody(c.req.raw), by(c)))),
+);
 tenantRoutes.put("/config/bind-password", requireAdminRole(), async (c) => {
   const body = (await jsonBody(c.req.raw)) as { password?: unknown } | null;
   return c.json(unwrap(await tenantOf(c).setBindPassword(c.req.param("tenant") as string, body?.password, by(c))));
@@ -69,6 +72,71 @@ tenantRoutes.get("/directory/groups", async (c) => {
 tenantRoutes.get("/directory/attributes", async (c) =>
   c.json(unwrap(await tenantOf(c).listUserAttributes(c.req.param("tenant") as string))),
 );
+
+// ---- sync --------------------------------------------------------------------------------
+
+tenantRoutes.post("/preview", requireAdminRole(), async (c) =>
+  c.json(unwrap(await tenantOf(c).preview(c.req.param("tenant") as string, by(c), pageLimit(c.req.query("limit"))))),
+);
+tenantRoutes.post("/sync", requireAdminRole(), async (c) =>
+  c.json(unwrap(await tenantOf(c).startSync(c.req.param("tenant") as string, by(c))), 202),
+);
+tenantRoutes.get("/runs", async (c) =>
+  c.json(unwrap(await tenantOf(c).listRuns(pageLimit(c.req.query("limit")), pageOffset(c.req.query("offset"))))),
+);
+tenantRoutes.delete("/runs", requireAdminRole(), async (c) => c.json(unwrap(await tenantOf(c).clearRuns(by(c)))));
+tenantRoutes.get("/runs/:id", async (c) => c.json(unwrap(await tenantOf(c).getRun(c.req.param("id")))));
+tenantRoutes.get("/runs/:id/items", async (c) => {
+  const action = c.req.query("action");
+  if (action !== undefined && !planActions.includes(action as never))
+    throw new ApiError(400, "invalid_query", `action is one of ${planActions.join(", ")}.`);
+  const q = c.req.query("q");
+  return c.json(
+    unwrap(
+      await tenantOf(c).runItems(c.req.param("id"), {
+        ...(action ? { action } : {}),
+        ...(q ? { q: q.slice(0, 200) } : {}),
+        limit: pageLimit(c.req.query("limit")),
+        offset: pageOffset(c.req.query("offset")),
+      }),
+    ),
+  );
+});
+tenantRoutes.get("/runs/:id/events", async (c) => {
+  const format = c.req.query("format") ?? "json";
+  if (format !== "json" && format !== "csv") throw new ApiError(400, "invalid_query", "format is json or csv.");
+  const events = unwrap(await tenantOf(c).runEvents(c.req.param("id"), format));
+  if (format === "json") return c.json(events);
+  return c.body(events as string, 200, {
+    "Content-Type": "text/csv; charset=utf-8",
+    "Content-Disposition": `attachment; filename="sync-log-${c.req.param("id")}.csv"`,
+  });
+});
+tenantRoutes.post("/runs/:id/approve", requireAdminRole(), async (c) =>
+  c.json(unwrap(await tenantOf(c).decideRun(c.req.param("id"), true, by(c)))),
+);
+tenantRoutes.post("/runs/:id/reject", requireAdminRole(), async (c) =>
+  c.json(unwrap(await tenantOf(c).decideRun(c.req.param("id"), false, by(c)))),
+);
+
+// ---- the built-in PBX directory -------------------------------------------------------------
+
+tenantRoutes.get("/extensions", async (c) => {
+  const q = c.req.query("q");
+  return c.json(
+    unwrap(
+      await tenantOf(c).listExtensions({
+        ...(q ? { q: q.slice(0, 200) } : {}),
+        limit: pageLimit(c.req.query("limit")),
+        offset: pageOffset(c.req.query("offset")),
+      }),
+    ),
+  );
+});
+tenantRoutes.post("/extensions", requireAdminRole(), async (c) => {
+  const body = (await jsonBody(c.req.raw)) as { number?: unknown; displayName?: unknown; settings?: unknown } | null;
+  return c.json(unwrap(await tenantOf(c).createManualExtension(body?.number, body?.displayName, body?.settings)), 201);
+});
 
 tenantRoutes.get("/agents", async (c) => c.json(unwrap(await tenantOf(c).listAgents())));
 tenantRoutes.get("/agents/enrollment-tokens", async (c) => c.json(unwrap(await tenantOf(c).listEnrollmentTokens())));
@@ -113,6 +181,18 @@ async function jsonBody(request: Request): Promise<unknown> {
   const text = await request.text();
   if (text.length > maxBodyBytes) throw new ApiError(413, "body_too_large", `A request body is at most ${maxBodyBytes} bytes.`);
   return parseJson(text);
+}
+
+function pageLimit(value: string | undefined): number {
+  const n = value === undefined ? 100 : Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ApiError(400, "invalid_query", "limit is a whole number from 1 to 1000.");
+  return n;
+}
+
+function pageOffset(value: string | undefined): number {
+  const n = value === undefined ? 0 : Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ApiError(400, "invalid_query", "offset is a whole number, 0 or more.");
+  return n;
 }
 
 function parseJson(text: string): unknown {

@@ -15,7 +15,11 @@ import { isValid, validateConfig } from "../../../schema/src/validate-config.ts"
 import { hashSecret, newAgentToken, parseAgentToken, sameHash } from "../agent-token.ts";
 import { ApiError } from "../api-error.ts";
 import type { Env } from "../env.ts";
+import { BuiltinPbx, type ExtensionView, PbxError } from "../pbx/builtin-pbx.ts";
 import { secretBox } from "../secret-box.ts";
+import type { PlanItem } from "../sync/plan.ts";
+import { nextScheduledRun } from "../sync/schedule.ts";
+import { eventsCsv, type RunEvent, type RunInfo, SyncRuns } from "../sync/sync-runs.ts";
 import { type AgentAttachment, AgentLink } from "./agent-link.ts";
 
 /** Durable Object RPC cannot carry our error class, so failures cross as values. */
@@ -77,6 +81,10 @@ const agentTimeoutMs = 60_000;
 export class TenantObject extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #link: AgentLink;
+  readonly #pbx: BuiltinPbx;
+  readonly #runs: SyncRuns;
+  /** Runs this instance is driving right now; after a restart the alarm picks the others up. */
+  readonly #driving = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -100,6 +108,18 @@ export class TenantObject extends DurableObject<Env> {
           .filter((socket) => socket.readyState === WebSocket.OPEN)
           .map((socket) => ({ socket, agent: socket.deserializeAttachment() as AgentAttachment })),
     });
+    this.#sql.exec("CREATE TABLE IF NOT EXISTS schedule (id INTEGER PRIMARY KEY CHECK (id = 1), next_at INTEGER)");
+    this.#pbx = new BuiltinPbx(this.#sql);
+    this.#runs = new SyncRuns(this.#sql, {
+      pbx: this.#pbx,
+      target: async () => {
+        const config = this.#storedConfig().config;
+        if (!config?.connection) throw new ApiError(409, "not_configured", "Save a connection first.");
+        return { config, target: await this.#target(this.#tenantName(), config, undefined) };
+      },
+      search: (target) => (spec, page) =>
+        this.#link.stream({ op: "search", target, ...spec }, ((target.connection.searchTimeoutSeconds ?? 120) + 10) * 1000, { page }),
+    });
   }
 
   // ---- configuration -------------------------------------------------------------------
@@ -108,8 +128,9 @@ export class TenantObject extends DurableObject<Env> {
     return run(() => this.#storedConfig());
   }
 
-  async putConfig(document: unknown, by: string): Promise<Outcome<StoredConfig>> {
-    return run(() => {
+  async putConfig(tenant: string, document: unknown, by: string): Promise<Outcome<StoredConfig>> {
+    return run(async () => {
+      this.#rememberTenant(tenant);
       const problems = validateConfig(document);
       if (!isValid(problems)) throw new ApiError(400, "invalid_config", "The configuration has errors; nothing was saved.", { problems });
       this.#sql.exec(
@@ -120,6 +141,8 @@ export class TenantObject extends DurableObject<Env> {
         by,
       );
       log("config_saved", { by, warnings: problems.length });
+      this.#setNextRun(nextScheduledRun((document as SyncConfig).schedule, Date.now()));
+      await this.#arm(false);
       return this.#storedConfig();
     });
   }
@@ -384,6 +407,185 @@ export class TenantObject extends DurableObject<Env> {
   /** Sends any read operation to an agent; the route layer decides which are exposed. */
   async callAgent<T>(operation: AgentOperation): Promise<Outcome<T>> {
     return run(() => this.#link.call<T>(operation, agentTimeoutMs));
+  }
+
+  // ---- sync runs -----------------------------------------------------------------------------
+
+  /** Preview: the read and the plan of a sync, stopped before anything is applied. */
+  async preview(tenant: string, by: string, limit: number): Promise<Outcome<{ run: RunInfo; total: number; items: PlanItem[] }>> {
+    return run(async () => {
+      this.#rememberTenant(tenant);
+      this.#requireReady();
+      const id = this.#runs.begin("preview", "manual", by);
+      // A watchdog: should this instance go away mid-read, the alarm finishes the preview and frees the lock.
+      await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+      await this.#drive(id);
+      const result = this.#runs.get(id) as RunInfo;
+      if (result.status === "failed") throw new ApiError(502, "preview_failed", result.error ?? "The preview failed.", { runId: id });
+      return { run: result, ...this.#runs.items(id, { limit }) };
+    });
+  }
+
+  /** Sync Now: takes the run lock and returns at once; the alarm drives the run. */
+  async startSync(tenant: string, by: string): Promise<Outcome<RunInfo>> {
+    return run(async () => {
+      this.#rememberTenant(tenant);
+      this.#requireReady();
+      const id = this.#runs.begin("sync", "manual", by);
+      await this.#arm(true);
+      return this.#runs.get(id) as RunInfo;
+    });
+  }
+
+  async decideRun(id: string, approve: boolean, by: string): Promise<Outcome<RunInfo>> {
+    return run(async () => {
+      const result = this.#runs.decide(id, approve, by);
+      log(approve ? "run_approved" : "run_rejected", { id, by });
+      if (approve) await this.#arm(true);
+      return result;
+    });
+  }
+
+  async listRuns(limit: number, offset: number): Promise<Outcome<RunInfo[]>> {
+    return run(() => this.#runs.list(limit, offset));
+  }
+
+  async getRun(id: string): Promise<Outcome<RunInfo>> {
+    return run(() => {
+      const found = this.#runs.get(id);
+      if (!found) throw new ApiError(404, "run_not_found", `No run ${id}.`);
+      return found;
+    });
+  }
+
+  async runItems(
+    id: string,
+    options: { action?: string; q?: string; offset?: number; limit?: number },
+  ): Promise<Outcome<{ total: number; items: PlanItem[] }>> {
+    return run(() => {
+      if (!this.#runs.get(id)) throw new ApiError(404, "run_not_found", `No run ${id}.`);
+      return this.#runs.items(id, options);
+    });
+  }
+
+  async runEvents(id: string, format: "json" | "csv"): Promise<Outcome<RunEvent[] | string>> {
+    return run(() => {
+      if (!this.#runs.get(id)) throw new ApiError(404, "run_not_found", `No run ${id}.`);
+      const events = this.#runs.events(id);
+      return format === "csv" ? eventsCsv(events) : events;
+    });
+  }
+
+  async clearRuns(by: string): Promise<Outcome<{ removed: number }>> {
+    return run(() => {
+      const removed = this.#runs.clear();
+      log("log_cleared", { by, removed });
+      return { removed };
+    });
+  }
+
+  async listExtensions(options: {
+    q?: string;
+    offset?: number;
+    limit?: number;
+  }): Promise<Outcome<{ total: number; extensions: ExtensionView[] }>> {
+    return run(() => ({ total: this.#pbx.count(), extensions: this.#pbx.views(options) }));
+  }
+
+  async createManualExtension(number: unknown, displayName: unknown, settings: unknown): Promise<Outcome<ExtensionView>> {
+    return run(() => {
+      if (typeof number !== "string" || typeof displayName !== "string" || displayName.trim() === "")
+        throw new ApiError(400, "invalid_extension", "Send { number, displayName } with a 2-10 digit number.");
+      try {
+        return this.#pbx.createManual(
+          number,
+          displayName.trim(),
+          typeof settings === "object" && settings !== null ? (settings as Record<string, unknown>) : {},
+        );
+      } catch (e) {
+        if (e instanceof PbxError) throw new ApiError(e.code === "number_taken" ? 409 : 400, e.code, e.message);
+        throw e;
+      }
+    });
+  }
+
+  /** Drives the active run, starts a due scheduled run, and sets the next alarm. */
+  override async alarm(): Promise<void> {
+    let more = false;
+    const active = this.#runs.active();
+    if (active && active.status !== "awaiting-approval" && !this.#driving.has(active.id)) more = await this.#drive(active.id);
+    const now = Date.now();
+    const due = this.#nextRun();
+    const config = this.#storedConfig().config;
+    if (due !== null && due <= now && config) {
+      if (this.#runs.active()) this.#runs.missed(`run ${this.#runs.active()?.id} was still in progress`);
+      else if (!this.#hasAgent()) this.#runs.missed("no connector agent was connected");
+      else {
+        this.#runs.begin("sync", "schedule", null);
+        more = true;
+      }
+      this.#setNextRun(nextScheduledRun(config.schedule, now));
+      this.#runs.prune(now - (config.log?.retentionDays ?? 90) * 86_400_000);
+    }
+    await this.#arm(more);
+  }
+
+  async #drive(id: string): Promise<boolean> {
+    this.#driving.add(id);
+    try {
+      let more = await this.#runs.step(id);
+      // A preview ends after its read and plan; a sync goes on in chunks, one alarm each.
+      if (this.#runs.get(id)?.kind === "preview") more = false;
+      return more;
+    } finally {
+      this.#driving.delete(id);
+    }
+  }
+
+  async #arm(now: boolean): Promise<void> {
+    const next = now ? Date.now() : this.#nextRun();
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  #nextRun(): number | null {
+    return this.#sql.exec<{ next_at: number | null }>("SELECT next_at FROM schedule WHERE id = 1").toArray()[0]?.next_at ?? null;
+  }
+
+  #setNextRun(at: number | null): void {
+    this.#sql.exec("INSERT INTO schedule (id, next_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET next_at = excluded.next_at", at);
+  }
+
+  #hasAgent(): boolean {
+    return this.ctx.getWebSockets().some((s) => s.readyState === WebSocket.OPEN);
+  }
+
+  #requireReady(): void {
+    if (!this.#storedConfig().config?.connection)
+      throw new ApiError(409, "not_configured", "Save a connection (domain controllers, bind account, base DN) first.");
+    if (!this.#hasAgent())
+      throw new ApiError(
+        503,
+        "agent_offline",
+        "No connector agent is connected for this tenant. Start one (Agents > Add agent) and try again.",
+      );
+  }
+
+  /** The tenant's name, which the object is addressed by; kept for work that starts from an alarm. */
+  #tenant: string | undefined;
+  #rememberTenant(tenant: string): void {
+    if (this.#tenant === tenant) return;
+    this.#tenant = tenant;
+    this.#sql.exec("CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL)");
+    this.#sql.exec("INSERT INTO tenant (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name", tenant);
+  }
+  #tenantName(): string {
+    if (this.#tenant === undefined) {
+      this.#sql.exec("CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL)");
+      this.#tenant = this.#sql.exec<{ name: string }>("SELECT name FROM tenant WHERE id = 1").toArray()[0]?.name;
+    }
+    if (this.#tenant === undefined) throw new ApiError(409, "not_configured", "This tenant has no configuration yet.");
+    return this.#tenant;
   }
 
   #validDraft(draft: unknown): SyncConfig {

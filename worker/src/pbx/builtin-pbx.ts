@@ -1,0 +1,279 @@
+// The embedded PBX directory: extensions, departments and extension groups in the tenant's
+// Durable Object SQLite. It is what `npm start` and the tests sync into, and the model a
+// vendor adapter maps onto its API. Extensions made by hand live here too (origin "manual").
+import {
+  type ArchiveTarget,
+  type CreateExtension,
+  type Extension,
+  type ExtensionState,
+  type ExtensionUpdate,
+  extensionFields,
+  type PbxDirectory,
+} from "../sync/pbx-port.ts";
+
+export const builtinPbxSchema = `
+  CREATE TABLE IF NOT EXISTS pbx_extensions (
+    number TEXT PRIMARY KEY, origin TEXT NOT NULL, guid TEXT UNIQUE, dn TEXT,
+    enabled INTEGER NOT NULL DEFAULT 1, disabled_by_sync INTEGER NOT NULL DEFAULT 0, number_source TEXT,
+    first_name TEXT, last_name TEXT, display_name TEXT, email TEXT, mobile TEXT, work_phone TEXT,
+    department TEXT, job_title TEXT, avatar_hash TEXT, avatar BLOB, department_path TEXT,
+    groups TEXT NOT NULL DEFAULT '[]', settings TEXT NOT NULL DEFAULT '{}',
+    voicemails INTEGER NOT NULL DEFAULT 0, recordings INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS pbx_departments (path TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS pbx_groups (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+`;
+
+const columns: Record<(typeof extensionFields)[number], string> = {
+  firstName: "first_name",
+  lastName: "last_name",
+  displayName: "display_name",
+  email: "email",
+  mobile: "mobile",
+  workPhone: "work_phone",
+  department: "department",
+  jobTitle: "job_title",
+};
+
+type Row = Record<string, string | number | null | ArrayBuffer>;
+
+/** An extension as the Extensions view shows it: the synced state, plus what the PBX keeps itself. */
+export interface ExtensionView extends Extension {
+  settings: Record<string, unknown>;
+  voicemails: number;
+  recordings: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export class PbxError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "PbxError";
+    this.code = code;
+  }
+}
+
+export class BuiltinPbx implements PbxDirectory {
+  readonly #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+    sql.exec(builtinPbxSchema);
+  }
+
+  async listExtensions(): Promise<Extension[]> {
+    return this.views().map(({ settings: _s, voicemails: _v, recordings: _r, createdAt: _c, updatedAt: _u, ...e }) => e);
+  }
+
+  views(options: { offset?: number; limit?: number; q?: string } = {}): ExtensionView[] {
+    const q = options.q ? `%${options.q.replace(/[%_\\]/g, (c) => `\\${c}`)}%` : null;
+    return this.#sql
+      .exec<Row>(
+        `SELECT * FROM pbx_extensions
+         WHERE (? IS NULL OR number LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')
+         ORDER BY length(number), number LIMIT ? OFFSET ?`,
+        q,
+        q,
+        q,
+        q,
+        options.limit ?? -1,
+        options.offset ?? 0,
+      )
+      .toArray()
+      .map(toView);
+  }
+
+  count(): number {
+    return Number(this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM pbx_extensions").one().n);
+  }
+
+  async listDepartments(): Promise<string[]> {
+    return this.#sql
+      .exec<{ path: string }>("SELECT path FROM pbx_departments ORDER BY path")
+      .toArray()
+      .map((r) => r.path);
+  }
+
+  async listExtensionGroups(): Promise<string[]> {
+    return this.#sql
+      .exec<{ name: string }>("SELECT name FROM pbx_groups ORDER BY name")
+      .toArray()
+      .map((r) => r.name);
+  }
+
+  async createDepartment(path: string): Promise<void> {
+    this.#sql.exec("INSERT INTO pbx_departments (path, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING", path, Date.now());
+  }
+
+  async createExtensionGroup(name: string): Promise<void> {
+    this.#sql.exec("INSERT INTO pbx_groups (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING", name, Date.now());
+  }
+
+  /** A hand-made extension, as an administrator creates it on the PBX. */
+  createManual(number: string, displayName: string, settings: Record<string, unknown> = {}): ExtensionView {
+    if (!/^\d{2,10}$/.test(number)) throw new PbxError("invalid_number", "An extension number is 2 to 10 digits.");
+    if (this.#row(number)) throw new PbxError("number_taken", `Extension ${number} exists already.`);
+    const now = Date.now();
+    this.#sql.exec(
+      `INSERT INTO pbx_extensions (number, origin, display_name, settings, created_at, updated_at) VALUES (?, 'manual', ?, ?, ?, ?)`,
+      number,
+      displayName,
+      JSON.stringify(settings),
+      now,
+      now,
+    );
+    return toView(this.#row(number) as Row);
+  }
+
+  async createExtension(create: CreateExtension, photo?: Uint8Array): Promise<void> {
+    const existing = this.#row(create.state.number);
+    if (existing && existing.guid === create.guid) return;
+    if (existing) throw new PbxError("number_taken", `Extension ${create.state.number} exists already.`);
+    const byGuid = this.#sql.exec<Row>("SELECT number FROM pbx_extensions WHERE guid = ?", create.guid).toArray()[0];
+    if (byGuid) throw new PbxError("guid_taken", `The AD user already has extension ${byGuid.number}.`);
+    let settings = "{}";
+    if (create.template !== undefined) {
+      const template = this.#row(create.template);
+      if (!template) throw new PbxError("template_missing", `The template extension ${create.template} does not exist.`);
+      settings = String(template.settings);
+    }
+    const now = Date.now();
+    this.#sql.exec(
+      `INSERT INTO pbx_extensions (number, origin, guid, dn, number_source, settings, created_at, updated_at)
+       VALUES (?, 'ad', ?, ?, ?, ?, ?, ?)`,
+      create.state.number,
+      create.guid,
+      create.dn,
+      create.numberSource,
+      settings,
+      now,
+      now,
+    );
+    this.#write(create.state.number, create.state, photo);
+  }
+
+  async updateExtension(number: string, update: ExtensionUpdate, photo?: Uint8Array): Promise<void> {
+    const target = update.state.number ?? number;
+    let row = this.#row(number);
+    // Renumbered already by an earlier attempt of the same operation.
+    if (!row && target !== number) row = this.#row(target);
+    if (!row) throw new PbxError("not_found", `Extension ${number} does not exist.`);
+    if (row.origin !== "ad") throw new PbxError("manual_extension", `Extension ${number} was made by hand; sync does not change it.`);
+    if (target !== row.number) {
+      if (this.#row(target)) throw new PbxError("number_taken", `Extension ${target} exists already.`);
+      this.#sql.exec("UPDATE pbx_extensions SET number = ? WHERE number = ?", target, row.number);
+    }
+    if (update.dn !== undefined) this.#sql.exec("UPDATE pbx_extensions SET dn = ? WHERE number = ?", update.dn, target);
+    if (update.numberSource !== undefined)
+      this.#sql.exec("UPDATE pbx_extensions SET number_source = ? WHERE number = ?", update.numberSource, target);
+    this.#write(target, update.state, photo);
+  }
+
+  async disableExtension(number: string): Promise<void> {
+    this.#sql.exec(
+      "UPDATE pbx_extensions SET enabled = 0, disabled_by_sync = 1, updated_at = ? WHERE number = ? AND origin = 'ad' AND enabled = 1",
+      Date.now(),
+      number,
+    );
+  }
+
+  async enableExtension(number: string): Promise<void> {
+    this.#sql.exec(
+      "UPDATE pbx_extensions SET enabled = 1, disabled_by_sync = 0, updated_at = ? WHERE number = ? AND origin = 'ad'",
+      Date.now(),
+      number,
+    );
+  }
+
+  async deleteExtension(number: string, archive?: ArchiveTarget): Promise<void> {
+    const row = this.#row(number);
+    if (!row) return;
+    if (row.origin !== "ad") throw new PbxError("manual_extension", `Extension ${number} was made by hand; sync does not delete it.`);
+    if (archive) {
+      if (!this.#row(archive.extension))
+        throw new PbxError("archive_missing", `The archive extension ${archive.extension} does not exist.`);
+      this.#sql.exec(
+        "UPDATE pbx_extensions SET voicemails = voicemails + ?, recordings = recordings + ?, updated_at = ? WHERE number = ?",
+        archive.voicemail ? Number(row.voicemails) : 0,
+        archive.recordings ? Number(row.recordings) : 0,
+        Date.now(),
+        archive.extension,
+      );
+    }
+    this.#sql.exec("DELETE FROM pbx_extensions WHERE number = ?", number);
+  }
+
+  /** Test and demo helper: messages and recordings that a delete must not lose. */
+  addMessages(number: string, voicemails: number, recordings: number): void {
+    this.#sql.exec(
+      "UPDATE pbx_extensions SET voicemails = voicemails + ?, recordings = recordings + ? WHERE number = ?",
+      voicemails,
+      recordings,
+      number,
+    );
+  }
+
+  #row(number: string): Row | undefined {
+    return this.#sql.exec<Row>("SELECT * FROM pbx_extensions WHERE number = ?", number).toArray()[0];
+  }
+
+  #write(number: string, state: Partial<ExtensionState>, photo?: Uint8Array): void {
+    const sets: string[] = [];
+    const values: Array<string | number | null | ArrayBuffer> = [];
+    for (const f of extensionFields) {
+      if (state[f] === undefined) continue;
+      sets.push(`${columns[f]} = ?`);
+      values.push(state[f] ?? null);
+    }
+    if (state.avatarHash !== undefined) {
+      sets.push("avatar_hash = ?");
+      values.push(state.avatarHash);
+      if (photo !== undefined || state.avatarHash === null) {
+        sets.push("avatar = ?");
+        values.push(photo ? (photo.slice().buffer as ArrayBuffer) : null);
+      }
+    }
+    if (state.departmentPath !== undefined) {
+      sets.push("department_path = ?");
+      values.push(state.departmentPath);
+    }
+    if (state.groups !== undefined) {
+      sets.push("groups = ?");
+      values.push(JSON.stringify([...state.groups].sort()));
+    }
+    sets.push("updated_at = ?");
+    values.push(Date.now());
+    this.#sql.exec(`UPDATE pbx_extensions SET ${sets.join(", ")} WHERE number = ?`, ...values, number);
+  }
+}
+
+function toView(row: Row): ExtensionView {
+  const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    number: String(row.number),
+    origin: row.origin === "ad" ? "ad" : "manual",
+    guid: text(row.guid),
+    dn: text(row.dn),
+    enabled: Number(row.enabled) === 1,
+    disabledBySync: Number(row.disabled_by_sync) === 1,
+    numberSource: row.number_source === "attribute" || row.number_source === "sequential" ? row.number_source : null,
+    firstName: text(row.first_name),
+    lastName: text(row.last_name),
+    displayName: text(row.display_name),
+    email: text(row.email),
+    mobile: text(row.mobile),
+    workPhone: text(row.work_phone),
+    department: text(row.department),
+    jobTitle: text(row.job_title),
+    avatarHash: text(row.avatar_hash),
+    departmentPath: text(row.department_path),
+    groups: JSON.parse(String(row.groups ?? "[]")) as string[],
+    settings: JSON.parse(String(row.settings ?? "{}")) as Record<string, unknown>,
+    voicemails: Number(row.voicemails),
+    recordings: Number(row.recordings),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}

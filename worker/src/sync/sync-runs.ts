@@ -1,0 +1,543 @@
+// Runs of the sync, kept in the tenant's SQLite: the run lock, the staged read, the plan's
+// items as a journal (pending -> applying -> done | failed), and the run's events. A run is
+// driven in steps (read and plan, then chunks of operations) so that a Durable Object that
+// restarts mid-run resumes from the journal instead of repeating or losing operations.
+import type { SyncConfig } from "../../../schema/generated/config.ts";
+import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import { ApiError } from "../api-error.ts";
+import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
+import type { DesiredUser } from "./map-user.ts";
+import type { PbxDirectory } from "./pbx-port.ts";
+import { type Plan, type PlanAction, type PlanItem, planActions, planSync } from "./plan.ts";
+import { readDirectory, type SearchStream } from "./read-directory.ts";
+
+export const syncRunsSchema = `
+  CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL, requested_by TEXT,
+    started_at INTEGER NOT NULL, finished_at INTEGER, complete INTEGER, incomplete_reason TEXT,
+    summary TEXT, structure TEXT, held TEXT, progress TEXT, error TEXT, decided_by TEXT);
+  CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+  CREATE TABLE IF NOT EXISTS run_items (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, name TEXT NOT NULL, number TEXT,
+    reason TEXT NOT NULL, code TEXT, item TEXT NOT NULL, op_status TEXT NOT NULL, error TEXT,
+    PRIMARY KEY (run_id, seq));
+  CREATE TABLE IF NOT EXISTS run_events (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, event TEXT NOT NULL,
+    user TEXT, operation TEXT, PRIMARY KEY (run_id, seq));
+  CREATE TABLE IF NOT EXISTS stage_users (run_id TEXT NOT NULL, guid TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run_id, guid));
+  CREATE TABLE IF NOT EXISTS stage_present (
+    run_id TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, name TEXT NOT NULL, disabled INTEGER NOT NULL,
+    PRIMARY KEY (run_id, guid));
+  CREATE TABLE IF NOT EXISTS stage_photos (run_id TEXT NOT NULL, guid TEXT NOT NULL, photo BLOB NOT NULL, PRIMARY KEY (run_id, guid));
+`;
+
+export type RunStatus =
+  | "queued"
+  | "reading"
+  | "awaiting-approval"
+  | "applying"
+  | "succeeded"
+  | "partial"
+  | "failed"
+  | "rejected"
+  | "missed"
+  | "previewed";
+
+/** A run holds the lock in these states: one at a time per tenant. */
+const ACTIVE: RunStatus[] = ["queued", "reading", "awaiting-approval", "applying"];
+const CHUNK = 200;
+
+export interface RunInfo {
+  id: string;
+  kind: "preview" | "sync";
+  trigger: "manual" | "schedule";
+  status: RunStatus;
+  requestedBy: string | null;
+  startedAt: number;
+  finishedAt: number | null;
+  complete: boolean | null;
+  incompleteReason: string | null;
+  summary: Record<PlanAction, number> | null;
+  held: Plan["held"] | null;
+  progress: { phase: string; read?: number; present?: number; done?: number; failed?: number; total?: number } | null;
+  error: string | null;
+  decidedBy: string | null;
+}
+
+export interface RunEvent {
+  at: number;
+  type: "info" | "warning" | "error";
+  event: string;
+  user: string | null;
+  operation: string | null;
+}
+
+export interface RunSources {
+  /** The saved configuration and the target the agent connects with. */
+  target(): Promise<{ config: SyncConfig; target: LdapTarget }>;
+  search(target: LdapTarget): SearchStream;
+  pbx: PbxDirectory;
+}
+
+type Row = Record<string, string | number | null>;
+
+export class SyncRuns {
+  readonly #sql: SqlStorage;
+  readonly #sources: RunSources;
+
+  constructor(sql: SqlStorage, sources: RunSources) {
+    this.#sql = sql;
+    this.#sources = sources;
+    sql.exec(syncRunsSchema);
+  }
+
+  active(): RunInfo | undefined {
+    const row = this.#sql
+      .exec<Row>(`SELECT * FROM runs WHERE status IN (${ACTIVE.map(() => "?").join(",")}) ORDER BY started_at DESC LIMIT 1`, ...ACTIVE)
+      .toArray()[0];
+    return row ? toRun(row) : undefined;
+  }
+
+  /** Takes the run lock; 409 with the running run's id when another run holds it. */
+  begin(kind: RunInfo["kind"], trigger: RunInfo["trigger"], by: string | null): string {
+    const running = this.active();
+    if (running) {
+      throw new ApiError(409, "run_in_progress", `Run ${running.id} is ${running.status}; wait for it to finish.`, {
+        runId: running.id,
+        status: running.status,
+      });
+    }
+    const id = crypto.randomUUID();
+    this.#sql.exec(
+      "INSERT INTO runs (id, kind, trigger, status, requested_by, started_at, progress) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+      id,
+      kind,
+      trigger,
+      by,
+      Date.now(),
+      JSON.stringify({ phase: "queued" }),
+    );
+    this.event(
+      id,
+      "info",
+      kind === "preview" ? "Preview started" : `Sync started (${trigger === "schedule" ? "scheduled" : "Sync Now"})`,
+      by,
+    );
+    return id;
+  }
+
+  /** A scheduled run that could not happen, logged rather than skipped in silence. */
+  missed(reason: string): string {
+    const id = crypto.randomUUID();
+    const now = Date.now();
+    this.#sql.exec(
+      "INSERT INTO runs (id, kind, trigger, status, started_at, finished_at, error) VALUES (?, 'sync', 'schedule', 'missed', ?, ?, ?)",
+      id,
+      now,
+      now,
+      reason,
+    );
+    this.event(id, "warning", `Scheduled sync missed: ${reason}`);
+    return id;
+  }
+
+  /**
+   * One step of a run: read and plan a queued (or interrupted) run, or apply the next chunk of
+   * operations. Returns true while there is more to do.
+   */
+  async step(id: string): Promise<boolean> {
+    const run = this.get(id);
+    if (!run) return false;
+    try {
+      if (run.status === "queued" || run.status === "reading") {
+        await this.#readAndPlan(run);
+        return this.get(id)?.status === "applying";
+      }
+      if (run.status === "applying") return await this.#applyChunk(run);
+      return false;
+    } catch (error) {
+      const message = error instanceof ApiError || error instanceof Error ? error.message : String(error);
+      this.#finish(id, "failed", message);
+      this.event(id, "error", `Run failed: ${message}`);
+      return false;
+    }
+  }
+
+  async #readAndPlan(run: RunInfo): Promise<void> {
+    const { id } = run;
+    this.#sql.exec("UPDATE runs SET status = 'reading', progress = ? WHERE id = ?", JSON.stringify({ phase: "reading", read: 0 }), id);
+    for (const table of ["stage_users", "stage_present", "stage_photos", "run_items"])
+      this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+    const { config, target } = await this.#sources.target();
+    const read = await readDirectory(config, target, this.#sources.search(target), {
+      user: (guid, data, photo) => {
+        this.#sql.exec("INSERT OR REPLACE INTO stage_users (run_id, guid, data) VALUES (?, ?, ?)", id, guid, data);
+        if (photo)
+          this.#sql.exec("INSERT OR REPLACE INTO stage_photos (run_id, guid, photo) VALUES (?, ?, ?)", id, guid, photo.slice().buffer);
+      },
+      present: (guid, dn, name, disabled) => {
+        this.#sql.exec(
+          "INSERT OR REPLACE INTO stage_present (run_id, guid, dn, name, disabled) VALUES (?, ?, ?, ?, ?)",
+          id,
+          guid,
+          dn,
+          name,
+          disabled ? 1 : 0,
+        );
+      },
+      progress: (p) => {
+        this.#sql.exec(
+          "UPDATE runs SET progress = ? WHERE id = ?",
+          JSON.stringify({ phase: "reading", read: p.inScope, present: p.present }),
+          id,
+        );
+      },
+      warn: (message) => this.event(id, "warning", message),
+    });
+    this.event(
+      id,
+      read.complete ? "info" : "warning",
+      read.complete
+        ? `Directory read: ${read.inScope} users in scope, ${read.present} users under the base DN`
+        : `Directory read incomplete (${read.reason}): nothing will be disabled or deleted`,
+    );
+
+    const users: DesiredUser[] = this.#sql
+      .exec<{ data: string }>("SELECT data FROM stage_users WHERE run_id = ?", id)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as DesiredUser);
+    const present = new Set<string>();
+    const staged = new Set(users.map((u) => u.guid));
+    for (const r of this.#sql.exec<Row>("SELECT guid, dn, name, disabled FROM stage_present WHERE run_id = ?", id)) {
+      const guid = String(r.guid);
+      present.add(guid);
+      if (staged.has(guid)) continue;
+      users.push(outOfScope(guid, String(r.dn), String(r.name), Number(r.disabled) === 1));
+    }
+    this.#sql.exec("DELETE FROM stage_users WHERE run_id = ?", id);
+    this.#sql.exec("DELETE FROM stage_present WHERE run_id = ?", id);
+    const pbx = this.#sources.pbx;
+    const plan = planSync({
+      config,
+      users,
+      present,
+      extensions: await pbx.listExtensions(),
+      departments: await pbx.listDepartments(),
+      extensionGroups: await pbx.listExtensionGroups(),
+      complete: read.complete,
+      ...(read.reason !== undefined ? { incompleteReason: read.reason } : {}),
+    });
+    plan.items.forEach((item, seq) => {
+      this.#sql.exec(
+        "INSERT INTO run_items (run_id, seq, action, name, number, reason, code, item, op_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        id,
+        seq,
+        item.action,
+        item.name,
+        item.number,
+        item.reason,
+        item.code ?? null,
+        JSON.stringify(item),
+        run.kind === "sync" && isOperation(item) ? "pending" : "none",
+      );
+    });
+    const operations = plan.items.filter(isOperation).length;
+    const status: RunStatus =
+      run.kind === "preview" ? "previewed" : plan.held ? "awaiting-approval" : operations > 0 ? "applying" : "succeeded";
+    this.#sql.exec(
+      "UPDATE runs SET status = ?, complete = ?, incomplete_reason = ?, summary = ?, structure = ?, held = ?, progress = ? WHERE id = ?",
+      status,
+      read.complete ? 1 : 0,
+      read.reason ?? null,
+      JSON.stringify(plan.summary),
+      JSON.stringify({ departmentsToCreate: plan.departmentsToCreate, groupsToCreate: plan.groupsToCreate, applied: false }),
+      plan.held ? JSON.stringify(plan.held) : null,
+      JSON.stringify({ phase: status === "applying" ? "applying" : "planned", done: 0, failed: 0, total: operations }),
+      id,
+    );
+    this.event(
+      id,
+      "info",
+      `Plan: ${
+        planActions
+          .filter((a) => plan.summary[a] > 0)
+          .map((a) => `${plan.summary[a]} ${a}`)
+          .join(", ") || "nothing to do"
+      }`,
+    );
+    if (plan.held && run.kind === "sync") this.event(id, "warning", `Waiting for approval: ${plan.held.reason}`);
+    if (status === "previewed" || status === "succeeded") this.#finish(id, status);
+  }
+
+  async #applyChunk(run: RunInfo): Promise<boolean> {
+    const { id } = run;
+    const pbx = this.#sources.pbx;
+    const structure = JSON.parse(String(this.#row(id)?.structure ?? "{}")) as Pick<Plan, "departmentsToCreate" | "groupsToCreate"> & {
+      applied: boolean;
+    };
+    if (!structure.applied) {
+      await applyStructure(structure, pbx);
+      for (const d of structure.departmentsToCreate) this.event(id, "info", `Created department ${d}`, null, "createDepartment");
+      for (const g of structure.groupsToCreate) this.event(id, "info", `Created extension group ${g}`, null, "createExtensionGroup");
+      this.#sql.exec("UPDATE runs SET structure = ? WHERE id = ?", JSON.stringify({ ...structure, applied: true }), id);
+    }
+    const photos = async (guid: string) => {
+      const row = this.#sql
+        .exec<{ photo: ArrayBuffer }>("SELECT photo FROM stage_photos WHERE run_id = ? AND guid = ?", id, guid)
+        .toArray()[0];
+      return row ? new Uint8Array(row.photo) : undefined;
+    };
+    // 'applying' left over from an interrupted step is applied again: operations are idempotent.
+    const batch = this.#sql
+      .exec<{ seq: number; item: string }>(
+        "SELECT seq, item FROM run_items WHERE run_id = ? AND op_status IN ('applying', 'pending') ORDER BY seq LIMIT ?",
+        id,
+        CHUNK,
+      )
+      .toArray();
+    for (const { seq, item: text } of batch) {
+      const item = JSON.parse(text) as PlanItem;
+      this.#sql.exec("UPDATE run_items SET op_status = 'applying' WHERE run_id = ? AND seq = ?", id, seq);
+      try {
+        await applyItem(item, pbx, photos);
+        this.#sql.exec("UPDATE run_items SET op_status = 'done' WHERE run_id = ? AND seq = ?", id, seq);
+        this.event(id, "info", describe(item), item.name, item.action);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.#sql.exec("UPDATE run_items SET op_status = 'failed', error = ? WHERE run_id = ? AND seq = ?", message, id, seq);
+        this.event(
+          id,
+          "error",
+          `Could not ${item.action} extension ${item.number ?? ""} (${item.name}): ${message}`,
+          item.name,
+          item.action,
+        );
+      }
+    }
+    const counts = this.#opCounts(id);
+    const more = counts.pending > 0;
+    this.#sql.exec(
+      "UPDATE runs SET progress = ? WHERE id = ?",
+      JSON.stringify({ phase: more ? "applying" : "done", done: counts.done, failed: counts.failed, total: counts.total }),
+      id,
+    );
+    if (!more) {
+      this.#finish(id, counts.failed > 0 ? "partial" : "succeeded");
+      this.event(id, counts.failed > 0 ? "warning" : "info", `Sync finished: ${counts.done} operations applied, ${counts.failed} failed`);
+    }
+    return more;
+  }
+
+  #opCounts(id: string): { total: number; done: number; failed: number; pending: number } {
+    const counts = { total: 0, done: 0, failed: 0, pending: 0 };
+    for (const r of this.#sql.exec<{ op_status: string; n: number }>(
+      "SELECT op_status, count(*) AS n FROM run_items WHERE run_id = ? AND op_status != 'none' GROUP BY op_status",
+      id,
+    )) {
+      counts.total += r.n;
+      if (r.op_status === "done") counts.done += r.n;
+      else if (r.op_status === "failed") counts.failed += r.n;
+      else counts.pending += r.n;
+    }
+    return counts;
+  }
+
+  /** An administrator's answer to a run held by the safety limits. */
+  decide(id: string, approve: boolean, by: string): RunInfo {
+    const run = this.get(id);
+    if (!run) throw new ApiError(404, "run_not_found", `No run ${id}.`);
+    if (run.status !== "awaiting-approval")
+      throw new ApiError(409, "not_awaiting_approval", `Run ${id} is ${run.status}, not awaiting approval.`);
+    this.#sql.exec("UPDATE runs SET decided_by = ? WHERE id = ?", by, id);
+    if (approve) {
+      this.#sql.exec("UPDATE runs SET status = 'applying', progress = json_set(progress, '$.phase', 'applying') WHERE id = ?", id);
+      this.event(id, "info", `Approved by ${by}`, by);
+    } else {
+      this.#sql.exec("UPDATE run_items SET op_status = 'none' WHERE run_id = ? AND op_status = 'pending'", id);
+      this.#finish(id, "rejected");
+      this.event(id, "warning", `Rejected by ${by}: nothing was changed`, by);
+    }
+    return this.get(id) as RunInfo;
+  }
+
+  #finish(id: string, status: RunStatus, error?: string): void {
+    this.#sql.exec(
+      "UPDATE runs SET status = ?, finished_at = ?, error = coalesce(?, error) WHERE id = ?",
+      status,
+      Date.now(),
+      error ?? null,
+      id,
+    );
+    for (const table of ["stage_photos", "stage_users", "stage_present"]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+  }
+
+  event(id: string, type: RunEvent["type"], event: string, user: string | null = null, operation: string | null = null): void {
+    this.#sql.exec(
+      `INSERT INTO run_events (run_id, seq, at, type, event, user, operation)
+       VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM run_events WHERE run_id = ?), ?, ?, ?, ?, ?)`,
+      id,
+      id,
+      Date.now(),
+      type,
+      event,
+      user,
+      operation,
+    );
+  }
+
+  #row(id: string): Row | undefined {
+    return this.#sql.exec<Row>("SELECT * FROM runs WHERE id = ?", id).toArray()[0];
+  }
+
+  get(id: string): RunInfo | undefined {
+    const row = this.#row(id);
+    return row ? toRun(row) : undefined;
+  }
+
+  list(limit = 50, offset = 0): RunInfo[] {
+    return this.#sql.exec<Row>("SELECT * FROM runs ORDER BY started_at DESC LIMIT ? OFFSET ?", limit, offset).toArray().map(toRun);
+  }
+
+  items(
+    id: string,
+    options: { action?: string; q?: string; offset?: number; limit?: number },
+  ): { total: number; items: Array<PlanItem & { status: string; error: string | null }> } {
+    const where = ["run_id = ?"];
+    const args: Array<string | number> = [id];
+    if (options.action) {
+      where.push("action = ?");
+      args.push(options.action);
+    }
+    if (options.q) {
+      where.push("(name LIKE ? ESCAPE '\\' OR number LIKE ? ESCAPE '\\')");
+      const like = `%${options.q.replace(/[%_\\]/g, (c) => `\\${c}`)}%`;
+      args.push(like, like);
+    }
+    const total = Number(
+      this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM run_items WHERE ${where.join(" AND ")}`, ...args).one().n,
+    );
+    const items = this.#sql
+      .exec<{ item: string; op_status: string; error: string | null }>(
+        `SELECT item, op_status, error FROM run_items WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ? OFFSET ?`,
+        ...args,
+        options.limit ?? 100,
+        options.offset ?? 0,
+      )
+      .toArray()
+      .map((r) => ({ ...(JSON.parse(r.item) as PlanItem), status: r.op_status, error: r.error }));
+    return { total, items };
+  }
+
+  events(id: string): RunEvent[] {
+    return this.#sql
+      .exec<Row>("SELECT at, type, event, user, operation FROM run_events WHERE run_id = ? ORDER BY seq", id)
+      .toArray()
+      .map((r) => ({
+        at: Number(r.at),
+        type: r.type as RunEvent["type"],
+        event: String(r.event),
+        user: r.user === null ? null : String(r.user),
+        operation: r.operation === null ? null : String(r.operation),
+      }));
+  }
+
+  /** Clears the log: every run that is not running, with its items and events. */
+  clear(): number {
+    const ids = this.#sql
+      .exec<{ id: string }>(`SELECT id FROM runs WHERE status NOT IN (${ACTIVE.map(() => "?").join(",")})`, ...ACTIVE)
+      .toArray()
+      .map((r) => r.id);
+    for (const id of ids) this.#remove(id);
+    return ids.length;
+  }
+
+  /** Log retention: runs that ended before the cut-off go, with their items and events. */
+  prune(olderThan: number): number {
+    const ids = this.#sql
+      .exec<{ id: string }>("SELECT id FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?", olderThan)
+      .toArray()
+      .map((r) => r.id);
+    for (const id of ids) this.#remove(id);
+    return ids.length;
+  }
+
+  #remove(id: string): void {
+    for (const table of ["run_items", "run_events", "stage_users", "stage_present", "stage_photos"])
+      this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+    this.#sql.exec("DELETE FROM runs WHERE id = ?", id);
+  }
+}
+
+function outOfScope(guid: string, dn: string, name: string, disabled: boolean): DesiredUser {
+  return {
+    guid,
+    dn,
+    name,
+    disabled,
+    excluded: { code: "out_of_scope", reason: "not in the sync scope" },
+    fields: {
+      firstName: null,
+      lastName: null,
+      displayName: null,
+      email: null,
+      mobile: null,
+      workPhone: null,
+      department: null,
+      jobTitle: null,
+    },
+    avatarHash: null,
+    departmentPath: null,
+    groups: [],
+  };
+}
+
+function describe(item: PlanItem): string {
+  const who = `extension ${item.number} (${item.name})`;
+  switch (item.action) {
+    case "create":
+      return `Created ${who}${item.template ? ` from template ${item.template}` : ""}`;
+    case "update":
+      return `Updated ${who}: ${(item.changes ?? []).map((c) => c.field).join(", ")}`;
+    case "enable":
+      return `Enabled ${who} again`;
+    case "disable":
+      return `Disabled ${who}: ${item.reason}`;
+    case "delete":
+      return `Deleted ${who}${item.archive ? `; data moved to extension ${item.archive.extension}` : ""}`;
+    default:
+      return `${item.action} ${who}`;
+  }
+}
+
+function toRun(row: Row): RunInfo {
+  const json = <T>(v: unknown) => (v === null || v === undefined ? null : (JSON.parse(String(v)) as T));
+  return {
+    id: String(row.id),
+    kind: row.kind === "preview" ? "preview" : "sync",
+    trigger: row.trigger === "schedule" ? "schedule" : "manual",
+    status: row.status as RunStatus,
+    requestedBy: row.requested_by === null ? null : String(row.requested_by),
+    startedAt: Number(row.started_at),
+    finishedAt: row.finished_at === null ? null : Number(row.finished_at),
+    complete: row.complete === null ? null : Number(row.complete) === 1,
+    incompleteReason: row.incomplete_reason === null ? null : String(row.incomplete_reason),
+    summary: json(row.summary),
+    held: json(row.held),
+    progress: json(row.progress),
+    error: row.error === null ? null : String(row.error),
+    decidedBy: row.decided_by === null ? null : String(row.decided_by),
+  };
+}
+
+/** RFC 4180 CSV of a run's events, with the columns of the portal's Log view. */
+export function eventsCsv(events: RunEvent[]): string {
+  const cell = (v: string | null) => {
+    const text = v ?? "";
+    // A leading = + - @ would be a formula to a spreadsheet: quote it as text.
+    const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+    return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  const lines = ["Date,Type,Event,User,Operation"];
+  for (const e of events) lines.push([new Date(e.at).toISOString(), e.type, e.event, e.user, e.operation].map(cell).join(","));
+  return `${lines.join("\r\n")}\r\n`;
+}
