@@ -1,6 +1,7 @@
 // The embedded PBX directory: extensions, departments and extension groups in the tenant's
 // Durable Object SQLite. It is what `npm start` and the tests sync into, and the model a
 // vendor adapter maps onto its API. Extensions made by hand live here too (origin "manual").
+import type { Sql } from "../sql.ts";
 import {
   type ArchiveTarget,
   type CreateExtension,
@@ -56,9 +57,9 @@ export class PbxError extends Error {
 }
 
 export class BuiltinPbx implements PbxDirectory {
-  readonly #sql: SqlStorage;
+  readonly #sql: Sql;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: Sql) {
     this.#sql = sql;
     sql.exec(builtinPbxSchema);
   }

@@ -2,9 +2,11 @@
 // items as a journal (pending -> applying -> done | failed), and the run's events. A run is
 // driven in steps (read and plan, then chunks of operations) so that a Durable Object that
 // restarts mid-run resumes from the journal instead of repeating or losing operations.
+
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
+import type { Sql } from "../sql.ts";
 import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
 import type { DesiredUser } from "./map-user.ts";
 import type { PbxDirectory } from "./pbx-port.ts";
@@ -82,10 +84,10 @@ export interface RunSources {
 type Row = Record<string, string | number | null>;
 
 export class SyncRuns {
-  readonly #sql: SqlStorage;
+  readonly #sql: Sql;
   readonly #sources: RunSources;
 
-  constructor(sql: SqlStorage, sources: RunSources) {
+  constructor(sql: Sql, sources: RunSources) {
     this.#sql = sql;
     this.#sources = sources;
     sql.exec(syncRunsSchema);

@@ -1,0 +1,13 @@
+// The part of a Durable Object's SQL API the stores use, as a structural type: the Durable
+// Object passes ctx.storage.sql, tests pass node:sqlite behind the same shape.
+export type SqlValue = string | number | null | ArrayBuffer;
+
+export interface SqlCursor<T> extends Iterable<T> {
+  toArray(): T[];
+  one(): T;
+  readonly rowsWritten: number;
+}
+
+export interface Sql {
+  exec<T extends Record<string, SqlValue>>(query: string, ...bindings: unknown[]): SqlCursor<T>;
+}

@@ -1,0 +1,121 @@
+// Runs over a real SQLite (node:sqlite standing in for the Durable Object's), with the
+// directory read faked at the agent's boundary: what a restart in the middle of applying does.
+import { DatabaseSync } from "node:sqlite";
+import { describe, expect, it } from "vitest";
+import type { SyncConfig } from "../../../schema/generated/config.ts";
+import type { SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
+import { sqliteStorage } from "../../../test/support/sqlite-storage.ts";
+import { BuiltinPbx } from "../pbx/builtin-pbx.ts";
+import type { PbxDirectory } from "./pbx-port.ts";
+import type { SearchStream } from "./read-directory.ts";
+import { type RunSources, SyncRuns } from "./sync-runs.ts";
+
+const BASE = "DC=example,DC=com";
+const config: SyncConfig = {
+  connection: { domainControllers: [{ host: "dc1" }], bindUsername: "svc", bindPassword: { source: "stored" }, baseDn: BASE },
+  extensionNumbers: { source: "sequential", ranges: [{ start: "1000", end: "1999" }] },
+};
+
+function entry(i: number, extra: Record<string, string[]> = {}): WireEntry {
+  const guid = Buffer.alloc(16, 0);
+  guid.writeUInt32BE(i, 12);
+  return {
+    dn: `CN=User ${i},OU=Staff,${BASE}`,
+    attributes: { objectGUID: [guid.toString("base64")], displayName: [`User ${i}`], userAccountControl: ["512"], ...extra },
+    binary: ["objectGUID"],
+  };
+}
+
+/** A directory of `n` users as the agent would stream it, in pages of 7. */
+function directory(n: number): SearchStream {
+  const entries = Array.from({ length: n }, (_, i) => entry(i + 1));
+  return async (_spec, page): Promise<SearchCompleteness> => {
+    for (let i = 0; i < entries.length; i += 7) await page(entries.slice(i, i + 7));
+    return { complete: true, pages: Math.ceil(n / 7), entries: n };
+  };
+}
+
+/** The built-in PBX, counting creates per number; `hangOn` makes one create never return. */
+function countingPbx(pbx: BuiltinPbx, creates: Map<string, number>, hangOn?: string): PbxDirectory {
+  return new Proxy(pbx, {
+    get(target, prop, receiver) {
+      if (prop === "createExtension") {
+        return async (create: Parameters<PbxDirectory["createExtension"]>[0]) => {
+          const n = (creates.get(create.state.number) ?? 0) + 1;
+          creates.set(create.state.number, n);
+          if (create.state.number === hangOn && n === 1) return new Promise(() => {});
+          return target.createExtension(create);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function sources(pbx: PbxDirectory, users: number): RunSources {
+  return { pbx, target: async () => ({ config, target: { connection: config.connection as never } }), search: () => directory(users) };
+}
+
+describe("SyncRuns", () => {
+  it("resumes after a restart mid-apply without repeating or losing an operation", async () => {
+    const db = new DatabaseSync(":memory:");
+    const creates = new Map<string, number>();
+    const first = new SyncRuns(sqliteStorage(db), sources(countingPbx(new BuiltinPbx(sqliteStorage(db)), creates, "1005"), 12));
+    const id = first.begin("sync", "manual", "admin");
+    expect(await first.step(id)).toBe(true); // read and plan
+    // The first chunk hangs in the sixth create: the object "crashes" there.
+    void first.step(id);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(creates.get("1005")).toBe(1);
+    expect(creates.has("1006")).toBe(false);
+
+    const restarted = new SyncRuns(sqliteStorage(db), sources(countingPbx(new BuiltinPbx(sqliteStorage(db)), creates), 12));
+    while (await restarted.step(id));
+    expect(restarted.get(id)).toMatchObject({ status: "succeeded", progress: { done: 12, failed: 0, total: 12 } });
+    const pbx = new BuiltinPbx(sqliteStorage(db));
+    expect(pbx.views().map((e) => e.number)).toEqual(Array.from({ length: 12 }, (_, i) => String(1000 + i)));
+    // Only the operation that was in flight ran twice; the PBX took it once.
+    expect([...creates].filter(([, n]) => n > 1)).toEqual([["1005", 2]]);
+    expect(restarted.events(id).filter((e) => e.operation === "create")).toHaveLength(12);
+  });
+
+  it("logs a failed operation and goes on with the others: status partial", async () => {
+    const db = new DatabaseSync(":memory:");
+    const pbx = new BuiltinPbx(sqliteStorage(db));
+    const withTemplate: SyncConfig = { ...config, organisation: { templateExtensions: [{ ou: `OU=Staff,${BASE}`, extension: "900" }] } };
+    const runs = new SyncRuns(sqliteStorage(db), {
+      pbx,
+      target: async () => ({ config: withTemplate, target: { connection: config.connection as never } }),
+      search: () => directory(3),
+    });
+    const id = runs.begin("sync", "manual", "admin");
+    while (await runs.step(id));
+    // The template extension does not exist: every create fails, and says why.
+    expect(runs.get(id)).toMatchObject({ status: "partial", progress: { done: 0, failed: 3 } });
+    expect(
+      runs
+        .events(id)
+        .filter((e) => e.type === "error")
+        .map((e) => e.event),
+    ).toEqual([
+      "Could not create extension 1000 (User 1): The template extension 900 does not exist.",
+      "Could not create extension 1001 (User 2): The template extension 900 does not exist.",
+      "Could not create extension 1002 (User 3): The template extension 900 does not exist.",
+    ]);
+    pbx.createManual("900", "Template", { forwardTo: "voicemail" });
+    const again = runs.begin("sync", "manual", "admin");
+    while (await runs.step(again));
+    expect(runs.get(again)?.status).toBe("succeeded");
+    expect(pbx.views().find((e) => e.number === "1000")?.settings).toEqual({ forwardTo: "voicemail" });
+  });
+
+  it("refuses a second run while one holds the lock", () => {
+    const db = new DatabaseSync(":memory:");
+    const runs = new SyncRuns(sqliteStorage(db), sources(new BuiltinPbx(sqliteStorage(db)), 1));
+    const id = runs.begin("sync", "manual", "admin");
+    expect(() => runs.begin("preview", "manual", "admin")).toThrow(
+      expect.objectContaining({ status: 409, code: "run_in_progress", details: { runId: id, status: "queued" } }),
+    );
+  });
+});
