@@ -6,7 +6,7 @@ import { authenticate } from "./ldap/authenticate.ts";
 import { openConnection } from "./ldap/connection.ts";
 import { listOus, listUserAttributes } from "./ldap/directory.ts";
 import { DirectoryError } from "./ldap/errors.ts";
-import { readEntries, search } from "./ldap/search.ts";
+import { forEachPage, readEntries, search } from "./ldap/search.ts";
 import { testConnection } from "./ldap/test-connection.ts";
 
 export interface OperationContext {
@@ -65,19 +65,11 @@ export async function runOperation(operation: AgentOperation, context: Operation
   }
 }
 
-async function stream(
-  pages: AsyncGenerator<WireEntry[], SearchCompleteness, undefined>,
-  context: OperationContext,
-): Promise<SearchCompleteness> {
-  try {
-    for (let step = await pages.next(); ; step = await pages.next()) {
-      if (step.done) return step.value;
-      if (context.signal.aborted) throw new OperationCancelled();
-      await context.sendPage(step.value);
-      if (context.signal.aborted) throw new OperationCancelled();
-    }
-  } finally {
-    // Closes the paged result set on the server when the loop left early.
-    await pages.return(undefined as never).catch(() => {});
-  }
+/** Sends each page on, checking between pages whether the request was cancelled. */
+function stream(pages: AsyncGenerator<WireEntry[], SearchCompleteness, undefined>, context: OperationContext): Promise<SearchCompleteness> {
+  return forEachPage(pages, async (page) => {
+    if (context.signal.aborted) throw new OperationCancelled();
+    await context.sendPage(page);
+    if (context.signal.aborted) throw new OperationCancelled();
+  });
 }

@@ -2,9 +2,9 @@
 // pages with a cookie, limits hit halfway, referrals into the scope, AD's MaxValRange.
 import { Client, PagedResultsControl, type SearchEntry, type SearchRequest, type SearchResponse } from "ldapts";
 import { describe, expect, it } from "vitest";
-import type { SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { connectionSettings, type DirectoryConnection } from "./connection.ts";
 import { type SearchSpec, searchPages } from "./search.ts";
+import { collect } from "./test-support.ts";
 
 interface ScriptedPage {
   entries?: Array<{ dn: string; attributes: Record<string, string[]> }>;
@@ -86,16 +86,6 @@ function response(page: ScriptedPage): SearchResponse {
 
 const SPEC: SearchSpec = { base: "DC=example,DC=com", scope: "sub", filter: "(objectClass=user)", attributes: ["cn"], pageSize: 2 };
 const user = (n: number) => ({ dn: `CN=u${n},DC=example,DC=com`, attributes: { cn: [`u${n}`] } });
-
-async function collect(
-  pages: AsyncGenerator<WireEntry[], SearchCompleteness>,
-): Promise<{ pages: WireEntry[][]; result: SearchCompleteness }> {
-  const out: WireEntry[][] = [];
-  for (let step = await pages.next(); ; step = await pages.next()) {
-    if (step.done) return { pages: out, result: step.value };
-    out.push(step.value);
-  }
-}
 
 describe("searchPages paging", () => {
   it("goes on past a page with no entries when the server sent a cookie (ldapts' searchPaginated would stop there)", async () => {

@@ -1,25 +1,14 @@
 // Paged search against the Samba DC of the test run; nothing here writes to it.
 
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { type DirectoryConnection, openConnection } from "./connection.ts";
 import { SearchError } from "./errors.ts";
 import { readEntries, type SearchSpec, search, searchPages } from "./search.ts";
-import { BUILT_IN_USERS, membersOf, sam, seededUsers, targetFor } from "./test-support.ts";
+import { BUILT_IN_USERS, collect, membersOf, sam, seededUsers, targetFor } from "./test-support.ts";
 
 const dc = inject("samba");
 const USERS = "(&(objectCategory=person)(objectClass=user))";
 const PHONE_USERS = "CN=Phone Users,OU=Groups,DC=example,DC=com";
-
-async function collect(
-  pages: AsyncGenerator<WireEntry[], SearchCompleteness>,
-): Promise<{ pages: WireEntry[][]; result: SearchCompleteness }> {
-  const out: WireEntry[][] = [];
-  for (let step = await pages.next(); ; step = await pages.next()) {
-    if (step.done) return { pages: out, result: step.value };
-    out.push(step.value);
-  }
-}
 
 describe("searchPages", () => {
   let connection: DirectoryConnection;

@@ -106,6 +106,29 @@ export async function* searchPages(
 }
 
 /**
+ * Hands every page of a paged read to `take`, in order, and answers how complete the read
+ * was (which `for await` would drop). Leaving early, because `take` threw, closes the read,
+ * so the server can drop the rest of the result set.
+ */
+export async function forEachPage(
+  pages: AsyncGenerator<WireEntry[], SearchCompleteness, undefined>,
+  take: (page: WireEntry[]) => void | Promise<void>,
+): Promise<SearchCompleteness> {
+  let finished = false;
+  try {
+    for (let step = await pages.next(); ; step = await pages.next()) {
+      if (step.done) {
+        finished = true;
+        return step.value;
+      }
+      await take(step.value);
+    }
+  } finally {
+    if (!finished) await pages.return(undefined as never).catch(() => {});
+  }
+}
+
+/**
  * Entries by DN, in pages; DNs that do not exist (any more) are skipped. Always complete
  * unless an entry's ranged attribute could not be read to the end.
  */
@@ -120,16 +143,12 @@ export async function* readEntries(
   for (const dn of dns) {
     const entries = searchPages(connection, { base: dn, scope: "base", filter: "(objectClass=*)", attributes, binaryAttributes });
     try {
-      for (let step = await entries.next(); ; step = await entries.next()) {
-        if (!step.done) {
-          page.push(...step.value);
-          continue;
-        }
-        if (!step.value.complete && result.complete) {
-          result.complete = false;
-          if (step.value.reason !== undefined) result.reason = step.value.reason;
-        }
-        break;
+      const read = await forEachPage(entries, (entries) => {
+        page.push(...entries);
+      });
+      if (!read.complete && result.complete) {
+        result.complete = false;
+        if (read.reason !== undefined) result.reason = read.reason;
       }
     } catch (error) {
       if (!(error instanceof SearchError && error.code === "no_such_object")) throw error;

@@ -9,9 +9,10 @@ import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { Attribute, Change, Client } from "ldapts";
 import type { Connection } from "../../../schema/generated/config.ts";
-import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import type { LdapTarget, SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { isDnWithin } from "../../../schema/src/dn.ts";
 import { type LdifEntry, parseLdif, type SambaDcInfo } from "../../../test/support/samba-dc.ts";
+import { forEachPage } from "./search.ts";
 
 /**
  * A target bound as the seeded service account over LDAPS, trusting the DC's CA; with
@@ -37,6 +38,17 @@ export function targetFor(
   };
   if (bindPassword !== null) target.bindPassword = bindPassword;
   return target;
+}
+
+/** Every page of a paged read, and how complete it was. */
+export async function collect(
+  pages: AsyncGenerator<WireEntry[], SearchCompleteness, undefined>,
+): Promise<{ pages: WireEntry[][]; result: SearchCompleteness }> {
+  const out: WireEntry[][] = [];
+  const result = await forEachPage(pages, (page) => {
+    out.push(page);
+  });
+  return { pages: out, result };
 }
 
 // ---------------------------------------------------------------------------------------
