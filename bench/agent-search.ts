@@ -3,6 +3,7 @@
 // a garbage collection after each page, for a read of a quarter of the users and of all.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { targetFor } from "../agent/src/ldap/test-support.ts";
 import { runOperation } from "../agent/src/operations.ts";
 import type { AgentOperation, WireEntry } from "../schema/src/agent-protocol.ts";
 import type { SambaDcInfo } from "../test/support/samba-dc.ts";
@@ -80,18 +81,7 @@ async function agentSearch(
   let peakHeap = 0;
   const operation: AgentOperation = {
     op: "search",
-    target: {
-      connection: {
-        domainControllers: [{ host: dc.ip }],
-        security: "ldaps",
-        caCertificate: dc.caPem,
-        bindUsername: dc.serviceUpn,
-        bindPassword: { source: "stored" },
-        baseDn: dc.baseDn,
-        pageSize: 500,
-      },
-      bindPassword: dc.servicePassword,
-    },
+    target: targetFor(dc, { pageSize: 500 }),
     base: benchOu,
     scope: "sub",
     filter: FILTER,

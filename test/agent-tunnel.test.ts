@@ -9,6 +9,7 @@ import { rootCertificates } from "node:tls";
 import { sign } from "hono/jwt";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { targetFor } from "../agent/src/ldap/test-support.ts";
 import type { ConnectionStep, OuNode, TestConnectionResult } from "../schema/src/agent-protocol.ts";
 import { type AgentProcess, freePort, startAgent } from "./support/agent-process.ts";
 import { type SambaDc, startSambaDc } from "./support/samba-dc.ts";
@@ -22,16 +23,8 @@ const CANARY = "Canary-Bind-Pa55word-7f3a9c";
 const adminToken = (tenant: string, role = "admin") =>
   sign({ sub: `admin@${tenant}`, tenant, role, exp: Math.floor(Date.now() / 1000) + 3600 }, testSecrets.ADMIN_JWT_SECRET);
 
-const connection = {
-  domainControllers: [{ host: dc.ip }],
-  security: "ldaps",
-  caCertificate: dc.caPem,
-  bindUsername: dc.serviceUpn,
-  bindPassword: { source: "stored" },
-  baseDn: dc.baseDn,
-  connectTimeoutSeconds: 3,
-  searchTimeoutSeconds: 20,
-};
+// Connect timeout 3 s: the silent DC below holds a request that long before the next DC.
+const connection = targetFor(dc, { connectTimeoutSeconds: 3, searchTimeoutSeconds: 20 }).connection;
 const config = { connection, scope: { users: "all" } };
 
 describe("agents, the tunnel and Test Connection, end to end", () => {

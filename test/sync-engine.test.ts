@@ -1,23 +1,15 @@
 // Preview, Sync Now, the built-in PBX, the safety gate and the log, end to end: the bundled
 // worker in workerd, a real agent, the Samba DC of the test run (which sync only reads).
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { isDisabled, sam, usersUnder } from "../agent/src/ldap/test-support.ts";
+import { isDisabled, sam, targetFor, usersUnder } from "../agent/src/ldap/test-support.ts";
 import { type Json, type Stack, startStack } from "./support/stack.ts";
 
 const dc = inject("samba");
 const STAFF = `OU=Staff,${dc.baseDn}`;
 const SALES = `OU=Sales,OU=Staff,${dc.baseDn}`;
 
-const connection = {
-  domainControllers: [{ host: dc.ip }],
-  security: "ldaps",
-  caCertificate: dc.caPem,
-  bindUsername: dc.serviceUpn,
-  bindPassword: { source: "stored" },
-  baseDn: dc.baseDn,
-};
 const config = {
-  connection,
+  connection: targetFor(dc).connection,
   scope: { users: "ous", ous: [{ dn: STAFF }] },
   extensionNumbers: { source: "attributeThenSequential", attribute: "ipPhone", ranges: [{ start: "2000", end: "2099" }] },
   organisation: { departments: { from: "ouTree" } },

@@ -34,25 +34,42 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** A wire entry's attribute by name, whatever case the server wrote it in. */
+function valuesOf(entry: WireEntry, name: string): string[] | undefined {
+  const key = name.toLowerCase();
+  for (const [k, v] of Object.entries(entry.attributes)) if (k.toLowerCase() === key) return v;
+  return undefined;
+}
+
+/** The entry's objectGUID in AD's string form; undefined when it has none. */
+export function entryGuid(entry: WireEntry): string | undefined {
+  const value = valuesOf(entry, "objectGUID")?.[0];
+  return value === undefined ? undefined : guidFromBytes(bytesFromBase64(value));
+}
+
+/** userAccountControl bit 0x2 (ACCOUNTDISABLE); no other bit or value says anything about it. */
+export function entryDisabled(entry: WireEntry): boolean {
+  return (Number(valuesOf(entry, "userAccountControl")?.[0] ?? 0) & 0x2) !== 0;
+}
+
 /**
  * The user of a wire entry; undefined when it has no objectGUID (then it cannot be matched
  * across runs, and the caller reports it). `avatarAttribute` names the photo to hash.
  */
 export async function directoryUserFromEntry(entry: WireEntry, avatarAttribute = "thumbnailPhoto"): Promise<DirectoryUser | undefined> {
+  const guid = entryGuid(entry);
+  if (guid === undefined) return undefined;
   const binary = new Set((entry.binary ?? []).map((n) => n.toLowerCase()));
   const attributes: Record<string, string[]> = {};
-  let guid: string | undefined;
   let photo: Uint8Array | undefined;
   for (const [name, values] of Object.entries(entry.attributes)) {
     const key = name.toLowerCase();
-    if (key === "objectguid" && values[0] !== undefined) guid = guidFromBytes(bytesFromBase64(values[0]));
-    else if (key === avatarAttribute.toLowerCase() && values[0] !== undefined)
+    if (key === "objectguid") continue;
+    if (key === avatarAttribute.toLowerCase() && values[0] !== undefined)
       photo = binary.has(key) ? bytesFromBase64(values[0]) : new TextEncoder().encode(values[0]);
     else if (!binary.has(key)) attributes[key] = values;
   }
-  if (guid === undefined) return undefined;
-  const uac = Number(attributes.useraccountcontrol?.[0] ?? 0);
-  const user: DirectoryUser = { guid, dn: entry.dn, disabled: (uac & 0x2) !== 0, attributes };
+  const user: DirectoryUser = { guid, dn: entry.dn, disabled: entryDisabled(entry), attributes };
   if (photo !== undefined && photo.length > 0) user.photoHash = await sha256Hex(photo);
   return user;
 }

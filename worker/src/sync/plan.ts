@@ -301,11 +301,10 @@ export function planSync(input: PlanInput): Plan {
       : item.action === "disable"
         ? 1
         : item.action === "update" || item.action === "enable"
-          ? 2 + (rounds.get(item.guid ?? "") ?? 0)
+          ? 2 + (numberOf.get(item.guid ?? "")?.round ?? 0)
           : item.action === "create"
             ? 1e6
             : 2e6;
-  const rounds = new Map([...numberOf].map(([guid, n]) => [guid, n.round]));
   items.sort((a, b) => rank(a) - rank(b));
 
   const summary = Object.fromEntries(planActions.map((a) => [a, 0])) as Record<PlanAction, number>;

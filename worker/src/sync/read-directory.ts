@@ -5,7 +5,7 @@ import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget, SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { filter } from "../../../schema/src/ldap-filter.ts";
 import { scopeBases, scopeUserFilter } from "../../../schema/src/scope-filter.ts";
-import { bytesFromBase64, directoryUserFromEntry, guidFromBytes } from "./directory-user.ts";
+import { bytesFromBase64, directoryUserFromEntry, entryDisabled, entryGuid } from "./directory-user.ts";
 import { dnKey, fieldAttribute, mapUser } from "./map-user.ts";
 import { extensionFields } from "./pbx-port.ts";
 
@@ -57,10 +57,6 @@ export async function readDirectory(config: SyncConfig, target: LdapTarget, sear
       result.reason = c.reason ?? "a search did not finish";
     }
   };
-  const guidOf = (e: WireEntry) => {
-    const value = e.attributes.objectGUID?.[0];
-    return value === undefined ? undefined : guidFromBytes(bytesFromBase64(value));
-  };
 
   // Nested members of the groups mirrored as extension groups; memberOf shows direct ones only.
   const nestedMembers = new Map<string, Set<string>>();
@@ -79,7 +75,7 @@ export async function readDirectory(config: SyncConfig, target: LdapTarget, sear
           },
           (entries) => {
             for (const e of entries) {
-              const guid = guidOf(e);
+              const guid = entryGuid(e);
               if (guid) members.add(guid);
             }
           },
@@ -121,10 +117,9 @@ export async function readDirectory(config: SyncConfig, target: LdapTarget, sear
       { base: baseDn, scope: "sub", filter: USERS, attributes: ["objectGUID", "userAccountControl", "displayName", "cn"] },
       (entries) => {
         for (const e of entries) {
-          const guid = guidOf(e);
+          const guid = entryGuid(e);
           if (!guid) continue;
-          const disabled = (Number(e.attributes.userAccountControl?.[0] ?? 0) & 2) !== 0;
-          stage.present(guid, e.dn, e.attributes.displayName?.[0] ?? e.attributes.cn?.[0] ?? e.dn, disabled);
+          stage.present(guid, e.dn, e.attributes.displayName?.[0] ?? e.attributes.cn?.[0] ?? e.dn, entryDisabled(e));
           result.present++;
         }
         stage.progress({ inScope: result.inScope, present: result.present });

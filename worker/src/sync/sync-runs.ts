@@ -8,7 +8,7 @@ import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
 import type { Sql } from "../sql.ts";
 import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
-import type { DesiredUser } from "./map-user.ts";
+import { type DesiredUser, mapUser } from "./map-user.ts";
 import type { PbxDirectory } from "./pbx-port.ts";
 import { type Plan, type PlanAction, type PlanItem, planActions, planSync } from "./plan.ts";
 import { readDirectory, type SearchStream } from "./read-directory.ts";
@@ -214,7 +214,9 @@ export class SyncRuns {
       const guid = String(r.guid);
       present.add(guid);
       if (staged.has(guid)) continue;
-      users.push(outOfScope(guid, String(r.dn), String(r.name), Number(r.disabled) === 1));
+      users.push(
+        mapUser(config, { guid, dn: String(r.dn), disabled: Number(r.disabled) === 1, attributes: { cn: [String(r.name)] } }, false),
+      );
     }
     this.#sql.exec("DELETE FROM stage_users WHERE run_id = ?", id);
     this.#sql.exec("DELETE FROM stage_present WHERE run_id = ?", id);
@@ -468,29 +470,6 @@ export class SyncRuns {
       this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
     this.#sql.exec("DELETE FROM runs WHERE id = ?", id);
   }
-}
-
-function outOfScope(guid: string, dn: string, name: string, disabled: boolean): DesiredUser {
-  return {
-    guid,
-    dn,
-    name,
-    disabled,
-    excluded: { code: "out_of_scope", reason: "not in the sync scope" },
-    fields: {
-      firstName: null,
-      lastName: null,
-      displayName: null,
-      email: null,
-      mobile: null,
-      workPhone: null,
-      department: null,
-      jobTitle: null,
-    },
-    avatarHash: null,
-    departmentPath: null,
-    groups: [],
-  };
 }
 
 function describe(item: PlanItem): string {

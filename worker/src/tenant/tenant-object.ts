@@ -85,6 +85,8 @@ export class TenantObject extends DurableObject<Env> {
   readonly #runs: SyncRuns;
   /** Runs this instance is driving right now; after a restart the alarm picks the others up. */
   readonly #driving = new Set<string>();
+  /** The tenant's name, which the object is addressed by; kept for work that starts from an alarm. */
+  #tenant: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -108,7 +110,10 @@ export class TenantObject extends DurableObject<Env> {
           .filter((socket) => socket.readyState === WebSocket.OPEN)
           .map((socket) => ({ socket, agent: socket.deserializeAttachment() as AgentAttachment })),
     });
-    this.#sql.exec("CREATE TABLE IF NOT EXISTS schedule (id INTEGER PRIMARY KEY CHECK (id = 1), next_at INTEGER)");
+    this.#sql.exec(`
+      CREATE TABLE IF NOT EXISTS schedule (id INTEGER PRIMARY KEY CHECK (id = 1), next_at INTEGER);
+      CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL);
+    `);
     this.#pbx = new BuiltinPbx(this.#sql);
     this.#runs = new SyncRuns(this.#sql, {
       pbx: this.#pbx,
@@ -518,7 +523,8 @@ export class TenantObject extends DurableObject<Env> {
     const due = this.#nextRun();
     const config = this.#storedConfig().config;
     if (due !== null && due <= now && config) {
-      if (this.#runs.active()) this.#runs.missed(`run ${this.#runs.active()?.id} was still in progress`);
+      const running = this.#runs.active();
+      if (running) this.#runs.missed(`run ${running.id} was still in progress`);
       else if (!this.#hasAgent()) this.#runs.missed("no connector agent was connected");
       else {
         this.#runs.begin("sync", "schedule", null);
@@ -571,17 +577,13 @@ export class TenantObject extends DurableObject<Env> {
       );
   }
 
-  /** The tenant's name, which the object is addressed by; kept for work that starts from an alarm. */
-  #tenant: string | undefined;
   #rememberTenant(tenant: string): void {
     if (this.#tenant === tenant) return;
     this.#tenant = tenant;
-    this.#sql.exec("CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL)");
     this.#sql.exec("INSERT INTO tenant (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name", tenant);
   }
   #tenantName(): string {
     if (this.#tenant === undefined) {
-      this.#sql.exec("CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL)");
       this.#tenant = this.#sql.exec<{ name: string }>("SELECT name FROM tenant WHERE id = 1").toArray()[0]?.name;
     }
     if (this.#tenant === undefined) throw new ApiError(409, "not_configured", "This tenant has no configuration yet.");
