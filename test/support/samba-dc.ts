@@ -464,62 +464,57 @@ async function writeInstanceConfig(dir: string, ip: string, allowPlainLdapBinds:
 }
 
 async function makeCa(caDir: string, tools: Tools): Promise<void> {
-  await fs.mkdir(caDir, { recursive: true });
-  const config = path.join(caDir, "openssl.cnf");
-  await fs.writeFile(
-    config,
-    `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = pbx-ad-sync test CA
-[ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-`,
+  await selfSigned(
+    tools,
+    caDir,
+    "pbx-ad-sync test CA",
+    ["basicConstraints = critical, CA:TRUE", "keyUsage = critical, keyCertSign, cRLSign"],
+    {
+      key: path.join(caDir, "ca.key"),
+      cert: path.join(caDir, "ca.pem"),
+    },
   );
-  await run(tools.openssl, [
-    "req",
-    "-x509",
-    "-config",
-    config,
-    "-extensions",
-    "ext",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    path.join(caDir, "ca.key"),
-    "-out",
-    path.join(caDir, "ca.pem"),
-    "-days",
-    "3650",
-  ]);
-  await fs.chmod(path.join(caDir, "ca.key"), 0o600);
-  await fs.rm(config);
 }
 
 async function makeServerCert(tlsDir: string, caDir: string, ip: string, tools: Tools): Promise<void> {
-  await fs.mkdir(tlsDir, { recursive: true });
-  const config = path.join(tlsDir, "openssl.cnf");
-  await fs.writeFile(
-    config,
-    `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = ${HOSTNAME}
-[ext]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:${ip}, DNS:${HOSTNAME}
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`,
+  await selfSigned(
+    tools,
+    tlsDir,
+    HOSTNAME,
+    [
+      "basicConstraints = critical, CA:FALSE",
+      "keyUsage = critical, digitalSignature, keyEncipherment",
+      "extendedKeyUsage = serverAuth",
+      `subjectAltName = IP:${ip}, DNS:${HOSTNAME}`,
+      "authorityKeyIdentifier = keyid",
+    ],
+    { key: path.join(tlsDir, "key.pem"), cert: path.join(tlsDir, "cert.pem") },
+    { cert: path.join(caDir, "ca.pem"), key: path.join(caDir, "ca.key") },
   );
-  const keyPath = path.join(tlsDir, "key.pem");
+}
+
+/** A new RSA key and a certificate for it (`openssl req -x509`), signed by `issuer` or by itself. */
+async function selfSigned(
+  tools: Tools,
+  dir: string,
+  commonName: string,
+  extensions: string[],
+  out: { key: string; cert: string },
+  issuer?: { key: string; cert: string },
+): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  const config = path.join(dir, "openssl.cnf");
+  const lines = [
+    "[req]",
+    "distinguished_name = dn",
+    "prompt = no",
+    "[dn]",
+    `CN = ${commonName}`,
+    "[ext]",
+    ...extensions,
+    "subjectKeyIdentifier = hash",
+  ];
+  await fs.writeFile(config, `${lines.join("\n")}\n`);
   await run(tools.openssl, [
     "req",
     "-x509",
@@ -531,18 +526,16 @@ authorityKeyIdentifier = keyid
     "rsa:2048",
     "-nodes",
     "-keyout",
-    keyPath,
+    out.key,
     "-out",
-    path.join(tlsDir, "cert.pem"),
-    "-CA",
-    path.join(caDir, "ca.pem"),
-    "-CAkey",
-    path.join(caDir, "ca.key"),
+    out.cert,
+    ...(issuer ? ["-CA", issuer.cert, "-CAkey", issuer.key] : []),
     "-days",
     "3650",
   ]);
   // Samba refuses a TLS key file that anyone but its owner can read.
-  await fs.chmod(keyPath, 0o600);
+  await fs.chmod(out.key, 0o600);
+  await fs.rm(config);
 }
 
 // ---------------------------------------------------------------------------------------
