@@ -210,11 +210,7 @@ export class AgentLink {
       this.#settle(id, pending);
       pending.reject(
         why === "offline"
-          ? new ApiError(
-              503,
-              "agent_offline",
-              "No connector agent is connected for this tenant. Start one (Agents > Add agent) and try again.",
-            )
+          ? agentOffline()
           : new ApiError(
               503,
               "agent_disconnected",
@@ -259,4 +255,13 @@ function agentFailure(failure: AgentFailure): ApiError {
     ...(failure.server === undefined ? {} : { server: failure.server }),
   };
   return new ApiError(502, failure.code, failure.message, Object.keys(details).length > 0 ? details : undefined);
+}
+
+/** No agent of the tenant is connected: the same error wherever a request finds none. */
+export function agentOffline(): ApiError {
+  return new ApiError(
+    503,
+    "agent_offline",
+    "No connector agent is connected for this tenant. Start one (Agents > Add agent) and try again.",
+  );
 }

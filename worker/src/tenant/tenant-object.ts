@@ -20,7 +20,7 @@ import { secretBox } from "../secret-box.ts";
 import type { PlanItem } from "../sync/plan.ts";
 import { nextScheduledRun } from "../sync/schedule.ts";
 import { eventsCsv, type RunEvent, type RunInfo, SyncRuns } from "../sync/sync-runs.ts";
-import { type AgentAttachment, AgentLink } from "./agent-link.ts";
+import { type AgentAttachment, AgentLink, agentOffline } from "./agent-link.ts";
 
 /** Durable Object RPC cannot carry our error class, so failures cross as values. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; status: number; code: string; message: string; details?: unknown };
@@ -103,13 +103,7 @@ export class TenantObject extends DurableObject<Env> {
     `);
     // Heartbeats are answered by the runtime itself, without waking a hibernating object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(heartbeat.ping, heartbeat.pong));
-    this.#link = new AgentLink({
-      open: () =>
-        this.ctx
-          .getWebSockets()
-          .filter((socket) => socket.readyState === WebSocket.OPEN)
-          .map((socket) => ({ socket, agent: socket.deserializeAttachment() as AgentAttachment })),
-    });
+    this.#link = new AgentLink({ open: () => this.#openAgents() });
     this.#sql.exec(`
       CREATE TABLE IF NOT EXISTS schedule (id INTEGER PRIMARY KEY CHECK (id = 1), next_at INTEGER);
       CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL);
@@ -337,7 +331,7 @@ export class TenantObject extends DurableObject<Env> {
   /** Test Connection on the saved configuration, or on a draft (with a draft password). */
   async testConnection(tenant: string, draft: unknown, draftPassword: string | undefined): Promise<Outcome<TestConnectionResult>> {
     return run(async () => {
-      const open = this.ctx.getWebSockets().filter((s) => s.readyState === WebSocket.OPEN);
+      const open = this.#openAgents();
       const started = Date.now();
       const config = draft === undefined ? this.#storedConfig().config : this.#validDraft(draft);
       if (!config?.connection)
@@ -354,7 +348,7 @@ export class TenantObject extends DurableObject<Env> {
         };
         return { ok: false, steps: [step] };
       }
-      const first = open[0]?.deserializeAttachment() as AgentAttachment;
+      const first = (open[0] as { agent: AgentAttachment }).agent;
       const agentStep: ConnectionStep = {
         id: "agent",
         title: "Connector agent connected",
@@ -562,19 +556,21 @@ export class TenantObject extends DurableObject<Env> {
     this.#sql.exec("INSERT INTO schedule (id, next_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET next_at = excluded.next_at", at);
   }
 
+  #openAgents(): Array<{ socket: WebSocket; agent: AgentAttachment }> {
+    return this.ctx
+      .getWebSockets()
+      .filter((socket) => socket.readyState === WebSocket.OPEN)
+      .map((socket) => ({ socket, agent: socket.deserializeAttachment() as AgentAttachment }));
+  }
+
   #hasAgent(): boolean {
-    return this.ctx.getWebSockets().some((s) => s.readyState === WebSocket.OPEN);
+    return this.#openAgents().length > 0;
   }
 
   #requireReady(): void {
     if (!this.#storedConfig().config?.connection)
       throw new ApiError(409, "not_configured", "Save a connection (domain controllers, bind account, base DN) first.");
-    if (!this.#hasAgent())
-      throw new ApiError(
-        503,
-        "agent_offline",
-        "No connector agent is connected for this tenant. Start one (Agents > Add agent) and try again.",
-      );
+    if (!this.#hasAgent()) throw agentOffline();
   }
 
   #rememberTenant(tenant: string): void {
