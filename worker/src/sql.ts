@@ -11,3 +11,8 @@ export interface SqlCursor<T> extends Iterable<T> {
 export interface Sql {
   exec<T extends Record<string, SqlValue>>(query: string, ...bindings: unknown[]): SqlCursor<T>;
 }
+
+/** A LIKE pattern matching `text` anywhere, its % _ and \ taken literally (use with ESCAPE '\'). */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[%_\\]/g, (c) => `\\${c}`)}%`;
+}

@@ -1,7 +1,7 @@
 // The embedded PBX directory: extensions, departments and extension groups in the tenant's
 // Durable Object SQLite. It is what `npm start` and the tests sync into, and the model a
 // vendor adapter maps onto its API. Extensions made by hand live here too (origin "manual").
-import type { Sql } from "../sql.ts";
+import { containsPattern, type Sql } from "../sql.ts";
 import {
   type ArchiveTarget,
   type CreateExtension,
@@ -69,7 +69,7 @@ export class BuiltinPbx implements PbxDirectory {
   }
 
   views(options: { offset?: number; limit?: number; q?: string } = {}): ExtensionView[] {
-    const q = options.q ? `%${options.q.replace(/[%_\\]/g, (c) => `\\${c}`)}%` : null;
+    const q = options.q ? containsPattern(options.q) : null;
     return this.#sql
       .exec<Row>(
         `SELECT * FROM pbx_extensions

@@ -6,7 +6,7 @@
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
-import type { Sql } from "../sql.ts";
+import { containsPattern, type Sql } from "../sql.ts";
 import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
 import { type DesiredUser, mapUser } from "./map-user.ts";
 import type { PbxDirectory } from "./pbx-port.ts";
@@ -414,7 +414,7 @@ export class SyncRuns {
     }
     if (options.q) {
       where.push("(name LIKE ? ESCAPE '\\' OR number LIKE ? ESCAPE '\\')");
-      const like = `%${options.q.replace(/[%_\\]/g, (c) => `\\${c}`)}%`;
+      const like = containsPattern(options.q);
       args.push(like, like);
     }
     const total = Number(
