@@ -33,15 +33,17 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** An administrator session for `tenant` on a worker started with the test secrets. */
+export function adminToken(tenant: string): Promise<string> {
+  return sign({ sub: `admin@${tenant}`, tenant, role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 }, testSecrets.ADMIN_JWT_SECRET);
+}
+
 export async function startStack(dc: SambaDcInfo, options: { tenant: string; config: Record<string, unknown> }): Promise<Stack> {
   const [{ script }, persistDir, port] = await Promise.all([bundleWorker(), mkdtemp(join(tmpdir(), "adsync-stack-")), freePort()]);
   const logs: string[] = [];
   const mf: Miniflare = await startWorker(script, { port, persistDir, onLog: (line) => logs.push(line) });
   const base = (await mf.ready).origin;
-  const token = await sign(
-    { sub: `admin@${options.tenant}`, tenant: options.tenant, role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 },
-    testSecrets.ADMIN_JWT_SECRET,
-  );
+  const token = await adminToken(options.tenant);
   const prefix = `/api/v1/tenants/${options.tenant}`;
   const api = async (method: string, path: string, body?: unknown, as = token): Promise<ApiResponse> => {
     const res = await fetch(`${base}${path.startsWith("/api/") ? path : `${prefix}${path}`}`, {

@@ -81,6 +81,7 @@ tenantRoutes.post("/preview", requireAdminRole(), async (c) =>
 tenantRoutes.post("/sync", requireAdminRole(), async (c) =>
   c.json(unwrap(await tenantOf(c).startSync(c.req.param("tenant") as string, by(c))), 202),
 );
+tenantRoutes.get("/schedule", async (c) => c.json(unwrap(await tenantOf(c).getSchedule())));
 tenantRoutes.get("/runs", async (c) =>
   c.json(unwrap(await tenantOf(c).listRuns(pageLimit(c.req.query("limit")), pageOffset(c.req.query("offset"))))),
 );

@@ -110,6 +110,34 @@ describe("SyncRuns", () => {
     expect(pbx.views().find((e) => e.number === "1000")?.settings).toEqual({ forwardTo: "voicemail" });
   });
 
+  it("drops runs older than the retention with their items and events, never the one in progress", async () => {
+    const db = new DatabaseSync(":memory:");
+    const runs = new SyncRuns(sqliteStorage(db), sources(new BuiltinPbx(sqliteStorage(db)), 3));
+    const old = runs.begin("sync", "manual", "admin");
+    while (await runs.step(old));
+    const missed = runs.missed("no connector agent was connected");
+    const cutoff = Date.now() + 1;
+    await new Promise((r) => setTimeout(r, 5));
+    const recent = runs.begin("preview", "manual", "admin");
+    await runs.step(recent);
+    const running = runs.begin("sync", "manual", "admin");
+
+    expect(runs.prune(cutoff)).toBe(2);
+    expect(
+      runs
+        .list()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([recent, running].sort());
+    expect(runs.events(old)).toEqual([]);
+    expect(runs.items(old, {}).total).toBe(0);
+    expect(runs.events(missed)).toEqual([]);
+    expect(runs.items(recent, {}).total).toBe(3);
+    // Whatever the cutoff, a run still going stays.
+    expect(runs.prune(Date.now() + 86_400_000)).toBe(1);
+    expect(runs.list().map((r) => r.id)).toEqual([running]);
+  });
+
   it("refuses a second run while one holds the lock", () => {
     const db = new DatabaseSync(":memory:");
     const runs = new SyncRuns(sqliteStorage(db), sources(new BuiltinPbx(sqliteStorage(db)), 1));

@@ -73,6 +73,8 @@ type TokenRow = {
 };
 
 const agentTimeoutMs = 60_000;
+// Should the instance driving a preview go away mid-read, the alarm ends it and frees the lock.
+const previewWatchdogMs = 5 * 60_000;
 
 /**
  * One per tenant: its configuration, agent tokens and agent sockets, in SQLite. Agent sockets
@@ -415,9 +417,8 @@ export class TenantObject extends DurableObject<Env> {
     return run(async () => {
       this.#rememberTenant(tenant);
       this.#requireReady();
-      const id = this.#runs.begin("preview", "manual", by);
-      // A watchdog: should this instance go away mid-read, the alarm finishes the preview and frees the lock.
-      await this.ctx.storage.setAlarm(Date.now() + 5 * 60_000);
+      const id = this.#begin("preview", "manual", by);
+      await this.#arm(false);
       await this.#drive(id);
       const result = this.#runs.get(id) as RunInfo;
       if (result.status === "failed") throw new ApiError(502, "preview_failed", result.error ?? "The preview failed.", { runId: id });
@@ -430,7 +431,7 @@ export class TenantObject extends DurableObject<Env> {
     return run(async () => {
       this.#rememberTenant(tenant);
       this.#requireReady();
-      const id = this.#runs.begin("sync", "manual", by);
+      const id = this.#begin("sync", "manual", by);
       await this.#arm(true);
       return this.#runs.get(id) as RunInfo;
     });
@@ -442,6 +443,20 @@ export class TenantObject extends DurableObject<Env> {
       log(approve ? "run_approved" : "run_rejected", { id, by });
       if (approve) await this.#arm(true);
       return result;
+    });
+  }
+
+  /** The schedule as configured, and when the alarm will start the next run. */
+  async getSchedule(): Promise<Outcome<{ mode: string; nextRunAt: string | null; timeZone?: string }>> {
+    return run(() => {
+      const schedule = this.#storedConfig().config?.schedule;
+      const mode = schedule?.mode ?? "interval";
+      const next = this.#nextRun();
+      return {
+        mode,
+        nextRunAt: next === null ? null : new Date(next).toISOString(),
+        ...(mode === "daily" ? { timeZone: schedule?.timeZone ?? "UTC" } : {}),
+      };
     });
   }
 
@@ -517,17 +532,28 @@ export class TenantObject extends DurableObject<Env> {
     const due = this.#nextRun();
     const config = this.#storedConfig().config;
     if (due !== null && due <= now && config) {
+      this.#applyRetention();
       const running = this.#runs.active();
       if (running) this.#runs.missed(`run ${running.id} was still in progress`);
       else if (!this.#hasAgent()) this.#runs.missed("no connector agent was connected");
       else {
-        this.#runs.begin("sync", "schedule", null);
+        this.#begin("sync", "schedule", null);
         more = true;
       }
       this.#setNextRun(nextScheduledRun(config.schedule, now));
-      this.#runs.prune(now - (config.log?.retentionDays ?? 90) * 86_400_000);
     }
     await this.#arm(more);
+  }
+
+  /** Starts a run, first dropping the log of runs older than the retention. */
+  #begin(kind: RunInfo["kind"], trigger: RunInfo["trigger"], by: string | null): string {
+    this.#applyRetention();
+    return this.#runs.begin(kind, trigger, by);
+  }
+
+  #applyRetention(): void {
+    const retentionDays = this.#storedConfig().config?.log?.retentionDays ?? 90;
+    this.#runs.prune(Date.now() - retentionDays * 86_400_000);
   }
 
   async #drive(id: string): Promise<boolean> {
@@ -543,7 +569,13 @@ export class TenantObject extends DurableObject<Env> {
   }
 
   async #arm(now: boolean): Promise<void> {
-    const next = now ? Date.now() : this.#nextRun();
+    let next = now ? Date.now() : this.#nextRun();
+    // The same alarm drives a run in progress: setting the schedule must not put that off.
+    const active = this.#runs.active();
+    if (active && active.status !== "awaiting-approval") {
+      const due = active.kind === "sync" ? Date.now() : Date.now() + previewWatchdogMs;
+      next = next === null ? due : Math.min(next, due);
+    }
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
   }
