@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const BASE = "DC=example,DC=com";
-const DEPARTMENTS = ["Sales", "Support", "Engineering", "Finance", "Operations", "Marketing", "Legal", "Logistics"];
+export const benchDepartments = ["Sales", "Support", "Engineering", "Finance", "Operations", "Marketing", "Legal", "Logistics"] as const;
 
 export const benchOu = `OU=Bench,${BASE}`;
 
@@ -26,10 +26,10 @@ export function largeDirectoryLdif(users: number): string {
     userAccountControl: "66048",
   });
   add(benchOu, { objectClass: ["top", "organizationalUnit"] });
-  for (const d of DEPARTMENTS) add(`OU=${d},${benchOu}`, { objectClass: ["top", "organizationalUnit"] });
-  const members = new Map<string, string[]>(DEPARTMENTS.map((d) => [d, []]));
+  for (const d of benchDepartments) add(`OU=${d},${benchOu}`, { objectClass: ["top", "organizationalUnit"] });
+  const members = new Map<string, string[]>(benchDepartments.map((d) => [d, []]));
   for (let i = 0; i < users; i++) {
-    const department = DEPARTMENTS[i % DEPARTMENTS.length] as string;
+    const department = benchDepartments[i % benchDepartments.length] as string;
     const n = String(i).padStart(5, "0");
     const dn = `CN=User ${n},OU=${department},${benchOu}`;
     members.get(department)?.push(dn);
@@ -50,7 +50,7 @@ export function largeDirectoryLdif(users: number): string {
       userAccountControl: i % 50 === 49 ? "514" : "512",
     });
   }
-  for (const d of DEPARTMENTS) add(`CN=${d} Team,${benchOu}`, { objectClass: ["top", "group"], member: members.get(d) ?? [] });
+  for (const d of benchDepartments) add(`CN=${d} Team,${benchOu}`, { objectClass: ["top", "group"], member: members.get(d) ?? [] });
   const dir = join(tmpdir(), "pbx-ad-sync-bench");
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `directory-${users}.ldif`);

@@ -16,7 +16,7 @@ case "$task" in
   lint)      biome check . ;;
   format)    biome check --write . ;;
   bench)     node --expose-gc bench/main.ts "$@" ;;
-  build)     node cli/main.ts types --check && wrangler deploy --dry-run --outdir dist/worker --config wrangler.toml ;;
+  build)     node cli/main.ts types --check && node agent/build.ts && wrangler deploy --dry-run --outdir dist/worker --config wrangler.toml ;;
   test)
     node cli/main.ts types --check
     tsc -p tsconfig.json

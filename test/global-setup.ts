@@ -1,6 +1,7 @@
-// vitest globalSetup: one real Samba AD DC for the whole test run, on 127.0.0.11.
+// vitest globalSetup: the agent bundle, and one real Samba AD DC for the whole test run, on 127.0.0.11.
 // Test files read its connection details with inject("samba").
 import type { TestProject } from "vitest/node";
+import { buildAgent } from "../agent/build.ts";
 import { type SambaDcInfo, startSambaDc } from "./support/samba-dc.ts";
 
 declare module "vitest" {
@@ -12,6 +13,8 @@ declare module "vitest" {
 const SAMBA_IP = "127.0.0.11";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Agent processes in tests run what ships: the bundle, built from the source under test.
+  await buildAgent();
   const started = Date.now();
   const dc = await startSambaDc({
     ip: SAMBA_IP,

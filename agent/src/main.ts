@@ -16,7 +16,13 @@ The agent dials out to the worker and does read-only LDAP work for it; it needs 
 Bind passwords kept on this host are read from the environment variable or file the
 sync configuration names (connection.bindPassword).`;
 
-const version: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
+// The shipped single-file agent has its version built in (agent/build.ts); run from source,
+// it reads the package's.
+declare const __ADSYNC_AGENT_VERSION__: string | undefined;
+const version: string =
+  typeof __ADSYNC_AGENT_VERSION__ === "string"
+    ? __ADSYNC_AGENT_VERSION__
+    : JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);

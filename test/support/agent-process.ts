@@ -1,10 +1,10 @@
-// The connector agent as an administrator runs it: its own Node process, started from the
-// bin entry point's module, with its output captured line by line.
+// The connector agent as an administrator runs it: its own Node process running the shipped
+// bundle (built once per test run by the global setup), with its output captured line by line.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
+import { agentBundle } from "../../agent/build.ts";
 
-const main = fileURLToPath(new URL("../../agent/src/main.ts", import.meta.url));
+const main = agentBundle;
 
 export interface AgentProcess {
   readonly id: string;

@@ -26,6 +26,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Attribute, Client } from "ldapts";
+import { type LdifEntry, parseLdif } from "../../agent/src/ldif/parse-ldif.ts";
+
+// The seed's reader is the product's, so tests that inspect the seed read it the way the
+// offline directory does.
+export { type LdifEntry, parseLdif };
 
 const execFileAsync = promisify(execFile);
 
@@ -738,74 +743,6 @@ async function ldapsBind(info: SambaDcInfo, who: string, password: string): Prom
     await client.bind(who, password);
   } finally {
     await client.unbind().catch(() => {});
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// LDIF (RFC 2849), content records only
-
-export interface LdifEntry {
-  dn: string;
-  /** Attribute name as first written; base64 values decoded to text when they are UTF-8, else bytes. */
-  attributes: Record<string, Array<string | Buffer>>;
-}
-
-export function parseLdif(text: string): LdifEntry[] {
-  // Unfold: a line starting with one space continues the previous line.
-  const lines: string[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    if (raw.startsWith(" ") && lines.length > 0) {
-      lines[lines.length - 1] += raw.slice(1);
-    } else {
-      lines.push(raw);
-    }
-  }
-  const entries: LdifEntry[] = [];
-  let current: LdifEntry | undefined;
-  let lineNo = 0;
-  for (const line of lines) {
-    lineNo++;
-    if (line.startsWith("#")) continue;
-    if (line.trim() === "") {
-      current = undefined;
-      continue;
-    }
-    const match = /^([A-Za-z][\w;.-]*|\d+(?:\.\d+)+)(::?|:<)\s*(.*)$/.exec(line);
-    if (!match) throw new Error(`LDIF line ${lineNo}: cannot parse ${JSON.stringify(line)}`);
-    const [, name = "", sep, rawValue = ""] = match;
-    if (sep === ":<") throw new Error(`LDIF line ${lineNo}: URL values (${name}:<) are not supported`);
-    const value = sep === "::" ? decodeBase64(rawValue) : rawValue;
-    const lower = name.toLowerCase();
-    if (!current) {
-      if (lower === "version" && entries.length === 0) continue;
-      if (lower !== "dn") throw new Error(`LDIF line ${lineNo}: a record must start with dn:, not ${name}:`);
-      current = { dn: String(value), attributes: {} };
-      entries.push(current);
-      continue;
-    }
-    if (lower === "changetype") {
-      if (String(value).toLowerCase() !== "add") {
-        throw new Error(`LDIF line ${lineNo}: only content records (or changetype: add) are supported`);
-      }
-      continue;
-    }
-    if (lower === "control") throw new Error(`LDIF line ${lineNo}: controls are not supported`);
-    const key = attributeKey(current, name) ?? name;
-    const values = current.attributes[key] ?? [];
-    values.push(value);
-    current.attributes[key] = values;
-  }
-  return entries;
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-function decodeBase64(value: string): string | Buffer {
-  const bytes = Buffer.from(value, "base64");
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    return bytes;
   }
 }
 

@@ -7,13 +7,14 @@
 // holds neither entries nor references even when the server sent a cookie for more (AD may
 // answer a page that way), it swallows sizeLimitExceeded, and it drops the status of the
 // final response. So the paging loop is here, on ldapts' message layer.
-import { type Client, FilterParser, PagedResultsControl, type SearchEntry, SearchRequest, type SearchResponse } from "ldapts";
+import { type Client, PagedResultsControl, type SearchEntry, SearchRequest, type SearchResponse } from "ldapts";
 import type { LdapTarget, SearchCompleteness, SearchSpec, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { checkFilter } from "../../../schema/src/ldap-filter.ts";
 import { type DirectoryConnection, openConnection } from "./connection.ts";
 import { SearchError, toDirectoryError } from "./errors.ts";
 import { parseRangedType, pickChunk, type RangeChunk, readRemainingRanges } from "./ranged-values.ts";
 import { isHarmlessReference } from "./references.ts";
+import { wireFilter } from "./wire-filter.ts";
 
 export type { SearchSpec };
 
@@ -206,7 +207,7 @@ async function send(
       messageId: layer._nextMessageId.call(connection.client),
       baseDN: base,
       scope: spec.scope,
-      filter: FilterParser.parseString(spec.filter),
+      filter: wireFilter(spec.filter),
       attributes: spec.attributes,
       sizeLimit: spec.sizeLimit ?? 0,
       timeLimit: connection.settings.timeLimitSeconds,

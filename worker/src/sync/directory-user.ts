@@ -22,6 +22,15 @@ export function guidFromBytes(bytes: Uint8Array): string {
   return `${run(3, 2, 1, 0)}-${run(5, 4)}-${run(7, 6)}-${run(8, 9)}-${run(10, 11, 12, 13, 14, 15)}`;
 }
 
+/** The inverse of guidFromBytes: the 16 bytes AD stores for a GUID in its string form. */
+export function bytesFromGuid(guid: string): Uint8Array {
+  const hex = guid.replace(/[{}-]/g, "");
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new Error(`not a GUID: ${guid}`);
+  const byte = (i: number) => Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  // The first three groups are little-endian on the wire, the last two as written.
+  return Uint8Array.from([3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15].map(byte));
+}
+
 export function bytesFromBase64(text: string): Uint8Array {
   const binary = atob(text);
   const out = new Uint8Array(binary.length);

@@ -5,11 +5,13 @@ import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget, SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { filter } from "../../../schema/src/ldap-filter.ts";
 import { scopeBases, scopeUserFilter } from "../../../schema/src/scope-filter.ts";
-import { bytesFromBase64, directoryUserFromEntry, entryDisabled, entryGuid } from "./directory-user.ts";
+import { bytesFromBase64, bytesFromGuid, directoryUserFromEntry, entryDisabled, entryGuid } from "./directory-user.ts";
 import { dnKey, fieldAttribute, mapUser } from "./map-user.ts";
 import { extensionFields } from "./pbx-port.ts";
 
 const USERS = "(&(objectCategory=person)(objectClass=user))";
+// objectGUIDs per lookup filter: short enough for any DC's filter limits, few enough searches.
+const GUID_BATCH = 100;
 
 /** Streams one search to `page`; what AgentLink.stream does, for a run. */
 export type SearchStream = (
@@ -28,7 +30,7 @@ export interface StagedRead {
 export interface ReadStage {
   /** A mapped in-scope user, and the bytes of their photo when the avatar is synced. */
   user(guid: string, data: string, photo: Uint8Array | undefined): void;
-  /** A user that exists under the base DN, in scope or not. */
+  /** A known user the scope did not return, who still exists under the base DN. */
   present(guid: string, dn: string, name: string, disabled: boolean): void;
   progress(read: { inScope: number; present: number }): void;
   warn(message: string): void;
@@ -48,9 +50,20 @@ export function neededAttributes(config: SyncConfig): string[] {
   return [...names];
 }
 
-export async function readDirectory(config: SyncConfig, target: LdapTarget, search: SearchStream, stage: ReadStage): Promise<StagedRead> {
+/**
+ * Reads the users in scope into `stage`, and of the `known` users (the objectGUIDs of the
+ * extensions sync made earlier) those the scope did not return but AD still has.
+ */
+export async function readDirectory(
+  config: SyncConfig,
+  target: LdapTarget,
+  known: Iterable<string>,
+  search: SearchStream,
+  stage: ReadStage,
+): Promise<StagedRead> {
   const baseDn = target.connection.baseDn;
   const result: StagedRead = { complete: true, inScope: 0, present: 0, skipped: 0 };
+  const staged = new Set<string>();
   const account = (c: SearchCompleteness) => {
     if (!c.complete && result.complete) {
       result.complete = false;
@@ -103,6 +116,7 @@ export async function readDirectory(config: SyncConfig, target: LdapTarget, sear
             const mapped = mapUser(config, user, true, { nestedMembers });
             const photoValue = avatarSynced ? entry.attributes[avatar]?.[0] : undefined;
             stage.user(user.guid, JSON.stringify(mapped), photoValue === undefined ? undefined : bytesFromBase64(photoValue));
+            staged.add(user.guid);
             result.inScope++;
           }
           stage.progress({ inScope: result.inScope, present: result.present });
@@ -111,20 +125,31 @@ export async function readDirectory(config: SyncConfig, target: LdapTarget, sear
     );
   }
 
-  // Everyone under the base DN: tells a deleted user from one who left the scope.
-  account(
-    await search(
-      { base: baseDn, scope: "sub", filter: USERS, attributes: ["objectGUID", "userAccountControl", "displayName", "cn"] },
-      (entries) => {
-        for (const e of entries) {
-          const guid = entryGuid(e);
-          if (!guid) continue;
-          stage.present(guid, e.dn, e.attributes.displayName?.[0] ?? e.attributes.cn?.[0] ?? e.dn, entryDisabled(e));
-          result.present++;
-        }
-        stage.progress({ inScope: result.inScope, present: result.present });
-      },
-    ),
-  );
+  // Synced users the scope did not return: deleted in AD, or still there but out of scope.
+  // Only they need looking up, by objectGUID, which is far cheaper than reading everyone
+  // under the base DN again; on a run where nobody left there is nothing to look up.
+  const missing = [...known].filter((guid) => !staged.has(guid));
+  for (let i = 0; i < missing.length; i += GUID_BATCH) {
+    const guids = missing.slice(i, i + GUID_BATCH).map((g) => filter`(objectGUID=${bytesFromGuid(g)})`);
+    account(
+      await search(
+        {
+          base: baseDn,
+          scope: "sub",
+          filter: `(&${USERS}(|${guids.join("")}))`,
+          attributes: ["objectGUID", "userAccountControl", "displayName", "cn"],
+        },
+        (entries) => {
+          for (const e of entries) {
+            const guid = entryGuid(e);
+            if (!guid) continue;
+            stage.present(guid, e.dn, e.attributes.displayName?.[0] ?? e.attributes.cn?.[0] ?? e.dn, entryDisabled(e));
+            result.present++;
+          }
+          stage.progress({ inScope: result.inScope, present: result.present });
+        },
+      ),
+    );
+  }
   return result;
 }

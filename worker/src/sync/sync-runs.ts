@@ -171,7 +171,9 @@ export class SyncRuns {
     for (const table of ["stage_users", "stage_present", "stage_photos", "run_items"])
       this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
     const { config, target } = await this.#sources.target();
-    const read = await readDirectory(config, target, this.#sources.search(target), {
+    const pbx = this.#sources.pbx;
+    const synced = (await pbx.listExtensions()).flatMap((e) => (e.origin === "ad" && e.guid !== null ? [e.guid] : []));
+    const read = await readDirectory(config, target, synced, this.#sources.search(target), {
       user: (guid, data, photo) => {
         this.#sql.exec("INSERT OR REPLACE INTO stage_users (run_id, guid, data) VALUES (?, ?, ?)", id, guid, data);
         if (photo)
@@ -200,7 +202,7 @@ export class SyncRuns {
       id,
       read.complete ? "info" : "warning",
       read.complete
-        ? `Directory read: ${read.inScope} users in scope, ${read.present} users under the base DN`
+        ? `Directory read: ${read.inScope} users in scope${read.present > 0 ? `, ${read.present} synced users found outside it` : ""}`
         : `Directory read incomplete (${read.reason}): nothing will be disabled or deleted`,
     );
 
@@ -208,19 +210,18 @@ export class SyncRuns {
       .exec<{ data: string }>("SELECT data FROM stage_users WHERE run_id = ?", id)
       .toArray()
       .map((r) => JSON.parse(r.data) as DesiredUser);
-    const present = new Set<string>();
-    const staged = new Set(users.map((u) => u.guid));
+    // Present: in scope, or a synced user found outside the scope; anyone else is gone from AD.
+    const present = new Set(users.map((u) => u.guid));
     for (const r of this.#sql.exec<Row>("SELECT guid, dn, name, disabled FROM stage_present WHERE run_id = ?", id)) {
       const guid = String(r.guid);
+      if (present.has(guid)) continue;
       present.add(guid);
-      if (staged.has(guid)) continue;
       users.push(
         mapUser(config, { guid, dn: String(r.dn), disabled: Number(r.disabled) === 1, attributes: { cn: [String(r.name)] } }, false),
       );
     }
     this.#sql.exec("DELETE FROM stage_users WHERE run_id = ?", id);
     this.#sql.exec("DELETE FROM stage_present WHERE run_id = ?", id);
-    const pbx = this.#sources.pbx;
     const plan = planSync({
       config,
       users,
@@ -256,7 +257,14 @@ export class SyncRuns {
       JSON.stringify(plan.summary),
       JSON.stringify({ departmentsToCreate: plan.departmentsToCreate, groupsToCreate: plan.groupsToCreate, applied: false }),
       plan.held ? JSON.stringify(plan.held) : null,
-      JSON.stringify({ phase: status === "applying" ? "applying" : "planned", done: 0, failed: 0, total: operations }),
+      JSON.stringify({
+        phase: status === "applying" ? "applying" : "planned",
+        read: read.inScope,
+        present: read.present,
+        done: 0,
+        failed: 0,
+        total: operations,
+      }),
       id,
     );
     this.event(
@@ -321,7 +329,7 @@ export class SyncRuns {
     const counts = this.#opCounts(id);
     const more = counts.pending > 0;
     this.#sql.exec(
-      "UPDATE runs SET progress = ? WHERE id = ?",
+      "UPDATE runs SET progress = json_patch(progress, ?) WHERE id = ?",
       JSON.stringify({ phase: more ? "applying" : "done", done: counts.done, failed: counts.failed, total: counts.total }),
       id,
     );

@@ -1,0 +1,208 @@
+// The whole sync path against what the DC can serve: ldapsearch fetching the users in scope
+// with the attributes a sync reads (the reference), then Preview, the first full sync into the
+// built-in PBX and a re-sync with nothing changed, each through the bundled worker in workerd
+// and a real agent process. Also the agent's peak RSS for a quarter of the directory and for
+// all of it, each in a fresh agent process, to show whether it grows with the directory.
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { targetFor } from "../agent/src/ldap/test-support.ts";
+import type { SyncConfig } from "../schema/generated/config.ts";
+import { scopeBases, scopeUserFilter } from "../schema/src/scope-filter.ts";
+import { type AgentProcess, startAgent } from "../test/support/agent-process.ts";
+import type { SambaDcInfo } from "../test/support/samba-dc.ts";
+import { type Json, type Stack, startStack } from "../test/support/stack.ts";
+import { neededAttributes } from "../worker/src/sync/read-directory.ts";
+import { benchDepartments, benchOu } from "./large-directory.ts";
+
+export interface SyncPathResult {
+  usersInScope: number;
+  ldapsearchMs: number;
+  previewMs: number;
+  firstSyncMs: number;
+  resyncMs: number;
+  /** Each time / the ldapsearch time. Targets: preview <= 1.5, first sync <= 3, re-sync <= 1.5. */
+  previewRatio: number;
+  firstSyncRatio: number;
+  resyncRatio: number;
+  /** Operations the no-change re-sync applied; the target is 0. */
+  resyncWrites: number;
+  /** Peak RSS (VmHWM) of a fresh agent process reading a quarter of the users, and all of them. */
+  agentPeakRssQuarterMb: number;
+  agentPeakRssAllMb: number;
+  /** all / quarter: 1.0 is flat. */
+  agentRssRatio: number;
+  /** Peak RSS of the workerd process (the Worker and the tenant's Durable Object), after everything. */
+  workerdPeakRssMb: number;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+const mb = (kb: number) => Math.round(kb / 102.4) / 10;
+
+function configFor(dc: SambaDcInfo, departments: readonly string[]): SyncConfig {
+  return {
+    connection: { ...targetFor(dc).connection, pageSize: 500, searchTimeoutSeconds: 120 },
+    scope: { users: "ous", ous: departments.map((d) => ({ dn: `OU=${d},${benchOu}` })) },
+    extensionNumbers: { source: "attribute", attribute: "ipPhone" },
+    organisation: {
+      departments: { from: "ouTree" },
+      extensionGroups: { from: "memberOf", groups: departments.map((d) => ({ dn: `CN=${d} Team,${benchOu}` })), createMissing: true },
+    },
+    deprovisioning: { whenOutOfScope: "delete", whenDisabled: "disable", whenDeleted: "delete" },
+    schedule: { mode: "manual" },
+  } as SyncConfig;
+}
+
+/** ldapsearch paging through every OU of the scope with the filter and attributes the sync uses. */
+async function ldapsearch(dc: SambaDcInfo, config: SyncConfig): Promise<{ ms: number; entries: number }> {
+  const started = performance.now();
+  let entries = 0;
+  for (const base of scopeBases(config.scope, dc.baseDn)) {
+    const { stdout } = await promisify(execFile)(
+      "ldapsearch",
+      [
+        "-LLL",
+        "-o",
+        "ldif-wrap=no",
+        "-H",
+        dc.ldapsUrl,
+        "-x",
+        "-D",
+        dc.serviceUpn,
+        "-w",
+        dc.servicePassword,
+        "-b",
+        base.base,
+        "-s",
+        base.scope,
+        "-E",
+        "pr=500/noprompt",
+        scopeUserFilter(config.scope, "include"),
+        ...neededAttributes(config),
+      ],
+      { env: { ...process.env, LDAPTLS_CACERT: dc.caPath }, maxBuffer: 1 << 30 },
+    );
+    entries += stdout.split("\n").filter((l) => l.startsWith("dn:")).length;
+  }
+  return { ms: performance.now() - started, entries };
+}
+
+function peakRssKb(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+/** The workerd processes this benchmark started (miniflare spawns one per worker). */
+function workerdPids(): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return /\(workerd\)/.test(stat) && Number(stat.split(") ")[1]?.split(" ")[1]) === process.pid;
+      } catch {
+        return false;
+      }
+    });
+}
+
+async function freshAgent(stack: Stack, id: string): Promise<AgentProcess> {
+  const enrolled = await stack.api("POST", "/agents/enrollment-tokens", { label: id });
+  const agent = startAgent({ url: stack.base, token: enrolled.body.token, id });
+  await agent.waitFor(/connected to/);
+  return agent;
+}
+
+async function timed<T>(what: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await what();
+  return { ms: performance.now() - started, value };
+}
+
+export async function benchSyncPath(dc: SambaDcInfo, log: (line: string) => void): Promise<SyncPathResult> {
+  const all = configFor(dc, benchDepartments);
+  const quarter = configFor(dc, benchDepartments.slice(0, benchDepartments.length / 4));
+  const stack = await startStack(dc, { tenant: "bench", config: quarter as Record<string, unknown> });
+  const agents: AgentProcess[] = [];
+  try {
+    // Only fresh agents take part in what is measured.
+    await stack.agent.kill();
+    const preview = async (limit = 1) => {
+      const res = await stack.api("POST", `/preview?limit=${limit}`);
+      if (res.status !== 200) throw new Error(`preview: HTTP ${res.status} ${res.text}`);
+      return res.body as Json;
+    };
+    const sync = async () => {
+      const started = await stack.api("POST", "/sync");
+      if (started.status !== 202) throw new Error(`sync: HTTP ${started.status} ${started.text}`);
+      return stack.finished(started.body.id, 30 * 60_000);
+    };
+
+    const small = await freshAgent(stack, "bench-quarter");
+    agents.push(small);
+    const quarterUsers = (await preview()).run.progress.read as number;
+    const rssQuarter = peakRssKb(small.child.pid);
+    await small.kill();
+
+    if ((await stack.api("PUT", "/config", all)).status !== 200) throw new Error("saving the benchmark configuration failed");
+    const agent = await freshAgent(stack, "bench-all");
+    agents.push(agent);
+    // Warm up the DC's caches and the TLS paths once, then alternate reference and preview.
+    await ldapsearch(dc, all);
+    await preview();
+    const reference: number[] = [];
+    const previews: number[] = [];
+    let usersInScope = 0;
+    for (let i = 0; i < 3; i++) {
+      const r = await ldapsearch(dc, all);
+      const p = await timed(() => preview());
+      reference.push(r.ms);
+      previews.push(p.ms);
+      usersInScope = p.value.run.progress.read;
+      if (usersInScope !== r.entries) throw new Error(`ldapsearch read ${r.entries} users, the preview ${usersInScope}`);
+    }
+    log(`sync path: ${usersInScope} users in scope; ldapsearch ${median(reference).toFixed(0)} ms, preview ${median(previews).toFixed(0)} ms`);
+
+    const first = await timed(sync);
+    if (first.value.status !== "succeeded") throw new Error(`first sync ended ${first.value.status}: ${first.value.error}`);
+    log(`sync path: first sync ${first.ms.toFixed(0)} ms (${JSON.stringify(first.value.summary)})`);
+
+    const resyncs: number[] = [];
+    let writes = 0;
+    for (let i = 0; i < 3; i++) {
+      const again = await timed(sync);
+      const s = again.value.summary;
+      writes += s.create + s.update + s.enable + s.disable + s.delete + (again.value.progress.total ?? 0);
+      resyncs.push(again.ms);
+    }
+    log(`sync path: no-change re-sync ${median(resyncs).toFixed(0)} ms, ${writes} writes`);
+    const rssAll = peakRssKb(agent.child.pid);
+    const workerd = Math.max(0, ...workerdPids().map(peakRssKb));
+    const result: SyncPathResult = {
+      usersInScope,
+      ldapsearchMs: Math.round(median(reference)),
+      previewMs: Math.round(median(previews)),
+      firstSyncMs: Math.round(first.ms),
+      resyncMs: Math.round(median(resyncs)),
+      previewRatio: ratio(median(previews), median(reference)),
+      firstSyncRatio: ratio(first.ms, median(reference)),
+      resyncRatio: ratio(median(resyncs), median(reference)),
+      resyncWrites: writes,
+      agentPeakRssQuarterMb: mb(rssQuarter),
+      agentPeakRssAllMb: mb(rssAll),
+      agentRssRatio: ratio(rssAll, rssQuarter),
+      workerdPeakRssMb: mb(workerd),
+    };
+    log(
+      `sync path ratios to ldapsearch: preview ${result.previewRatio}, first sync ${result.firstSyncRatio}, re-sync ${result.resyncRatio}; ` +
+        `agent peak RSS ${result.agentPeakRssQuarterMb} MB for ${quarterUsers} users, ${result.agentPeakRssAllMb} MB for ${usersInScope} ` +
+        `(ratio ${result.agentRssRatio}); workerd peak RSS ${result.workerdPeakRssMb} MB`,
+    );
+    return result;
+  } finally {
+    for (const a of agents) await a.kill();
+    await stack.stop();
+  }
+}
