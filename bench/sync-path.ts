@@ -163,7 +163,9 @@ export async function benchSyncPath(dc: SambaDcInfo, log: (line: string) => void
       usersInScope = p.value.run.progress.read;
       if (usersInScope !== r.entries) throw new Error(`ldapsearch read ${r.entries} users, the preview ${usersInScope}`);
     }
-    log(`sync path: ${usersInScope} users in scope; ldapsearch ${median(reference).toFixed(0)} ms, preview ${median(previews).toFixed(0)} ms`);
+    log(
+      `sync path: ${usersInScope} users in scope; ldapsearch ${median(reference).toFixed(0)} ms, preview ${median(previews).toFixed(0)} ms`,
+    );
 
     const first = await timed(sync);
     if (first.value.status !== "succeeded") throw new Error(`first sync ended ${first.value.status}: ${first.value.error}`);

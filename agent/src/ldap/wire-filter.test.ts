@@ -53,7 +53,9 @@ describe("searches with escaped bytes, against the DC", () => {
     await connection.close();
   });
   const find = async (f: string) => {
-    const { pages } = await collect(searchPages(connection, { base: dc.baseDn, scope: "sub", filter: f, attributes: ["objectGUID", "cn"] }));
+    const { pages } = await collect(
+      searchPages(connection, { base: dc.baseDn, scope: "sub", filter: f, attributes: ["objectGUID", "cn"] }),
+    );
     return pages.flat();
   };
 
