@@ -5,6 +5,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
+/** How the agent's Node is started (the shebang of agent/adsync-agent.js says the same). */
+export const agentNodeFlags = ["--max-semi-space-size=1", "--max-old-space-size=256"];
+
 export const agentBundle = fileURLToPath(new URL("./dist/adsync-agent.mjs", import.meta.url));
 
 export async function buildAgent(outfile = agentBundle): Promise<string> {

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { schemaPath, staleArtifacts, writeSchemaArtifacts } from "./codegen.ts";
 import { devToken, parseDevTokenArgs } from "./dev-token.ts";
+import { previewCommand, previewUsage } from "./preview.ts";
 import { UsageError, validateFiles } from "./validate.ts";
 
 const usage = `usage: adsync <command> [options]
@@ -11,6 +12,7 @@ commands:
   schema             print the configuration JSON Schema
   types [--check]    regenerate the TypeScript types and validator from the schema
                      (--check: only report whether the committed ones are stale)
+  ${previewUsage}
   dev-token --tenant T [--role admin|viewer] [--hours 8]
                      print an administrator token for the local worker (npm start),
                      signed with the development secret in .dev.vars (made if missing)`;
@@ -32,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       for (const file of await writeSchemaArtifacts()) process.stdout.write(`wrote ${file}\n`);
       return 0;
     }
+    case "preview":
+      return previewCommand(args, process.stdout, process.stderr);
     case "dev-token":
       process.stdout.write(`${await devToken(parseDevTokenArgs(args))}\n`);
       return 0;

@@ -14,7 +14,15 @@ export async function launch(entry) {
   const root = join(dirname(fileURLToPath(import.meta.url)), "..");
   const result = spawnSync(
     "bash",
-    ["-c", 'source "$0/scripts/ensure-node.sh" && exec node "$@"', root, fileURLToPath(entry), ...process.argv.slice(2)],
+    // execArgv: V8 flags from the bin's shebang line apply to the newer Node too.
+    [
+      "-c",
+      'source "$0/scripts/ensure-node.sh" && exec node "$@"',
+      root,
+      ...process.execArgv,
+      fileURLToPath(entry),
+      ...process.argv.slice(2),
+    ],
     { stdio: "inherit" },
   );
   process.exit(result.status ?? 1);

@@ -2,6 +2,11 @@
 // worker in workerd, a real agent, the Samba DC of the test run (which sync only reads).
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { isDisabled, sam, targetFor, usersUnder } from "../agent/src/ldap/test-support.ts";
+import { LdifDirectory } from "../agent/src/ldif/ldif-directory.ts";
+import { previewOffline } from "../cli/preview.ts";
+import type { SyncConfig } from "../schema/generated/config.ts";
+import type { Extension } from "../worker/src/sync/pbx-port.ts";
+import { seedLdifPath } from "./support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "./support/stack.ts";
 
 const dc = inject("samba");
@@ -20,6 +25,27 @@ const config = {
 const staff = usersUnder(STAFF);
 const enabledStaff = staff.filter((u) => !isDisabled(u));
 const nameOf = (sAMAccountName: string) => String(staff.find((u) => sam(u) === sAMAccountName)?.attributes.displayName?.[0]);
+
+const manualExtension = (number: string): Extension => ({
+  number,
+  origin: "manual",
+  guid: null,
+  dn: null,
+  enabled: true,
+  disabledBySync: false,
+  numberSource: null,
+  firstName: null,
+  lastName: null,
+  displayName: number,
+  email: null,
+  mobile: null,
+  workPhone: null,
+  department: null,
+  jobTitle: null,
+  avatarHash: null,
+  departmentPath: null,
+  groups: [],
+});
 
 describe("sync end to end", () => {
   let stack: Stack;
@@ -55,6 +81,15 @@ describe("sync end to end", () => {
     expect(filtered.body.items.map((i: Json) => i.name)).toEqual([nameOf("aanderson")]);
     const searched = await stack.api("GET", `/runs/${run.id}/items?q=${encodeURIComponent("Baker")}`);
     expect(searched.body.items.map((i: Json) => i.number)).toEqual(["1004"]);
+
+    // adsync preview gives the same plan from the LDIF the DC was seeded with.
+    const { connection: _, ...template } = config;
+    const offline = await previewOffline(template as SyncConfig, await LdifDirectory.fromFile(seedLdifPath), [
+      manualExtension("0999"),
+      manualExtension("1001"),
+    ]);
+    const shape = (i: Json) => ({ action: i.action, name: i.name, number: i.number, code: i.code, reason: i.reason, state: i.state });
+    expect(offline.plan.items.map(shape)).toEqual(items.map(shape));
   });
 
   it("syncs: Sync Now answers at once, one run at a time, and the extensions appear", async () => {

@@ -2,7 +2,7 @@
 // bundle (built once per test run by the global setup), with its output captured line by line.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { agentBundle } from "../../agent/build.ts";
+import { agentBundle, agentNodeFlags } from "../../agent/build.ts";
 
 const main = agentBundle;
 
@@ -19,7 +19,7 @@ export interface AgentProcess {
 }
 
 export function startAgent(options: { url: string; token: string; id: string; env?: Record<string, string> }): AgentProcess {
-  const child = spawn(process.execPath, [main, "--url", options.url, "--id", options.id], {
+  const child = spawn(process.execPath, [...agentNodeFlags, main, "--url", options.url, "--id", options.id], {
     // The token travels in the environment, as a service manager would pass it.
     env: { ...process.env, ADSYNC_TOKEN: options.token, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -112,7 +112,7 @@ const SERVER_SERVICES = "ldap, cldap, kdc";
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
-const DEFAULT_SEED_LDIF = fileURLToPath(new URL("../fixtures/directory.ldif", import.meta.url));
+export const seedLdifPath = fileURLToPath(new URL("../fixtures/directory.ldif", import.meta.url));
 const TEMP_PREFIX = "pbx-ad-sync-samba-";
 const CACHE_ROOT = path.join(os.tmpdir(), "pbx-ad-sync-samba-cache");
 // pid and dir of the samba serving each IP, so that a DC orphaned by a killed test run is stopped
@@ -123,7 +123,7 @@ export async function startSambaDc(options: StartSambaDcOptions): Promise<SambaD
   const log = options.log ?? (() => {});
   const ip = checkLoopbackIp(options.ip);
   const tools = await preflight();
-  const seedPath = path.resolve(options.seedLdif ?? DEFAULT_SEED_LDIF);
+  const seedPath = path.resolve(options.seedLdif ?? seedLdifPath);
   const ldifText = await fs.readFile(seedPath, "utf8");
   // Parse now so a broken LDIF fails before any provisioning.
   const entries = parseLdif(ldifText);

@@ -13,7 +13,7 @@ import { LdapSyntaxError } from "../../../schema/src/ldap-syntax.ts";
 import { SearchError } from "../ldap/errors.ts";
 import { ALWAYS_BINARY } from "../ldap/search.ts";
 import { categoryOf, dnKey, type FilterDirectory, type FilterEntry, matchesFilter } from "./filter-match.ts";
-import { type LdifEntry, parseLdif } from "./parse-ldif.ts";
+import { exportIncompleteReason, type LdifEntry, parseLdif } from "./parse-ldif.ts";
 
 // What a DC's paged search uses when the caller names no page size (the connection
 // default), and the most AD hands out per page whatever is asked (MaxPageSize).
@@ -81,8 +81,11 @@ export class LdifDirectory implements FilterDirectory {
   readonly #rootDse: StoredEntry;
   /** Per lower-case attribute: target DN key to the keys of the entries linking to it. */
   readonly #links = new Map<string, Map<string, string[]>>();
+  /** Set when the export says it is not the whole directory: then no search is complete. */
+  readonly incompleteReason: string | undefined;
 
-  constructor(entries: readonly LdifEntry[]) {
+  constructor(entries: readonly LdifEntry[], options: { incompleteReason?: string } = {}) {
+    this.incompleteReason = options.incompleteReason;
     const stored: StoredEntry[] = [];
     let rootDse: StoredEntry | undefined;
     entries.forEach((entry, index) => {
@@ -118,12 +121,20 @@ export class LdifDirectory implements FilterDirectory {
   }
 
   static fromText(text: string): LdifDirectory {
-    return new LdifDirectory(parseLdif(text));
+    const incompleteReason = exportIncompleteReason(text);
+    return new LdifDirectory(parseLdif(text), incompleteReason === undefined ? {} : { incompleteReason });
   }
 
   /** Reads an export as ldifde or ldapsearch wrote it: UTF-8, or UTF-16 with a byte-order mark (ldifde -u). */
   static async fromFile(path: string): Promise<LdifDirectory> {
     return LdifDirectory.fromText(decodeExport(await readFile(path), path));
+  }
+
+  /** The domain's DN (the root DSE's defaultNamingContext), for a configuration that names no base DN. */
+  get defaultNamingContext(): string {
+    const value = this.#rootDse.values("defaultNamingContext")?.[0];
+    if (typeof value !== "string") throw new Error("the export holds no domain (no DC=… entries), so there is no base DN to search");
+    return value;
   }
 
   /** Number of entries, the added domain roots included. */
@@ -142,6 +153,10 @@ export class LdifDirectory implements FilterDirectory {
     const pageSize = Math.max(1, Math.min(spec.pageSize ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
     const limit = spec.sizeLimit !== undefined && spec.sizeLimit > 0 ? spec.sizeLimit : Number.POSITIVE_INFINITY;
     const result: SearchCompleteness = { complete: true, pages: 0, entries: 0 };
+    if (this.incompleteReason !== undefined) {
+      result.complete = false;
+      result.reason = this.incompleteReason;
+    }
     let page: WireEntry[] = [];
     for (const entry of this.#candidates(spec, result)) {
       if (!matchesFilter(filter, entry, this)) continue;

@@ -159,3 +159,15 @@ function decodeBase64(text: string, lineNo: number): string | Buffer {
     return bytes;
   }
 }
+
+/**
+ * Why an export is not the whole directory, when it says so itself: ldapsearch ends its output
+ * with "result: 4 Size limit exceeded" (or another non-zero code) when the server stopped
+ * early. A plan from such an export must not take missing users for deleted ones.
+ */
+export function exportIncompleteReason(text: string): string | undefined {
+  for (const match of text.matchAll(/^result: (\d+)(?: (.*?))?\r?$/gm)) {
+    if (match[1] !== "0") return `the export ends with "result: ${match[1]}${match[2] ? ` ${match[2]}` : ""}": the server stopped early`;
+  }
+  return undefined;
+}

@@ -6,7 +6,7 @@ import type { LdapTarget, SearchCompleteness, WireEntry } from "../../../schema/
 import { filter } from "../../../schema/src/ldap-filter.ts";
 import { scopeBases, scopeUserFilter } from "../../../schema/src/scope-filter.ts";
 import { bytesFromBase64, bytesFromGuid, directoryUserFromEntry, entryDisabled, entryGuid } from "./directory-user.ts";
-import { dnKey, fieldAttribute, mapUser } from "./map-user.ts";
+import { type DesiredUser, dnKey, fieldAttribute, mapUser } from "./map-user.ts";
 import { extensionFields } from "./pbx-port.ts";
 
 const USERS = "(&(objectCategory=person)(objectClass=user))";
@@ -34,6 +34,33 @@ export interface ReadStage {
   present(guid: string, dn: string, name: string, disabled: boolean): void;
   progress(read: { inScope: number; present: number }): void;
   warn(message: string): void;
+}
+
+/** A synced user the scope did not return, found still in AD. */
+export interface OutsideUser {
+  guid: string;
+  dn: string;
+  name: string;
+  disabled: boolean;
+}
+
+/**
+ * What the planner takes from a read: the mapped users in scope, plus those outside it mapped
+ * as out of scope; `present` is everyone AD still has (anyone else synced is gone from AD).
+ */
+export function usersForPlan(
+  config: SyncConfig,
+  inScope: DesiredUser[],
+  outside: Iterable<OutsideUser>,
+): { users: DesiredUser[]; present: Set<string> } {
+  const users = [...inScope];
+  const present = new Set(users.map((u) => u.guid));
+  for (const o of outside) {
+    if (present.has(o.guid)) continue;
+    present.add(o.guid);
+    users.push(mapUser(config, { guid: o.guid, dn: o.dn, disabled: o.disabled, attributes: { cn: [o.name] } }, false));
+  }
+  return { users, present };
 }
 
 /** The attributes the configuration reads, besides those every run needs. */

@@ -8,10 +8,10 @@ import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
 import { containsPattern, type Sql } from "../sql.ts";
 import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
-import { type DesiredUser, mapUser } from "./map-user.ts";
+import type { DesiredUser } from "./map-user.ts";
 import type { PbxDirectory } from "./pbx-port.ts";
 import { type Plan, type PlanAction, type PlanItem, planActions, planSync } from "./plan.ts";
-import { readDirectory, type SearchStream } from "./read-directory.ts";
+import { readDirectory, type SearchStream, usersForPlan } from "./read-directory.ts";
 
 export const syncRunsSchema = `
   CREATE TABLE IF NOT EXISTS runs (
@@ -206,20 +206,15 @@ export class SyncRuns {
         : `Directory read incomplete (${read.reason}): nothing will be disabled or deleted`,
     );
 
-    const users: DesiredUser[] = this.#sql
+    const inScope = this.#sql
       .exec<{ data: string }>("SELECT data FROM stage_users WHERE run_id = ?", id)
       .toArray()
       .map((r) => JSON.parse(r.data) as DesiredUser);
-    // Present: in scope, or a synced user found outside the scope; anyone else is gone from AD.
-    const present = new Set(users.map((u) => u.guid));
-    for (const r of this.#sql.exec<Row>("SELECT guid, dn, name, disabled FROM stage_present WHERE run_id = ?", id)) {
-      const guid = String(r.guid);
-      if (present.has(guid)) continue;
-      present.add(guid);
-      users.push(
-        mapUser(config, { guid, dn: String(r.dn), disabled: Number(r.disabled) === 1, attributes: { cn: [String(r.name)] } }, false),
-      );
-    }
+    const outside = this.#sql
+      .exec<Row>("SELECT guid, dn, name, disabled FROM stage_present WHERE run_id = ?", id)
+      .toArray()
+      .map((r) => ({ guid: String(r.guid), dn: String(r.dn), name: String(r.name), disabled: Number(r.disabled) === 1 }));
+    const { users, present } = usersForPlan(config, inScope, outside);
     this.#sql.exec("DELETE FROM stage_users WHERE run_id = ?", id);
     this.#sql.exec("DELETE FROM stage_present WHERE run_id = ?", id);
     const plan = planSync({
