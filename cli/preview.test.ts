@@ -87,7 +87,7 @@ describe("previewOffline", () => {
     const synced: Extension = { ...manual("1000", "Judy Jones"), origin: "ad", guid: judy?.guid ?? null, dn: judy?.dn ?? null };
     const text = await readFile(fixture, "utf8");
     // Deleting a user in AD also takes them out of their groups.
-    const withoutJudy = text.replace(/dn: CN=Judy Jones,[^]*?\n\n/, "").replace(/^member: CN=Judy Jones,.*\n/gm, "");
+    const withoutJudy = text.replace(/dn: CN=Judy Jones,[\s\S]*?\n\n/, "").replace(/^member: CN=Judy Jones,.*\n/gm, "");
     expect(withoutJudy).not.toContain("CN=Judy Jones");
 
     const gone = await previewOffline(config, LdifDirectory.fromText(withoutJudy), [synced]);
