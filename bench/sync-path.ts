@@ -166,6 +166,11 @@ export async function benchSyncPath(dc: SambaDcInfo, log: (line: string) => void
       usersInScope = p.value.run.progress.read;
       if (usersInScope !== r.entries) throw new Error(`ldapsearch read ${r.entries} users, the preview ${usersInScope}`);
     }
+    const last = (await stack.api("GET", "/runs?limit=1")).body[0];
+    const events = (await stack.api("GET", `/runs/${last.id}/events`)).body as Array<{ at: number; event: string }>;
+    const readAt = events.find((e) => e.event.startsWith("Directory read"))?.at ?? Number.NaN;
+    const planAt = events.find((e) => e.event.startsWith("Plan:"))?.at ?? Number.NaN;
+    log(`sync path: the last preview spent ${readAt - last.startedAt} ms reading and staging, ${planAt - readAt} ms planning`);
     log(
       `sync path: ${usersInScope} users in scope; ldapsearch ${median(reference).toFixed(0)} ms, preview ${median(previews).toFixed(0)} ms`,
     );

@@ -65,20 +65,20 @@ export async function* searchPages(
     }
   };
   let cookie: Buffer = Buffer.alloc(0);
+  // A base search returns one entry at most; paging it would only cost a control.
+  const request = (c: Buffer) => {
+    const pending = send(connection, spec, spec.scope === "base" ? undefined : { size: pageSize, cookie: c }, spec.base);
+    // Read when its turn comes; until then a failure must not count as unhandled.
+    pending.catch(() => {});
+    return pending;
+  };
+  let next: Promise<SearchResponse> | undefined = request(cookie);
   try {
-    do {
-      // A base search returns one entry at most; paging it would only cost a control.
-      const paging = spec.scope === "base" ? undefined : { size: pageSize, cookie };
-      const response = await send(connection, spec, paging, spec.base);
+    while (next !== undefined) {
+      const response = await next;
+      next = undefined;
       result.pages++;
       cookie = pagedCookie(response);
-      const page: WireEntry[] = [];
-      for (const entry of response.searchEntries) page.push(await toWireEntry(connection, entry, shape, incomplete));
-      for (const reference of response.searchReferences) {
-        for (const uri of reference.uris) {
-          if (!isHarmlessReference(uri)) incomplete(`a referral into the scope was not followed: ${uri}`);
-        }
-      }
       const limit = limitReason(response, spec);
       if (limit !== undefined) {
         // The server has ended the search itself.
@@ -87,18 +87,32 @@ export async function* searchPages(
       }
       // Samba ignores the size limit of a paged search, so it is enforced here as well.
       const room = spec.sizeLimit !== undefined && spec.sizeLimit > 0 ? spec.sizeLimit - result.entries : Number.POSITIVE_INFINITY;
-      const truncated = page.length > room;
-      if (truncated) {
-        page.length = room;
-        incomplete(`the size limit of ${spec.sizeLimit} entries was reached`);
+      const truncated = response.searchEntries.length > room;
+      // The DC works on the next page while this one is converted and handed on, rather
+      // than idling until the consumer asks: one page in flight, at most.
+      if (cookie.length > 0 && !truncated) {
+        next = request(cookie);
+        cookie = Buffer.alloc(0);
       }
+      const page: WireEntry[] = [];
+      for (const entry of response.searchEntries.slice(0, room)) page.push(await toWireEntry(connection, entry, shape, incomplete));
+      for (const reference of response.searchReferences) {
+        for (const uri of reference.uris) {
+          if (!isHarmlessReference(uri)) incomplete(`a referral into the scope was not followed: ${uri}`);
+        }
+      }
+      if (truncated) incomplete(`the size limit of ${spec.sizeLimit} entries was reached`);
       result.entries += page.length;
       if (page.length > 0) yield page;
       if (truncated) break;
-    } while (cookie.length > 0);
+    }
   } finally {
     // Stopped before the end (the consumer stopped, a limit, an error): a size-0 request
     // with the cookie lets the server drop the rest of the result set (RFC 2696 section 3).
+    if (next !== undefined) {
+      const response = await next.catch(() => undefined);
+      cookie = response === undefined ? Buffer.alloc(0) : pagedCookie(response);
+    }
     if (cookie.length > 0 && connection.client.isConnected) {
       await send(connection, spec, { size: 0, cookie }, spec.base).catch(() => {});
     }
