@@ -1,13 +1,12 @@
 // How the agent's paged search compares with ldapsearch fetching the same entries from the
 // same DC, and whether its memory stays flat as the directory grows: the heap that survives
 // a garbage collection after each page, for a read of a quarter of the users and of all.
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { targetFor } from "../agent/src/ldap/test-support.ts";
 import { runOperation } from "../agent/src/operations.ts";
 import type { AgentOperation, WireEntry } from "../schema/src/agent-protocol.ts";
 import type { SambaDcInfo } from "../test/support/samba-dc.ts";
 import { benchOu } from "./large-directory.ts";
+import { ldapsearch, median } from "./ldapsearch.ts";
 
 const ATTRIBUTES = [
   "objectGUID",
@@ -42,34 +41,7 @@ export interface SearchBenchResult {
   peakHeapKeepingAllMb: number;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-
-async function ldapsearch(dc: SambaDcInfo): Promise<{ ms: number; entries: number }> {
-  const started = performance.now();
-  const { stdout } = await promisify(execFile)(
-    "ldapsearch",
-    [
-      "-LLL",
-      "-o",
-      "ldif-wrap=no",
-      "-H",
-      dc.ldapsUrl,
-      "-x",
-      "-D",
-      dc.serviceUpn,
-      "-w",
-      dc.servicePassword,
-      "-b",
-      benchOu,
-      "-E",
-      "pr=500/noprompt",
-      FILTER,
-      ...ATTRIBUTES,
-    ],
-    { env: { ...process.env, LDAPTLS_CACERT: dc.caPath }, maxBuffer: 1 << 30 },
-  );
-  return { ms: performance.now() - started, entries: stdout.split("\n").filter((l) => l.startsWith("dn:")).length };
-}
+const ldapsearchBench = (dc: SambaDcInfo) => ldapsearch(dc, { base: benchOu, filter: FILTER, attributes: ATTRIBUTES });
 
 async function agentSearch(
   dc: SambaDcInfo,
@@ -109,13 +81,13 @@ async function agentSearch(
 export async function benchAgentSearch(dc: SambaDcInfo, users: number, log: (line: string) => void): Promise<SearchBenchResult> {
   if (!(globalThis as { gc?: unknown }).gc) throw new Error("run with node --expose-gc");
   // Warm both up once (TLS session, DC caches), then alternate so drift hits both alike.
-  await ldapsearch(dc);
+  await ldapsearchBench(dc);
   await agentSearch(dc, {});
   const reference: number[] = [];
   const agent: number[] = [];
   let entries = 0;
   for (let i = 0; i < 5; i++) {
-    const r = await ldapsearch(dc);
+    const r = await ldapsearchBench(dc);
     const a = await agentSearch(dc, {});
     if (r.entries !== a.entries) throw new Error(`ldapsearch read ${r.entries} entries, the agent ${a.entries}`);
     entries = a.entries;

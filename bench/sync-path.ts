@@ -3,9 +3,7 @@
 // built-in PBX and a re-sync with nothing changed, each through the bundled worker in workerd
 // and a real agent process. Also the agent's peak RSS for a quarter of the directory and for
 // all of it, each in a fresh agent process, to show whether it grows with the directory.
-import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { promisify } from "node:util";
 import { targetFor } from "../agent/src/ldap/test-support.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
 import { scopeBases, scopeUserFilter } from "../schema/src/scope-filter.ts";
@@ -14,6 +12,7 @@ import type { SambaDcInfo } from "../test/support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "../test/support/stack.ts";
 import { neededAttributes } from "../worker/src/sync/read-directory.ts";
 import { benchDepartments, benchOu } from "./large-directory.ts";
+import { ldapsearch, median } from "./ldapsearch.ts";
 
 export interface SyncPathResult {
   usersInScope: number;
@@ -38,7 +37,6 @@ export interface SyncPathResult {
   workerdPeakRssMb: number;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const mb = (kb: number) => Math.round(kb / 102.4) / 10;
 
@@ -57,37 +55,15 @@ function configFor(dc: SambaDcInfo, departments: readonly string[]): SyncConfig 
 }
 
 /** ldapsearch paging through every OU of the scope with the filter and attributes the sync uses. */
-async function ldapsearch(dc: SambaDcInfo, config: SyncConfig): Promise<{ ms: number; entries: number }> {
-  const started = performance.now();
+async function ldapsearchScope(dc: SambaDcInfo, config: SyncConfig): Promise<{ ms: number; entries: number }> {
+  let ms = 0;
   let entries = 0;
   for (const base of scopeBases(config.scope, dc.baseDn)) {
-    const { stdout } = await promisify(execFile)(
-      "ldapsearch",
-      [
-        "-LLL",
-        "-o",
-        "ldif-wrap=no",
-        "-H",
-        dc.ldapsUrl,
-        "-x",
-        "-D",
-        dc.serviceUpn,
-        "-w",
-        dc.servicePassword,
-        "-b",
-        base.base,
-        "-s",
-        base.scope,
-        "-E",
-        "pr=500/noprompt",
-        scopeUserFilter(config.scope, "include"),
-        ...neededAttributes(config),
-      ],
-      { env: { ...process.env, LDAPTLS_CACERT: dc.caPath }, maxBuffer: 1 << 30 },
-    );
-    entries += stdout.split("\n").filter((l) => l.startsWith("dn:")).length;
+    const r = await ldapsearch(dc, { ...base, filter: scopeUserFilter(config.scope, "include"), attributes: neededAttributes(config) });
+    ms += r.ms;
+    entries += r.entries;
   }
-  return { ms: performance.now() - started, entries };
+  return { ms, entries };
 }
 
 function peakRssKb(pid: number | undefined): number {
@@ -152,14 +128,14 @@ export async function benchSyncPath(dc: SambaDcInfo, log: (line: string) => void
     const agent = await freshAgent(stack, "bench-all");
     agents.push(agent);
     // Warm up the DC's caches and the TLS paths once, then alternate reference and preview.
-    await ldapsearch(dc, all);
+    await ldapsearchScope(dc, all);
     await preview();
     const rssAll = peakRssKb(agent.child.pid);
     const reference: number[] = [];
     const previews: number[] = [];
     let usersInScope = 0;
     for (let i = 0; i < 3; i++) {
-      const r = await ldapsearch(dc, all);
+      const r = await ldapsearchScope(dc, all);
       const p = await timed(() => preview());
       reference.push(r.ms);
       previews.push(p.ms);

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LdifDirectory } from "../agent/src/ldif/ldif-directory.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
-import type { Extension } from "../worker/src/sync/pbx-port.ts";
+import { blankExtension, type Extension } from "../worker/src/sync/pbx-port.ts";
 import { previewOffline } from "./preview.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -33,26 +33,7 @@ const config = {
   schedule: { mode: "manual" },
 } satisfies SyncConfig;
 
-const manual = (number: string, displayName: string): Extension => ({
-  number,
-  displayName,
-  origin: "manual",
-  guid: null,
-  dn: null,
-  enabled: true,
-  disabledBySync: false,
-  numberSource: null,
-  firstName: null,
-  lastName: null,
-  email: null,
-  mobile: null,
-  workPhone: null,
-  department: null,
-  jobTitle: null,
-  avatarHash: null,
-  departmentPath: null,
-  groups: [],
-});
+const manual = (number: string, displayName: string) => blankExtension(number, { displayName });
 
 let work: string;
 let directory: LdifDirectory;

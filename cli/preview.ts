@@ -10,8 +10,8 @@ import type { SyncConfig } from "../schema/generated/config.ts";
 import { parseJsonDocument } from "../schema/src/json-document.ts";
 import { validateConfig } from "../schema/src/validate-config.ts";
 import type { DesiredUser } from "../worker/src/sync/map-user.ts";
-import type { Extension } from "../worker/src/sync/pbx-port.ts";
-import { type Plan, type PlanItem, planActions, planSync } from "../worker/src/sync/plan.ts";
+import { blankExtension, type Extension, extensionFields } from "../worker/src/sync/pbx-port.ts";
+import { type Plan, type PlanItem, planSync, summaryText } from "../worker/src/sync/plan.ts";
 import { type OutsideUser, readDirectory, usersForPlan } from "../worker/src/sync/read-directory.ts";
 import { UsageError } from "./validate.ts";
 
@@ -153,26 +153,18 @@ function extensionsFrom(json: unknown): Extension[] {
     const e = raw as Partial<Extension>;
     if (typeof e?.number !== "string" || e.number === "") throw new Error(`extension ${i + 1} has no "number"`);
     const text = (v: unknown) => (typeof v === "string" ? v : null);
-    return {
-      number: e.number,
+    return blankExtension(e.number, {
       origin: e.origin === "ad" ? "ad" : "manual",
       guid: text(e.guid),
       dn: text(e.dn),
       enabled: e.enabled !== false,
       disabledBySync: e.disabledBySync === true,
       numberSource: e.numberSource === "attribute" || e.numberSource === "sequential" ? e.numberSource : null,
-      firstName: text(e.firstName),
-      lastName: text(e.lastName),
-      displayName: text(e.displayName),
-      email: text(e.email),
-      mobile: text(e.mobile),
-      workPhone: text(e.workPhone),
-      department: text(e.department),
-      jobTitle: text(e.jobTitle),
+      ...Object.fromEntries(extensionFields.map((f) => [f, text(e[f])])),
       avatarHash: text(e.avatarHash),
       departmentPath: text(e.departmentPath),
       groups: Array.isArray(e.groups) ? e.groups.filter((g): g is string => typeof g === "string") : [],
-    };
+    });
   });
 }
 
@@ -185,14 +177,7 @@ export function formatPreview({ read, plan }: OfflinePreview, source: string): s
       (read.complete ? "" : ` (incomplete: ${read.reason}; nothing will be disabled or deleted)`),
   );
   for (const w of read.warnings) lines.push(`warning: ${w}`);
-  lines.push(
-    `Plan: ${
-      planActions
-        .filter((a) => plan.summary[a] > 0)
-        .map((a) => `${plan.summary[a]} ${a}`)
-        .join(", ") || "nothing to do"
-    }`,
-  );
+  lines.push(`Plan: ${summaryText(plan.summary)}`);
   if (plan.held) lines.push(`Held for approval: ${plan.held.reason}`);
   if (plan.departmentsToCreate.length > 0) lines.push(`Departments to create: ${plan.departmentsToCreate.join("; ")}`);
   if (plan.groupsToCreate.length > 0) lines.push(`Extension groups to create: ${plan.groupsToCreate.join("; ")}`);

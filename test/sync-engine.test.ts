@@ -5,7 +5,7 @@ import { isDisabled, sam, targetFor, usersUnder } from "../agent/src/ldap/test-s
 import { LdifDirectory } from "../agent/src/ldif/ldif-directory.ts";
 import { previewOffline } from "../cli/preview.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
-import type { Extension } from "../worker/src/sync/pbx-port.ts";
+import { blankExtension } from "../worker/src/sync/pbx-port.ts";
 import { seedLdifPath } from "./support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "./support/stack.ts";
 
@@ -25,27 +25,6 @@ const config = {
 const staff = usersUnder(STAFF);
 const enabledStaff = staff.filter((u) => !isDisabled(u));
 const nameOf = (sAMAccountName: string) => String(staff.find((u) => sam(u) === sAMAccountName)?.attributes.displayName?.[0]);
-
-const manualExtension = (number: string): Extension => ({
-  number,
-  origin: "manual",
-  guid: null,
-  dn: null,
-  enabled: true,
-  disabledBySync: false,
-  numberSource: null,
-  firstName: null,
-  lastName: null,
-  displayName: number,
-  email: null,
-  mobile: null,
-  workPhone: null,
-  department: null,
-  jobTitle: null,
-  avatarHash: null,
-  departmentPath: null,
-  groups: [],
-});
 
 describe("sync end to end", () => {
   let stack: Stack;
@@ -85,8 +64,8 @@ describe("sync end to end", () => {
     // adsync preview gives the same plan from the LDIF the DC was seeded with.
     const { connection: _, ...template } = config;
     const offline = await previewOffline(template as SyncConfig, await LdifDirectory.fromFile(seedLdifPath), [
-      manualExtension("0999"),
-      manualExtension("1001"),
+      blankExtension("0999"),
+      blankExtension("1001"),
     ]);
     const shape = (i: Json) => ({ action: i.action, name: i.name, number: i.number, code: i.code, reason: i.reason, state: i.state });
     expect(offline.plan.items.map(shape)).toEqual(items.map(shape));

@@ -5,11 +5,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Scope } from "../../../schema/generated/config.ts";
-import type { SearchCompleteness, SearchSpec, WireEntry } from "../../../schema/src/agent-protocol.ts";
+import type { SearchSpec, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { filter } from "../../../schema/src/ldap-filter.ts";
 import { scopeBases, scopeGroupFilter, scopeUserFilter } from "../../../schema/src/scope-filter.ts";
 import { SearchError } from "../ldap/errors.ts";
-import { forEachPage } from "../ldap/search.ts";
+import { collect } from "../ldap/test-support.ts";
 import { LdifDirectory } from "./ldif-directory.ts";
 
 const FIXTURE_PATH = fileURLToPath(new URL("../../../test/fixtures/directory.ldif", import.meta.url));
@@ -31,16 +31,6 @@ const ENGINEERING = ["ffischer", "ggarcia", "hhughes", "iivanov"];
 const EVERYONE = ["jjones", ...SALES, ...SUPPORT, ...ENGINEERING, "svc-pbx"].sort();
 const PHONE_USERS_DIRECT = ["cchen", "ddavis", "eevans", "ffischer", "hhughes", "jjones"];
 const without = (list: string[], ...gone: string[]) => list.filter((u) => !gone.includes(u));
-
-async function collect(
-  pages: AsyncGenerator<WireEntry[], SearchCompleteness, undefined>,
-): Promise<{ pages: WireEntry[][]; result: SearchCompleteness }> {
-  const out: WireEntry[][] = [];
-  const result = await forEachPage(pages, (page) => {
-    out.push(page);
-  });
-  return { pages: out, result };
-}
 
 async function entries(spec: Partial<SearchSpec> & { filter: string }, from = directory): Promise<WireEntry[]> {
   return (await collect(from.search({ base: BASE, scope: "sub", attributes: [], ...spec }))).pages.flat();

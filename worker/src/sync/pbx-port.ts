@@ -32,6 +32,31 @@ export interface Extension extends ExtensionState {
   numberSource: "attribute" | "sequential" | null;
 }
 
+/** A hand-made extension with nothing set but what `fields` give: the PBX's blank form. */
+export function blankExtension(number: string, fields: Partial<Extension> = {}): Extension {
+  return {
+    number,
+    origin: "manual",
+    guid: null,
+    dn: null,
+    enabled: true,
+    disabledBySync: false,
+    numberSource: null,
+    firstName: null,
+    lastName: null,
+    displayName: null,
+    email: null,
+    mobile: null,
+    workPhone: null,
+    department: null,
+    jobTitle: null,
+    avatarHash: null,
+    departmentPath: null,
+    groups: [],
+    ...fields,
+  };
+}
+
 export interface ArchiveTarget {
   extension: string;
   voicemail: boolean;

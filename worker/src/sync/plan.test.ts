@@ -5,7 +5,7 @@ import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
 import type { DirectoryUser } from "./directory-user.ts";
 import { type DesiredUser, mapUser } from "./map-user.ts";
 import { MemoryPbx } from "./memory-pbx.ts";
-import type { Extension } from "./pbx-port.ts";
+import { blankExtension, type Extension } from "./pbx-port.ts";
 import { type Plan, type PlanInput, planSync } from "./plan.ts";
 
 const BASE = "DC=example,DC=com";
@@ -57,26 +57,7 @@ async function synced(config: SyncConfig, users: DirectoryUser[], manual: Extens
 }
 
 function manualExtension(number: string, name = "Reception"): Extension {
-  return {
-    number,
-    origin: "manual",
-    guid: null,
-    dn: null,
-    enabled: true,
-    disabledBySync: false,
-    numberSource: null,
-    firstName: name,
-    lastName: null,
-    displayName: name,
-    email: null,
-    mobile: null,
-    workPhone: null,
-    department: null,
-    jobTitle: null,
-    avatarHash: null,
-    departmentPath: null,
-    groups: [],
-  };
+  return blankExtension(number, { firstName: name, displayName: name });
 }
 
 const byAction = (p: Plan, action: string) => p.items.filter((i) => i.action === action);

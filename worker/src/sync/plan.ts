@@ -9,6 +9,16 @@ import { type ArchiveTarget, type Extension, type ExtensionField, type Extension
 export const planActions = ["create", "update", "enable", "disable", "delete", "unchanged", "conflict", "excluded"] as const;
 export type PlanAction = (typeof planActions)[number];
 
+/** A plan's counts as a person reads them: "12 create, 1 conflict", or "nothing to do". */
+export function summaryText(summary: Record<PlanAction, number>): string {
+  return (
+    planActions
+      .filter((a) => summary[a] > 0)
+      .map((a) => `${summary[a]} ${a}`)
+      .join(", ") || "nothing to do"
+  );
+}
+
 export interface FieldChange {
   field: ExtensionField | "number" | "avatar" | "departmentPath" | "groups" | "dn";
   from: string | null;

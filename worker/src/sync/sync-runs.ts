@@ -10,7 +10,7 @@ import { containsPattern, type Sql } from "../sql.ts";
 import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
 import type { DesiredUser } from "./map-user.ts";
 import type { PbxDirectory } from "./pbx-port.ts";
-import { type Plan, type PlanAction, type PlanItem, planActions, planSync } from "./plan.ts";
+import { type Plan, type PlanAction, type PlanItem, planSync, summaryText } from "./plan.ts";
 import { readDirectory, type SearchStream, usersForPlan } from "./read-directory.ts";
 
 export const syncRunsSchema = `
@@ -262,16 +262,7 @@ export class SyncRuns {
       }),
       id,
     );
-    this.event(
-      id,
-      "info",
-      `Plan: ${
-        planActions
-          .filter((a) => plan.summary[a] > 0)
-          .map((a) => `${plan.summary[a]} ${a}`)
-          .join(", ") || "nothing to do"
-      }`,
-    );
+    this.event(id, "info", `Plan: ${summaryText(plan.summary)}`);
     if (plan.held && run.kind === "sync") this.event(id, "warning", `Waiting for approval: ${plan.held.reason}`);
     if (status === "previewed" || status === "succeeded") this.#finish(id, status);
   }
