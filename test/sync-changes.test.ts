@@ -13,6 +13,8 @@ const STAFF = `OU=Staff,${BASE}`;
 const SALES = `OU=Sales,${STAFF}`;
 const SUPPORT = `OU=Support,${STAFF}`;
 const TIER2 = `CN=Support (Tier 2),OU=Groups,${BASE}`;
+// Sales Team is a member of Phone Users: its members count, through the nesting.
+const PHONE_USERS = `CN=Phone Users,OU=Groups,${BASE}`;
 
 const config = (dc: SambaDc, connection: Record<string, unknown> = {}) => ({
   connection: { ...targetFor(dc).connection, ...connection },
@@ -21,7 +23,7 @@ const config = (dc: SambaDc, connection: Record<string, unknown> = {}) => ({
   extensionNumbers: { source: "attributeThenSequential", attribute: "ipPhone", ranges: [{ start: "2000", end: "2001" }] },
   organisation: {
     departments: { from: "ouTree" },
-    extensionGroups: { from: "memberOf", groups: [{ dn: TIER2 }], createMissing: true },
+    extensionGroups: { from: "memberOf", groups: [{ dn: TIER2 }, { dn: PHONE_USERS, nested: true }], createMissing: true },
   },
   deprovisioning: { whenOutOfScope: "delete", whenDisabled: "disable", whenDeleted: "delete", archive: { extension: "0999" } },
   schedule: { mode: "manual" },
@@ -72,8 +74,10 @@ describe("sync following AD changes", () => {
     expect(ext("Smith, John")).toMatchObject({ number: "1002", dn: `CN=Smith\\, John,${SALES}`, departmentPath: "Staff > Sales" });
     expect(ext("Zoë Müller")).toMatchObject({ number: "1003", firstName: "Zoë", lastName: "Müller" });
     expect(ext("José Núñez")).toMatchObject({ number: "1101", groups: ["Support (Tier 2)"] });
-    expect(ext("Carol Chen")?.groups).toEqual(["Support (Tier 2)"]);
-    expect(ext("Judy Jones")?.groups).toEqual([]);
+    expect(ext("Carol Chen")?.groups).toEqual(["Phone Users", "Support (Tier 2)"]);
+    expect(ext("Judy Jones")?.groups).toEqual(["Phone Users"]);
+    expect(ext("Zoë Müller")?.groups).toEqual(["Phone Users"]);
+    expect(ext("Grace Garcia")?.groups).toEqual([]);
     // John was there first (by the deterministic order); Dana's copy of his number is a conflict.
     expect(plan["Dana Duplicate"]).toMatchObject({ action: "conflict", code: "number_duplicate" });
     expect(plan["Dana Duplicate"].reason).toMatch(/1002/);

@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { basename } from "node:path";
 import { parseArgs } from "node:util";
-import { runOperation } from "./operations.ts";
+import { ldifBackend } from "./ldif/ldif-backend.ts";
+import { LdifDirectory } from "./ldif/ldif-directory.ts";
+import { type DirectoryBackend, ldapBackend, runOperation } from "./operations.ts";
 import { Tunnel } from "./tunnel.ts";
 
 const usage = `usage: adsync-agent --url URL --token TOKEN [--id ID] [--config FILE]
@@ -10,7 +13,11 @@ const usage = `usage: adsync-agent --url URL --token TOKEN [--id ID] [--config F
   --url     the pbx-ad-sync worker, e.g. https://pbx.example.com   (or ADSYNC_URL)
   --token   the enrollment token from Agents > Add agent           (or ADSYNC_TOKEN)
   --id      this agent's id; defaults to one derived from the host name (or ADSYNC_AGENT_ID)
-  --config  a JSON file with any of { "url", "token", "id" }       (or ADSYNC_AGENT_CONFIG)
+  --config  a JSON file with any of { "url", "token", "id", "directoryFile" }
+                                                                  (or ADSYNC_AGENT_CONFIG)
+  --directory-file FILE
+            answer from an LDIF export (ldifde or ldapsearch output) instead of a domain
+            controller: for trying the product on sample data   (or ADSYNC_DIRECTORY_FILE)
 
 The agent dials out to the worker and does read-only LDAP work for it; it needs no inbound port.
 Bind passwords kept on this host are read from the environment variable or file the
@@ -33,7 +40,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(): { url: string; token: string; id: string } {
+function settings(): { url: string; token: string; id: string; directoryFile: string | undefined } {
   let args: ReturnType<typeof parseArgs<{ options: Record<string, { type: "string" | "boolean" }> }>>["values"];
   try {
     args = parseArgs({
@@ -42,6 +49,7 @@ function settings(): { url: string; token: string; id: string } {
         token: { type: "string" },
         id: { type: "string" },
         config: { type: "string" },
+        "directory-file": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -53,7 +61,7 @@ function settings(): { url: string; token: string; id: string } {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
-  let file: { url?: unknown; token?: unknown; id?: unknown } = {};
+  let file: { url?: unknown; token?: unknown; id?: unknown; directoryFile?: unknown } = {};
   const configPath = (args.config as string | undefined) ?? process.env.ADSYNC_AGENT_CONFIG;
   if (configPath) {
     try {
@@ -78,17 +86,32 @@ function settings(): { url: string; token: string; id: string } {
   const id =
     pick(args.id, process.env.ADSYNC_AGENT_ID, file.id) ??
     `${host.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${createHash("sha256").update(host).digest("hex").slice(0, 8)}`;
-  return { url, token, id };
+  const directoryFile = pick(args["directory-file"], process.env.ADSYNC_DIRECTORY_FILE, file.directoryFile);
+  return { url, token, id, directoryFile };
 }
 
-const { url, token, id } = settings();
+/** Where operations are answered: the domain controllers of each request, or a directory file. */
+async function backendFor(file: string | undefined): Promise<DirectoryBackend> {
+  if (file === undefined) return ldapBackend;
+  try {
+    const directory = await LdifDirectory.fromFile(file);
+    log(`answering from the directory file ${file} (${directory.size} entries), not from a domain controller`);
+    return ldifBackend(directory, basename(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(`cannot read the directory file ${file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+}
+
+const { url, token, id, directoryFile } = settings();
+const backend = await backendFor(directoryFile);
 const tunnel = new Tunnel({
   url,
   token,
   agentId: id,
   hostname: hostname(),
   version,
-  handle: runOperation,
+  handle: (operation, context) => runOperation(operation, context, backend),
   log,
   // A refused token stays refused: exit, so a service manager shows the failure instead of a retry loop.
   onRefused: () => setTimeout(() => process.exit(3), 50),

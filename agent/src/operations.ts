@@ -1,7 +1,18 @@
 // The agent's side of the protocol: each read operation the worker may ask for, mapped onto
 // the LDAP layer. Searches stream their pages through `sendPage`, which waits while the
 // worker is behind, so a search of any size holds about one page in memory.
-import type { AgentOperation, SearchCompleteness, WireEntry } from "../../schema/src/agent-protocol.ts";
+import type { Scope } from "../../schema/generated/config.ts";
+import type {
+  AgentOperation,
+  AuthenticateResult,
+  LdapTarget,
+  OuNode,
+  SearchCompleteness,
+  SearchSpec,
+  TestConnectionResult,
+  UserAttribute,
+  WireEntry,
+} from "../../schema/src/agent-protocol.ts";
 import { authenticate } from "./ldap/authenticate.ts";
 import { openConnection } from "./ldap/connection.ts";
 import { listOus, listUserAttributes } from "./ldap/directory.ts";
@@ -29,32 +40,60 @@ export class OperationCancelled extends DirectoryError {
   }
 }
 
-export async function runOperation(operation: AgentOperation, context: OperationContext): Promise<OperationOutput> {
+/** Where operations are answered: Active Directory over LDAP, or a directory file. */
+export interface DirectoryBackend {
+  testConnection(target: LdapTarget, scope?: Scope): Promise<TestConnectionResult>;
+  listOus(target: LdapTarget): Promise<OuNode>;
+  listUserAttributes(target: LdapTarget): Promise<UserAttribute[]>;
+  authenticate(target: LdapTarget, username: string, password: string): Promise<AuthenticateResult>;
+  search(target: LdapTarget, spec: SearchSpec): AsyncGenerator<WireEntry[], SearchCompleteness, undefined>;
+  readEntries(
+    target: LdapTarget,
+    dns: string[],
+    attributes: string[],
+    binaryAttributes: string[],
+  ): AsyncGenerator<WireEntry[], SearchCompleteness, undefined>;
+}
+
+export const ldapBackend: DirectoryBackend = {
+  testConnection,
+  listOus,
+  listUserAttributes,
+  authenticate,
+  search,
+  async *readEntries(target, dns, attributes, binaryAttributes) {
+    const connection = await openConnection(target);
+    try {
+      return yield* readEntries(connection, dns, attributes, binaryAttributes);
+    } finally {
+      await connection.close();
+    }
+  },
+};
+
+export async function runOperation(
+  operation: AgentOperation,
+  context: OperationContext,
+  backend: DirectoryBackend = ldapBackend,
+): Promise<OperationOutput> {
   switch (operation.op) {
     case "testConnection":
-      return { result: await testConnection(operation.target, operation.scope) };
+      return { result: await backend.testConnection(operation.target, operation.scope) };
     case "listOus":
-      return { result: await listOus(operation.target) };
+      return { result: await backend.listOus(operation.target) };
     case "listUserAttributes":
-      return { result: await listUserAttributes(operation.target) };
+      return { result: await backend.listUserAttributes(operation.target) };
     case "authenticate":
-      return { result: await authenticate(operation.target, operation.username, operation.password) };
+      return { result: await backend.authenticate(operation.target, operation.username, operation.password) };
     case "search": {
       const { op: _op, target, ...spec } = operation;
-      const complete = await stream(search(target, spec), context);
+      const complete = await stream(backend.search(target, spec), context);
       return { result: complete, complete };
     }
     case "readEntries": {
-      const connection = await openConnection(operation.target);
-      try {
-        const complete = await stream(
-          readEntries(connection, operation.dns, operation.attributes, operation.binaryAttributes ?? []),
-          context,
-        );
-        return { result: complete, complete };
-      } finally {
-        await connection.close();
-      }
+      const pages = backend.readEntries(operation.target, operation.dns, operation.attributes, operation.binaryAttributes ?? []);
+      const complete = await stream(pages, context);
+      return { result: complete, complete };
     }
     default: {
       const unknown: { op?: unknown } = operation;

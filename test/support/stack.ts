@@ -38,7 +38,10 @@ export function adminToken(tenant: string): Promise<string> {
   return sign({ sub: `admin@${tenant}`, tenant, role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 }, testSecrets.ADMIN_JWT_SECRET);
 }
 
-export async function startStack(dc: SambaDcInfo, options: { tenant: string; config: Record<string, unknown> }): Promise<Stack> {
+export async function startStack(
+  dc: SambaDcInfo,
+  options: { tenant: string; config: Record<string, unknown>; agentEnv?: Record<string, string> },
+): Promise<Stack> {
   const [{ script }, persistDir, port] = await Promise.all([bundleWorker(), mkdtemp(join(tmpdir(), "adsync-stack-")), freePort()]);
   const logs: string[] = [];
   const mf: Miniflare = await startWorker(script, { port, persistDir, onLog: (line) => logs.push(line) });
@@ -68,7 +71,12 @@ export async function startStack(dc: SambaDcInfo, options: { tenant: string; con
   await must("save config", api("PUT", "/config", options.config));
   await must("set bind password", api("PUT", "/config/bind-password", { password: dc.servicePassword }));
   const enrolled = await must("enroll", api("POST", "/agents/enrollment-tokens", { label: "test" }), 201);
-  const agent = startAgent({ url: base, token: enrolled.body.token, id: `${options.tenant}-agent` });
+  const agent = startAgent({
+    url: base,
+    token: enrolled.body.token,
+    id: `${options.tenant}-agent`,
+    ...(options.agentEnv ? { env: options.agentEnv } : {}),
+  });
   await agent.waitFor(/connected to/);
   return {
     base,

@@ -5,13 +5,13 @@ import type { LdapTarget, OuNode, UserAttribute } from "../../../schema/src/agen
 import { normalizeDn, parseDn } from "../../../schema/src/dn.ts";
 import { type DirectoryConnection, openConnection } from "./connection.ts";
 import { SearchError } from "./errors.ts";
-import { type SearchSpec, searchPages } from "./search.ts";
+import { type PagedSearch, type SearchSpec, searchPages } from "./search.ts";
 
 /** The OU tree under the target's base DN, rooted at the base DN itself. */
 export async function listOus(target: LdapTarget): Promise<OuNode> {
   const connection = await openConnection(target);
   try {
-    return await readOuTree(connection, connection.settings.baseDn);
+    return await readOuTree((spec) => searchPages(connection, spec), connection.settings.baseDn);
   } finally {
     await connection.close();
   }
@@ -30,14 +30,14 @@ export async function listUserAttributes(target: LdapTarget): Promise<UserAttrib
 // ---------------------------------------------------------------------------------------
 // OUs
 
-export async function readOuTree(connection: DirectoryConnection, baseDn: string): Promise<OuNode> {
+export async function readOuTree(search: PagedSearch, baseDn: string): Promise<OuNode> {
   const root: OuNode = { dn: baseDn, name: firstRdnValue(baseDn) ?? baseDn, children: [] };
   const baseKey = dnKey(baseDn);
   const nodes = new Map<string, OuNode>();
   // Each OU's ancestors, nearest first, up to (not including) the base DN.
   const ancestors = new Map<string, string[]>();
   const spec: SearchSpec = { base: baseDn, scope: "sub", filter: "(objectClass=organizationalUnit)", attributes: ["ou"] };
-  for await (const page of searchPages(connection, spec)) {
+  for await (const page of search(spec)) {
     for (const entry of page) {
       const parsed = parseDn(entry.dn);
       if (!parsed.ok) continue;

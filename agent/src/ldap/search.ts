@@ -40,6 +40,9 @@ export async function* search(target: LdapTarget, spec: SearchSpec): AsyncGenera
   }
 }
 
+/** A directory's paged search: a DC's through a connection, or a directory file's. */
+export type PagedSearch = (spec: SearchSpec) => AsyncGenerator<WireEntry[], SearchCompleteness, undefined>;
+
 /**
  * Pages of `spec` on a bound connection. Returns how complete the read was; throws a
  * DirectoryError when the search fails outright (bad base DN or filter, lost connection).

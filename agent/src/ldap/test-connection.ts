@@ -19,11 +19,11 @@ import {
   resolveBindPassword,
 } from "./connection.ts";
 import { BindError, type DirectoryError, SearchError, TlsError, toDirectoryError } from "./errors.ts";
-import { type SearchSpec, searchPages } from "./search.ts";
+import { type PagedSearch, type SearchSpec, searchPages } from "./search.ts";
 
-type StepId = Exclude<ConnectionStep["id"], "agent">;
+export type StepId = Exclude<ConnectionStep["id"], "agent">;
 
-const TITLES: Record<StepId, string> = {
+export const stepTitles: Record<StepId, string> = {
   reachable: "Domain controllers reachable",
   tls: "Secure connection (TLS)",
   bind: "Sign-in of the bind account",
@@ -36,7 +36,7 @@ const ORDER: StepId[] = ["reachable", "tls", "bind", "baseDn", "scope"];
 // Certificates closer than this to expiry turn the TLS step into a warning.
 const EXPIRY_WARNING_DAYS = 30;
 
-interface StepOutcome {
+export interface StepOutcome {
   status: "ok" | "failed" | "warning";
   detail: string;
   fix?: string | undefined;
@@ -59,16 +59,7 @@ export async function testConnection(target: LdapTarget, scope?: Scope): Promise
         toDirectoryError(error, { phase: id === "bind" ? "bind" : "search", ...(connection ? { server: connection.server } : {}) }),
       );
     }
-    const step: ConnectionStep = {
-      id,
-      title: TITLES[id],
-      status: outcome.status,
-      durationMs: Math.round(performance.now() - started),
-      detail: outcome.detail,
-    };
-    if (outcome.fix !== undefined) step.fix = outcome.fix;
-    if (outcome.code !== undefined) step.code = outcome.code;
-    steps.push(step);
+    steps.push(connectionStep(id, outcome, performance.now() - started));
     return outcome.status !== "failed";
   };
 
@@ -87,9 +78,9 @@ export async function testConnection(target: LdapTarget, scope?: Scope): Promise
         return outcome;
       })) &&
       (await run("bind", () => checkBind(target, settings, required(connection)))) &&
-      (await run("baseDn", () => checkBaseDn(settings, required(connection)))) &&
+      (await run("baseDn", () => checkBaseDn(settings.baseDn, pagesOf(required(connection)), required(connection).server))) &&
       (await run("scope", async () => {
-        const outcome = await checkScope(settings, required(connection), scope);
+        const outcome = await checkScope(settings.baseDn, pagesOf(required(connection)), scope);
         if (outcome.counts !== undefined) result.counts = outcome.counts;
         return outcome;
       }));
@@ -98,10 +89,23 @@ export async function testConnection(target: LdapTarget, scope?: Scope): Promise
     await connection?.close();
   }
   for (const id of ORDER.slice(steps.length)) {
-    steps.push({ id, title: TITLES[id], status: "skipped", durationMs: 0, detail: "Not checked: an earlier step failed." });
+    steps.push(connectionStep(id, { status: "skipped", detail: "Not checked: an earlier step failed." }, 0));
   }
   return result;
 }
+
+/** A step of the result, from what its check found. */
+export function connectionStep(id: StepId, outcome: StepOutcome | { status: "skipped"; detail: string }, ms: number): ConnectionStep {
+  const step: ConnectionStep = { id, title: stepTitles[id], status: outcome.status, durationMs: Math.round(ms), detail: outcome.detail };
+  if ("fix" in outcome && outcome.fix !== undefined) step.fix = outcome.fix;
+  if ("code" in outcome && outcome.code !== undefined) step.code = outcome.code;
+  return step;
+}
+
+const pagesOf =
+  (connection: DirectoryConnection): PagedSearch =>
+  (spec) =>
+    searchPages(connection, spec);
 
 function required(connection: DirectoryConnection | undefined): DirectoryConnection {
   if (connection === undefined) throw new Error("no connection to the domain controller");
@@ -252,8 +256,9 @@ async function checkBind(target: LdapTarget, settings: ConnectionSettings, conne
   return { status: "ok", detail: `Signed in as ${settings.bindUsername} on ${connection.server}.` };
 }
 
-async function checkBaseDn(settings: ConnectionSettings, connection: DirectoryConnection): Promise<StepOutcome> {
-  const rootDse = await readOne(connection, {
+/** The base DN step, on any paged search (a DC's, or a directory file's); `server` names it in messages. */
+export async function checkBaseDn(baseDn: string, search: PagedSearch, server: string): Promise<StepOutcome> {
+  const rootDse = await readOne(search, {
     base: "",
     scope: "base",
     filter: "(objectClass=*)",
@@ -261,19 +266,19 @@ async function checkBaseDn(settings: ConnectionSettings, connection: DirectoryCo
   });
   const domain = rootDse?.defaultNamingContext?.[0];
   try {
-    const entry = await readOne(connection, {
-      base: settings.baseDn,
+    const entry = await readOne(search, {
+      base: baseDn,
       scope: "base",
       filter: "(objectClass=*)",
       attributes: ["objectClass"],
     });
     if (entry === undefined) throw new SearchError("no_such_object", "the base DN cannot be read");
   } catch (error) {
-    const failure = toDirectoryError(error, { phase: "search", server: connection.server, base: settings.baseDn });
+    const failure = toDirectoryError(error, { phase: "search", server, base: baseDn });
     if (failure instanceof SearchError && (failure.code === "no_such_object" || failure.code === "referral")) {
       return {
         status: "failed",
-        detail: `The base DN "${settings.baseDn}" does not exist on ${connection.server}${domain === undefined ? "" : ` (its domain is ${domain})`}.`,
+        detail: `The base DN "${baseDn}" does not exist on ${server}${domain === undefined ? "" : ` (its domain is ${domain})`}.`,
         fix:
           domain === undefined
             ? "Copy the DN of the domain or OU from Active Directory (attribute distinguishedName)."
@@ -283,17 +288,18 @@ async function checkBaseDn(settings: ConnectionSettings, connection: DirectoryCo
     }
     return failed(failure);
   }
-  return { status: "ok", detail: `${settings.baseDn} can be read${domain === undefined ? "" : ` (domain ${domain})`}.` };
+  return { status: "ok", detail: `${baseDn} can be read${domain === undefined ? "" : ` (domain ${domain})`}.` };
 }
 
-async function checkScope(
-  settings: ConnectionSettings,
-  connection: DirectoryConnection,
+/** The scope step: every OU and group named exists, and what the scope holds. */
+export async function checkScope(
+  baseDn: string,
+  search: PagedSearch,
   scope: Scope | undefined,
 ): Promise<StepOutcome & { counts?: ScopeCounts }> {
   // Every OU and group the scope names must exist; AD would just match nobody otherwise.
   for (const ou of scope?.users === "ous" ? (scope.ous ?? []) : []) {
-    if (!(await exists(connection, ou.dn, "(objectClass=organizationalUnit)"))) {
+    if (!(await exists(search, ou.dn, "(objectClass=organizationalUnit)"))) {
       return {
         status: "failed",
         detail: `The OU "${ou.dn}" in scope.ous does not exist.`,
@@ -303,7 +309,7 @@ async function checkScope(
     }
   }
   for (const group of scope?.users === "groups" ? (scope.groups ?? []) : []) {
-    if (!(await exists(connection, group.dn, "(objectClass=group)"))) {
+    if (!(await exists(search, group.dn, "(objectClass=group)"))) {
       return {
         status: "failed",
         detail: `The group "${group.dn}" in scope.groups does not exist.`,
@@ -312,17 +318,17 @@ async function checkScope(
       };
     }
   }
-  const bases = scopeBases(scope, settings.baseDn);
+  const bases = scopeBases(scope, baseDn);
   const includeDisabled = scope?.includeDisabled === true;
   const ouBases =
     scope?.users === "ous"
       ? bases.map((b) => ({ base: b.base, scope: b.scope === "sub" ? ("sub" as const) : ("base" as const) }))
-      : [{ base: settings.baseDn, scope: "sub" as const }];
+      : [{ base: baseDn, scope: "sub" as const }];
   const tallies = {
-    users: await count(connection, bases, scopeUserFilter(scope, includeDisabled ? "include" : "exclude")),
-    disabled: await count(connection, bases, scopeUserFilter(scope, "only")),
-    ous: await count(connection, ouBases, "(objectClass=organizationalUnit)"),
-    groups: await count(connection, [{ base: settings.baseDn, scope: "sub" }], scopeGroupFilter(scope)),
+    users: await count(search, bases, scopeUserFilter(scope, includeDisabled ? "include" : "exclude")),
+    disabled: await count(search, bases, scopeUserFilter(scope, "only")),
+    ous: await count(search, ouBases, "(objectClass=organizationalUnit)"),
+    groups: await count(search, [{ base: baseDn, scope: "sub" }], scopeGroupFilter(scope)),
   };
   const counts: ScopeCounts = {
     usersInScope: tallies.users.total,
@@ -364,14 +370,14 @@ function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
-async function readOne(connection: DirectoryConnection, spec: SearchSpec): Promise<Record<string, string[]> | undefined> {
-  for await (const page of searchPages(connection, spec)) return page[0]?.attributes;
+async function readOne(search: PagedSearch, spec: SearchSpec): Promise<Record<string, string[]> | undefined> {
+  for await (const page of search(spec)) return page[0]?.attributes;
   return undefined;
 }
 
-async function exists(connection: DirectoryConnection, dn: string, objectFilter: string): Promise<boolean> {
+async function exists(search: PagedSearch, dn: string, objectFilter: string): Promise<boolean> {
   try {
-    return (await readOne(connection, { base: dn, scope: "base", filter: objectFilter, attributes: ["1.1"] })) !== undefined;
+    return (await readOne(search, { base: dn, scope: "base", filter: objectFilter, attributes: ["1.1"] })) !== undefined;
   } catch (error) {
     if (error instanceof SearchError && error.code === "no_such_object") return false;
     throw error;
@@ -384,14 +390,10 @@ interface Count {
   incomplete?: string;
 }
 
-async function count(
-  connection: DirectoryConnection,
-  bases: { base: string; scope: SearchSpec["scope"] }[],
-  filter: string,
-): Promise<Count> {
+async function count(search: PagedSearch, bases: { base: string; scope: SearchSpec["scope"] }[], filter: string): Promise<Count> {
   const result: Count = { total: 0 };
   for (const { base, scope } of bases) {
-    const pages = searchPages(connection, { base, scope, filter, attributes: ["1.1"] });
+    const pages = search({ base, scope, filter, attributes: ["1.1"] });
     for (let step = await pages.next(); ; step = await pages.next()) {
       if (step.done) {
         if (!step.value.complete) result.incomplete ??= step.value.reason ?? "the directory read was incomplete";

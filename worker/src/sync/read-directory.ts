@@ -110,7 +110,8 @@ export async function readDirectory(
           {
             base: baseDn,
             scope: "sub",
-            filter: filter`(&${USERS}(memberOf:1.2.840.113556.1.4.1941:=${group.dn}))`,
+            // USERS is a filter already; only the DN is a value to escape.
+            filter: `(&${USERS}${filter`(memberOf:1.2.840.113556.1.4.1941:=${group.dn})`})`,
             attributes: ["objectGUID"],
           },
           (entries) => {
