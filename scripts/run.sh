@@ -31,16 +31,10 @@ case "$task" in
     exit "$status"
     ;;
   start)
-    # The worker in local workerd, with development secrets from .dev.vars (made on first use)
-    # and a development administrator session for the tenant "demo".
-    token="$(node cli/main.ts dev-token --tenant demo)"
-    cat >&2 <<EOF
-pbx-ad-sync: the worker is starting on http://127.0.0.1:8787 (Ctrl-C stops it)
-  administrator token for tenant "demo" (8 hours; \`npx adsync dev-token --tenant demo\` makes another):
-    export ADSYNC_ADMIN_TOKEN=$token
-  then see README.md, "Running locally", to enroll an agent and call Test Connection.
-EOF
-    exec wrangler dev --ip 127.0.0.1 --port 8787 --config wrangler.toml
+    # The worker in local workerd, the sample configuration, an agent on the sample directory
+    # (scripts/start.ts); development secrets come from .dev.vars, made on first use.
+    node cli/main.ts dev-token --tenant demo > /dev/null
+    exec node scripts/start.ts
     ;;
   *) echo "usage: scripts/run.sh start|test|bench|build|generate|lint|format|typecheck" >&2; exit 2 ;;
 esac
