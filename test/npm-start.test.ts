@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "./support/agent-process.ts";
+import type { Json } from "./support/stack.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -45,9 +46,9 @@ describe("npm start", () => {
     // The agent connects right after the banner.
     for (let i = 0; i < 50 && !/connected to/.test(err); i++) await new Promise((r) => setTimeout(r, 100));
 
-    const preview = await (await fetch(`${api}/preview?limit=1`, { method: "POST", headers })).json();
+    const preview = (await (await fetch(`${api}/preview?limit=1`, { method: "POST", headers })).json()) as Json;
     expect(preview.run).toMatchObject({ status: "previewed", complete: true, summary: { create: 291, conflict: 2, excluded: 7 } });
-    const extensions = await (await fetch(`${api}/extensions`, { headers })).json();
+    const extensions = (await (await fetch(`${api}/extensions`, { headers })).json()) as Json;
     expect(extensions.extensions.map((e: { number: string }) => e.number).sort()).toEqual(["0999", "1000"]);
 
     child.kill("SIGINT");
