@@ -13,7 +13,7 @@ import type { DesiredUser } from "../worker/src/sync/map-user.ts";
 import { blankExtension, type Extension, extensionFields } from "../worker/src/sync/pbx-port.ts";
 import { type Plan, type PlanItem, planSync, summaryText } from "../worker/src/sync/plan.ts";
 import { type OutsideUser, readDirectory, usersForPlan } from "../worker/src/sync/read-directory.ts";
-import { UsageError } from "./validate.ts";
+import { readFailure, UsageError } from "./validate.ts";
 
 interface Output {
   write(text: string): unknown;
@@ -107,8 +107,7 @@ export async function previewCommand(args: string[], out: Output, err: Output): 
   try {
     directory = await LdifDirectory.fromFile(values.ldif);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    err.write(`${values.ldif}: ${code === "ENOENT" ? "no such file" : (e as Error).message}\n`);
+    err.write(`${values.ldif}: ${readFailure(e)}\n`);
     return 2;
   }
   let extensions: Extension[] = [];
@@ -139,8 +138,7 @@ async function readText(file: string, err: Output): Promise<string | undefined> 
   try {
     return await readFile(file, "utf8");
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    err.write(`${file}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : `cannot read (${code})`}\n`);
+    err.write(`${file}: ${readFailure(e)}\n`);
     return undefined;
   }
 }

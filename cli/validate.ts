@@ -4,6 +4,15 @@ import { validateConfig } from "../schema/src/validate-config.ts";
 
 export class UsageError extends Error {}
 
+/** Why a file given on the command line could not be read, in a few words. */
+export function readFailure(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EACCES") return "permission denied";
+  if (code === "EISDIR") return "is a directory";
+  return code === undefined && error instanceof Error ? error.message : `cannot read (${code ?? "unknown error"})`;
+}
+
 /** Far above any real configuration; a larger file is a mistake, not a config. */
 const maxBytes = 2 * 1024 * 1024;
 
@@ -36,10 +45,7 @@ async function validateFile(file: string, out: Output, err: Output): Promise<num
     if (info.isDirectory()) return unreadable("is a directory, not a configuration file");
     size = info.size;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return unreadable(
-      code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot read (${code ?? "unknown error"})`,
-    );
+    return unreadable(readFailure(e));
   }
   if (size > maxBytes)
     return unreadable(`is ${(size / 1024 / 1024).toFixed(1)} MB; a configuration is at most ${maxBytes / 1024 / 1024} MB`);

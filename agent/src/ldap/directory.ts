@@ -209,8 +209,12 @@ export function userAttributesFromSchema(classes: ClassSchema[], attributes: Att
     if (a === undefined || SECRETS.has(key) || a.searchFlags & CONFIDENTIAL || a.systemFlags & CONSTRUCTED) continue;
     out.push({ name: a.lDAPDisplayName, syntax: syntaxName(a.attributeSyntax, a.oMSyntax), multiValued: !a.isSingleValued });
   }
-  // Numeric collation, so extensionAttribute2 comes before extensionAttribute10.
-  return out.sort((x, y) => x.name.localeCompare(y.name, "en", { sensitivity: "base", numeric: true }) || x.name.localeCompare(y.name));
+  return out.sort(byAttributeName);
+}
+
+/** Attribute order for people: numeric collation, so extensionAttribute2 comes before extensionAttribute10. */
+export function byAttributeName(x: UserAttribute, y: UserAttribute): number {
+  return x.name.localeCompare(y.name, "en", { sensitivity: "base", numeric: true }) || x.name.localeCompare(y.name);
 }
 
 // AD's attribute syntaxes, identified by attributeSyntax and oMSyntax together ([MS-ADTS]

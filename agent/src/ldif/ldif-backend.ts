@@ -3,7 +3,7 @@
 // Test Connection's base DN and scope checks are the same code as against a DC; what only a
 // DC has (a network path, TLS, a bind, passwords to check) is reported as not applicable.
 import type { AuthenticateResult, TestConnectionResult, UserAttribute } from "../../../schema/src/agent-protocol.ts";
-import { readOuTree } from "../ldap/directory.ts";
+import { byAttributeName, readOuTree } from "../ldap/directory.ts";
 import { ALWAYS_BINARY, type PagedSearch } from "../ldap/search.ts";
 import { checkBaseDn, checkScope, connectionStep } from "../ldap/test-connection.ts";
 import type { DirectoryBackend } from "../operations.ts";
@@ -61,7 +61,7 @@ export function ldifBackend(directory: LdifDirectory, source: string): Directory
           }
         }
       }
-      return [...seen.values()].sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true, sensitivity: "base" }));
+      return [...seen.values()].sort(byAttributeName);
     },
 
     async authenticate(): Promise<AuthenticateResult> {
