@@ -221,6 +221,7 @@ export class SyncRuns {
       config,
       users,
       present,
+      // Listed again: an administrator may have added a hand-made extension during the read.
       extensions: await pbx.listExtensions(),
       departments: await pbx.listDepartments(),
       extensionGroups: await pbx.listExtensionGroups(),

@@ -537,7 +537,8 @@ export class TenantObject extends DurableObject<Env> {
       if (running) this.#runs.missed(`run ${running.id} was still in progress`);
       else if (!this.#hasAgent()) this.#runs.missed("no connector agent was connected");
       else {
-        this.#begin("sync", "schedule", null);
+        // Retention was applied just above.
+        this.#runs.begin("sync", "schedule", null);
         more = true;
       }
       this.#setNextRun(nextScheduledRun(config.schedule, now));
