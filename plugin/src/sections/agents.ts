@@ -1,0 +1,140 @@
+// Agents: which connector agents are connected, and Add agent, which shows a one-time token
+// and the command that installs and starts an agent with it.
+import type { AgentInfo, EnrollmentTokenInfo } from "../api-types.ts";
+import { field, fill, h } from "../dom.ts";
+import type { PageContext, Section } from "../page-context.ts";
+
+export function agentsSection(ctx: PageContext): Section {
+  const table = h("table", { class: "agents" });
+  const tokens = h("table", { class: "tokens" });
+  const label = h("input", { type: "text", maxLength: 100, placeholder: "e.g. SRV-APP01 (Berlin)" });
+  const add = h("button", { type: "button", class: "primary" }, "Add agent");
+  const created = h("div", { class: "created", "aria-live": "polite" });
+  const status = h("div", { class: "status", "aria-live": "polite" });
+
+  async function refresh(): Promise<void> {
+    try {
+      const [agents, list] = await Promise.all([ctx.api.agents(), ctx.api.enrollmentTokens()]);
+      showAgents(agents);
+      showTokens(list);
+    } catch (error) {
+      ctx.report(error, status);
+    }
+  }
+
+  function showAgents(agents: AgentInfo[]): void {
+    fill(
+      table,
+      h("caption", {}, agents.length === 0 ? "No agent has connected yet." : "Connector agents"),
+      h(
+        "thead",
+        {},
+        h("tr", {}, ...["Host", "Status", "Version", "Since / last seen", "Agent ID"].map((c) => h("th", { scope: "col" }, c))),
+      ),
+      h(
+        "tbody",
+        {},
+        ...agents.map((a) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, a.hostname),
+            h("td", {}, h("span", { class: `pill ${a.connected ? "online" : "offline"}` }, a.connected ? "Connected" : "Offline")),
+            h("td", {}, a.version),
+            h("td", {}, a.connected && a.connectedSince ? `since ${ctx.formatTime(a.connectedSince)}` : ctx.formatTime(a.lastSeen)),
+            h("td", { class: "mono" }, a.id),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function showTokens(list: EnrollmentTokenInfo[]): void {
+    const live = list.filter((t) => t.revokedAt === null);
+    fill(
+      tokens,
+      h("caption", {}, "Enrollment tokens (revoke one to disconnect the agents using it)"),
+      h("thead", {}, h("tr", {}, ...["Label", "Created", "By", ""].map((c) => h("th", { scope: "col" }, c)))),
+      h(
+        "tbody",
+        {},
+        ...live.map((t) => {
+          const revoke = h("button", { type: "button", class: "danger small", "aria-label": `Revoke token ${t.label}` }, "Revoke");
+          revoke.addEventListener("click", async () => {
+            revoke.disabled = true;
+            try {
+              await ctx.api.revokeEnrollmentToken(t.id);
+              await refresh();
+            } catch (error) {
+              ctx.report(error, status);
+              revoke.disabled = false;
+            }
+          });
+          return h("tr", {}, h("td", {}, t.label), h("td", {}, ctx.formatTime(t.createdAt)), h("td", {}, t.createdBy), h("td", {}, revoke));
+        }),
+      ),
+    );
+  }
+
+  add.addEventListener("click", async () => {
+    add.disabled = true;
+    try {
+      const token = await ctx.api.createEnrollmentToken(label.value.trim() || "agent");
+      showCreated(token.token);
+      label.value = "";
+      await refresh();
+    } catch (error) {
+      ctx.report(error, status);
+    } finally {
+      add.disabled = false;
+    }
+  });
+
+  function showCreated(token: string): void {
+    const origin = ctx.apiOrigin;
+    const command = [
+      `curl -fsSLO ${origin}/downloads/adsync-agent.mjs`,
+      `node --max-semi-space-size=1 --max-old-space-size=256 adsync-agent.mjs --url ${origin} --token ${token}`,
+    ].join(" && \\\n  ");
+    const tokenBox = h("input", { type: "text", readOnly: true, value: token, class: "mono", id: "new-agent-token" });
+    const commandBox = h("textarea", { readOnly: true, rows: 3, class: "mono", id: "install-command" }, command);
+    const copy = h("button", { type: "button" }, "Copy install command");
+    const copied = h("span", { class: "hint", role: "status" });
+    copy.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(command);
+        copied.textContent = "Copied.";
+      } catch {
+        // Clipboard access needs a secure context or a permission; selecting lets Ctrl+C do it.
+        commandBox.select();
+        copied.textContent = "Press Ctrl+C to copy the selected command.";
+      }
+    });
+    fill(
+      created,
+      h("h3", {}, "New agent token"),
+      h("p", { class: "warning" }, "This token is shown once. Copy it now: it cannot be shown again, only revoked."),
+      field("Token", tokenBox),
+      field("Install and start on a server in your network (Node.js 22 or newer)", commandBox),
+      h("div", { class: "actions" }, copy, copied),
+    );
+    tokenBox.focus();
+    tokenBox.select();
+  }
+
+  const element = h(
+    "div",
+    {},
+    h(
+      "p",
+      { class: "intro" },
+      "The connector agent runs inside your network, dials out to the PBX over HTTPS and does all LDAP work. Run two on different servers for redundancy.",
+    ),
+    h("div", { class: "table-wrap" }, table),
+    h("form", { class: "inline-form", onsubmit: (e: Event) => e.preventDefault() }, field("Label for the new agent", label), add),
+    created,
+    status,
+    h("div", { class: "table-wrap" }, tokens),
+  );
+  return { id: "agents", title: "Agents", element, shown: () => void refresh() };
+}
