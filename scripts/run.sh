@@ -12,15 +12,16 @@ task="${1:-}"
 shift || true
 case "$task" in
   generate)  node cli/main.ts types ;;
-  typecheck) tsc -p tsconfig.json && tsc -p worker/tsconfig.json ;;
+  typecheck) tsc -p tsconfig.json && tsc -p worker/tsconfig.json && tsc -p plugin/tsconfig.json ;;
   lint)      biome check . ;;
   format)    biome check --write . ;;
   bench)     node --expose-gc bench/main.ts "$@" ;;
-  build)     node cli/main.ts types --check && node agent/build.ts && wrangler deploy --dry-run --outdir dist/worker --config wrangler.toml ;;
+  build)     node cli/main.ts types --check && node plugin/build.ts && wrangler deploy --dry-run --outdir dist/worker --config wrangler.toml ;;
   test)
     node cli/main.ts types --check
     tsc -p tsconfig.json
     tsc -p worker/tsconfig.json
+    tsc -p plugin/tsconfig.json
     biome check .
     mkdir -p test-results
     status=0

@@ -10,8 +10,9 @@ source "$_here/ensure-node.sh"
 
 # The real parts the tests start: a Samba AD DC (samba, samba-ad-dc, and samba-ad-provision,
 # which holds the AD schema but is only a Recommends of samba), its LDAP client tools
-# (ldap-utils) and Kerberos client (krb5-user), openssl for test certificates.
-DEBIAN_PACKAGES=(samba samba-ad-dc samba-ad-provision ldap-utils krb5-user openssl)
+# (ldap-utils) and Kerberos client (krb5-user), openssl for test certificates, and Chromium
+# for the portal's end-to-end tests (playwright-core drives it; it downloads no browser).
+DEBIAN_PACKAGES=(samba samba-ad-dc samba-ad-provision ldap-utils krb5-user openssl chromium)
 _missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${DEBIAN_PACKAGES[@]}"; do

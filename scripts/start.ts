@@ -1,5 +1,6 @@
 // npm start: the product on its embedded default, in one command. The worker runs in local
-// workerd (wrangler dev, Durable Object SQLite kept in .wrangler/), the tenant "demo" gets the
+// workerd (wrangler dev, Durable Object SQLite kept in .wrangler/) and serves the demo host
+// portal at / with the plugin it loads through its manifest; the tenant "demo" gets the
 // sample configuration the first time, and an agent is enrolled and started that answers from
 // the bundled sample directory, so Preview and Sync Now work with no domain controller.
 // ADSYNC_DIRECTORY_FILE chooses another directory file; set it empty to have the agent use
@@ -8,8 +9,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { agentBundle, agentNodeFlags, buildAgent } from "../agent/build.ts";
+import { agentBundle, agentNodeFlags } from "../agent/build.ts";
 import { devToken } from "../cli/dev-token.ts";
+import { buildPlugin } from "../plugin/build.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const port = Number(process.env.PORT ?? 8787);
@@ -77,8 +79,8 @@ async function call(token: string, method: string, path: string, body?: unknown)
 }
 
 async function main(): Promise<void> {
-  say("building the agent");
-  await buildAgent();
+  say("building the portal plugin, the demo portal and the agent");
+  await buildPlugin();
   const token = await devToken({ tenant, hours: 12, subject: "developer@localhost" });
 
   say(`starting the worker in local workerd on ${origin}`);
@@ -95,18 +97,28 @@ async function main(): Promise<void> {
   ]);
   await waitForWorker();
 
-  // The first start of a fresh state: the sample configuration, and the hand-made extensions
-  // the sample collides with. A configuration saved since is left as it is.
+  // The first start of a fresh state: the demo PBX's hand-made extensions (a reception the
+  // sample collides with, an archive for leavers), and, when the agent reads the sample
+  // directory, the sample configuration. Against a real DC the administrator starts from a
+  // blank page. A configuration saved since is left as it is.
   const config = await call(token, "GET", "/config");
   if (config.status === 404 || (config.body as { config?: unknown } | null)?.config == null) {
-    const saved = await call(token, "PUT", "/config", JSON.parse(readFileSync(new URL("../sample/config.json", import.meta.url), "utf8")));
-    if (saved.status !== 200) throw new Error(`saving the sample configuration failed: HTTP ${saved.status} ${JSON.stringify(saved.body)}`);
+    if (directoryFile !== "") {
+      const saved = await call(
+        token,
+        "PUT",
+        "/config",
+        JSON.parse(readFileSync(new URL("../sample/config.json", import.meta.url), "utf8")),
+      );
+      if (saved.status !== 200)
+        throw new Error(`saving the sample configuration failed: HTTP ${saved.status} ${JSON.stringify(saved.body)}`);
+      say("saved the sample configuration for tenant demo");
+    }
     for (const [number, displayName] of [
       ["1000", "Reception"],
       ["0999", "Leavers archive"],
     ])
       await call(token, "POST", "/extensions", { number, displayName });
-    say("saved the sample configuration for tenant demo");
   }
 
   // One enrollment token per start; the one from the previous start is revoked.
@@ -129,8 +141,12 @@ async function main(): Promise<void> {
     [
       "",
       `pbx-ad-sync is running on ${origin} (Ctrl-C stops it)`,
+      "",
+      "  Open the demo portal (Integrations > Active Directory), signed in as the demo tenant's administrator:",
+      `    ${origin}/#session=${token}`,
+      "",
       `  agent: ${directoryFile === "" ? "the domain controllers of the saved configuration" : `the directory file ${directoryFile}`}`,
-      `  administrator session for tenant "demo" (12 hours):`,
+      `  the API, with the same session (12 hours):`,
       `    export ADSYNC_ADMIN_TOKEN=${token}`,
       `    curl -sX POST -H "Authorization: Bearer $ADSYNC_ADMIN_TOKEN" ${api}/preview?limit=20`,
       "",
