@@ -165,6 +165,30 @@ describe("the portal page", { timeout: 90_000 }, () => {
     await snap(page, shots, "05-editor-saved");
   });
 
+  it("suggests OUs of the DC, through the agent, where the configuration wants an OU", async () => {
+    const connection = ((await product.api("GET", "/config")).body as Json).config.connection;
+    // Pasted text ends inside the value, so the cursor is where the OU goes.
+    await replaceText(page, `{"connection": ${JSON.stringify(connection)}, "scope": {"users": "ous", "ous": [{"dn": "`);
+    await page.keyboard.press("Control+Space");
+    const suggestions = page.locator(".suggest-widget .monaco-list-row");
+    await expect.poll(async () => (await suggestions.allTextContents()).join("\n"), { timeout: 15_000 }).toContain(`OU=Sales,${STAFF}`);
+    await snap(page, shots, "06-editor-ou-completions");
+    await page.keyboard.press("Escape");
+    await page.getByRole("button", { name: "Discard changes" }).click();
+    await page.getByText(/^0 errors, \d+ warnings?$/).waitFor();
+  });
+
+  it("shows what a partner template would change before it is used", async () => {
+    await page.getByRole("button", { name: "Start from a template…" }).click();
+    const card = page.locator(".card", { hasText: "Sales and Support OUs" });
+    await card.getByRole("button", { name: "Show changes" }).click();
+    const changes = await page.locator(".changes li").allTextContents();
+    expect(changes).toContainEqual(expect.stringMatching(/^extensionNumbers\.source: "attributeThenSequential" → "attribute"$/));
+    expect(changes.some((c) => c.startsWith("connection"))).toBe(false);
+    await snap(page, shots, "06-template-changes");
+    await page.getByRole("button", { name: "Start from a template…" }).click();
+  });
+
   it("Preview shows the rows the planner expects, filterable and searchable", async () => {
     const expected = await previewOffline({ ...sync } as unknown as SyncConfig, await LdifDirectory.fromFile(seedLdifPath), [
       blankExtension("0999", { displayName: "Leavers archive" }),
@@ -176,7 +200,7 @@ describe("the portal page", { timeout: 90_000 }, () => {
     const rows = await tableRows(page, "table.plan");
     const want = expected.plan.items.map((i) => [capital(i.action), i.name, i.number ?? "—"]);
     expect(rows.map((r) => [r[0], r[1], r[2]]).sort()).toEqual(want.sort());
-    await snap(page, shots, "06-preview");
+    await snap(page, shots, "07-preview");
 
     const creates = expected.plan.items.filter((i) => i.action === "create");
     await page.locator("#plan-action").selectOption("create");
@@ -184,7 +208,7 @@ describe("the portal page", { timeout: 90_000 }, () => {
     const someone = creates[0]?.name as string;
     await page.locator("#plan-search").fill(someone);
     await expect.poll(async () => (await tableRows(page, "table.plan")).map((r) => r[1])).toEqual([someone]);
-    await snap(page, shots, "07-preview-filtered");
+    await snap(page, shots, "08-preview-filtered");
   });
 
   it("Sync Now applies the plan with progress, and the Extensions view lists what it made", async () => {
@@ -194,14 +218,14 @@ describe("the portal page", { timeout: 90_000 }, () => {
     const summary = await finished.textContent();
     const created = Number(/(\d+) create/.exec(summary ?? "")?.[1]);
     expect(created).toBeGreaterThan(0);
-    await snap(page, shots, "08-synced");
+    await snap(page, shots, "09-synced");
 
     await page.getByRole("tab", { name: "Extensions" }).click();
     await page.getByText(new RegExp(`of ${created + 2} extensions`)).waitFor();
     const rows = await tableRows(page, "table.extensions");
     expect(rows.filter((r) => r[6] === "Active Directory")).toHaveLength(created);
     expect(rows.some((r) => r[0] === "1000" && r[1] === "Reception" && r[6] === "Manual")).toBe(true);
-    await snap(page, shots, "09-extensions");
+    await snap(page, shots, "10-extensions");
   });
 
   it("exports the log as CSV", async () => {
@@ -215,17 +239,22 @@ describe("the portal page", { timeout: 90_000 }, () => {
     const lines = csv.trim().split(/\r?\n/);
     expect(lines[0]).toBe("Date,Type,Event,User,Operation");
     expect(lines.length).toBeGreaterThan(3);
-    await snap(page, shots, "10-log");
+    await snap(page, shots, "11-log");
   });
 
   it("is usable at a narrow width: nothing spills sideways", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const tab of ["Connection", "Preview & Sync", "Agents"]) {
       await page.getByRole("tab", { name: tab }).click();
+      if (tab === "Agents") await page.locator("table.agents tbody tr").first().waitFor();
       const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
       expect(overflow, `horizontal overflow on ${tab}`).toBeLessThanOrEqual(0);
     }
-    await snap(page, shots, "11-narrow-agents");
+    await snap(page, shots, "12-narrow-agents");
+    await page.getByRole("button", { name: "Dark theme" }).click();
+    await page.getByRole("tab", { name: "Preview & Sync" }).click();
+    await snap(page, shots, "12-narrow-dark");
+    await page.getByRole("button", { name: "Light theme" }).click();
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
@@ -242,7 +271,7 @@ describe("the portal page", { timeout: 90_000 }, () => {
     await other.goto(`${product.origin}/#session=${expired}`);
     await other.getByText("Your session has expired.").waitFor();
     await other.getByText(/The portal session has expired/).waitFor();
-    await snap(other, shots, "12-session-expired");
+    await snap(other, shots, "13-session-expired");
     await other.close();
   });
 
@@ -254,6 +283,7 @@ describe("the portal page", { timeout: 90_000 }, () => {
     );
     const other = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await other.goto(`${product.origin}/#session=${token}`);
+    await other.waitForFunction(() => performance.getEntriesByName("adsync:interactive").length > 0);
     await other.getByLabel("Domain controllers").fill(dc.ip);
     await other.getByLabel("Bind account (UPN or DN)").fill(dc.serviceUpn);
     await other.getByLabel("Bind password").fill(dc.servicePassword);
@@ -271,7 +301,7 @@ describe("the portal page", { timeout: 90_000 }, () => {
     await other.getByRole("button", { name: "Add agent" }).click();
     const command = await other.getByLabel(/Install and start/).inputValue();
     expect(command).toMatch(new RegExp(`--url ${product.origin} --token adsa_lonely_`));
-    await snap(other, shots, "13-agent-offline-add-agent");
+    await snap(other, shots, "14-agent-offline-add-agent");
     // The command's download is real.
     expect((await fetch(`${product.origin}/downloads/adsync-agent.mjs`)).status).toBe(200);
     await other.close();

@@ -145,6 +145,8 @@ button.chip[aria-pressed="true"] { outline: 2px solid var(--accent); }
   .grid { grid-template-columns: minmax(0, 1fr); }
   .toolbar .counts { margin-left: 0; width: 100%; }
   .editor-host { height: 360px; }
+  /* Tables keep readable columns and scroll inside their wrapper instead of squeezing. */
+  .table-wrap > table { min-width: 640px; }
   .step { grid-template-columns: auto 1fr; }
   .step .duration { grid-column: 1 / -1; }
 }

@@ -79,8 +79,13 @@ export function connectionSection(ctx: PageContext): Section {
     caRemove.hidden = !caCertificate;
   }
 
+  // What the administrator has typed wins over a saved configuration arriving late.
+  let edited = false;
+
   function load(stored: StoredConfig): void {
     const c = (stored.config?.connection ?? {}) as Partial<ConnectionConfig>;
+    showPasswordNote(stored, c);
+    if (edited) return;
     const sec = c.security ?? "ldaps";
     security.value = sec;
     const ports = new Set((c.domainControllers ?? []).map((d) => d.port).filter((p) => p !== undefined));
@@ -96,6 +101,9 @@ export function connectionSection(ctx: PageContext): Section {
     caCertificate = c.caCertificate;
     showCa("");
     password.value = "";
+  }
+
+  function showPasswordNote(stored: StoredConfig, c: Partial<ConnectionConfig>): void {
     const source = c.bindPassword?.source ?? "stored";
     if (source === "agentEnv")
       passwordNote.textContent = `The agent reads the password from its environment variable ${c.bindPassword?.variable ?? ""}.`;
@@ -190,6 +198,7 @@ export function connectionSection(ctx: PageContext): Section {
     try {
       let stored = await ctx.api.putConfig(draftConfig());
       if (password.value !== "") stored = (await ctx.api.setBindPassword(password.value)) as StoredConfig;
+      edited = false;
       ctx.saved.set(stored);
       fill(status, h("p", { class: "ok" }, "Connection saved."));
     } catch (error) {
@@ -211,7 +220,13 @@ export function connectionSection(ctx: PageContext): Section {
 
   const form = h(
     "form",
-    { class: "grid", onsubmit: (e: Event) => e.preventDefault() },
+    {
+      class: "grid",
+      onsubmit: (e: Event) => e.preventDefault(),
+      oninput: () => {
+        edited = true;
+      },
+    },
     field("Domain controllers", controllers, "One per line: host name or IP address, optionally :port. They are tried in order."),
     field("Security", security),
     field("Port", port, "Used for every domain controller without its own :port."),
