@@ -242,6 +242,17 @@ describe("the portal page", { timeout: 90_000 }, () => {
     await snap(page, shots, "11-log");
   });
 
+  it("moves between sections with the keyboard", async () => {
+    await page.getByRole("tab", { name: "Log" }).focus();
+    await page.keyboard.press("ArrowRight");
+    expect(await page.getByRole("tab", { name: "Agents" }).getAttribute("aria-selected")).toBe("true");
+    await page.keyboard.press("Home");
+    expect(await page.getByRole("tab", { name: "Connection" }).getAttribute("aria-selected")).toBe("true");
+    await page.keyboard.press("Tab");
+    // The panel itself is next in the tab order, then its first control.
+    expect(await page.evaluate<string>("document.activeElement.shadowRoot.activeElement.id")).toBe("panel-connection");
+  });
+
   it("is usable at a narrow width: nothing spills sideways", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const tab of ["Connection", "Preview & Sync", "Agents"]) {
