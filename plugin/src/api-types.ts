@@ -1,134 +1,15 @@
-// The parts of the worker's JSON responses the page reads. Written out here rather than
-// imported because the worker's modules pull in Workers-only types a browser build cannot see.
+// The API's shapes as the worker and the agent protocol declare them, so a changed response
+// shape fails the page's type check. Only planActions is a value; the rest bundles nothing.
+export type { ConnectionStep, OuNode, TestConnectionResult } from "../../schema/src/agent-protocol.ts";
+export type { Problem } from "../../schema/src/problem.ts";
+export type { ExtensionView as Extension } from "../../worker/src/pbx/builtin-pbx.ts";
+export { type FieldChange, type PlanAction, type PlanItem, planActions } from "../../worker/src/sync/plan.ts";
+export type { RunEvent, RunInfo, RunStatus } from "../../worker/src/sync/sync-runs.ts";
+export type { AgentInfo, EnrollmentTokenInfo, StoredConfig } from "../../worker/src/tenant/tenant-types.ts";
 
-export type PlanAction = "create" | "update" | "enable" | "disable" | "delete" | "unchanged" | "conflict" | "excluded";
-export const planActions: readonly PlanAction[] = ["create", "update", "enable", "disable", "delete", "unchanged", "conflict", "excluded"];
-
-export interface Problem {
-  path: string;
-  message: string;
-  severity: "error" | "warning";
-}
-
-export interface StoredConfig {
-  config: Record<string, unknown> | null;
-  bindPasswordSet: boolean;
-  updatedAt: number | null;
-  updatedBy: string | null;
-}
-
-export interface ConnectionStep {
-  id: string;
-  title: string;
-  status: "ok" | "failed" | "warning" | "skipped";
-  durationMs: number;
-  detail: string;
-  fix?: string;
-  code?: string;
-}
-
-export interface TestConnectionResult {
-  ok: boolean;
-  server?: string;
-  steps: ConnectionStep[];
-  counts?: Record<string, number>;
-}
-
-export interface FieldChange {
-  field: string;
-  from: string | null;
-  to: string | null;
-}
-
-export interface PlanItem {
-  action: PlanAction;
-  dn: string | null;
-  name: string;
-  number: string | null;
-  reason: string;
-  code?: string;
-  changes?: FieldChange[];
-}
-
-export type RunStatus =
-  | "queued"
-  | "reading"
-  | "awaiting-approval"
-  | "applying"
-  | "succeeded"
-  | "partial"
-  | "failed"
-  | "rejected"
-  | "missed"
-  | "previewed";
-
-export interface RunInfo {
-  id: string;
-  kind: "preview" | "sync";
-  trigger: "manual" | "schedule";
-  status: RunStatus;
-  requestedBy: string | null;
-  startedAt: number;
-  finishedAt: number | null;
-  complete: boolean | null;
-  incompleteReason: string | null;
-  summary: Record<PlanAction, number> | null;
-  held: { reason: string; deletes: number; limit: string } | null;
-  progress: { phase: string; read?: number; present?: number; done?: number; failed?: number; total?: number } | null;
-  error: string | null;
-}
-
-export interface RunEvent {
-  at: number;
-  type: "info" | "warning" | "error";
-  event: string;
-  user: string | null;
-  operation: string | null;
-}
-
+/** GET …/schedule. */
 export interface Schedule {
   mode: string;
   nextRunAt: string | null;
   timeZone?: string;
-}
-
-export interface AgentInfo {
-  id: string;
-  hostname: string;
-  version: string;
-  connected: boolean;
-  connectedSince: number | null;
-  lastSeen: number;
-  inFlight: number;
-}
-
-export interface EnrollmentTokenInfo {
-  id: string;
-  label: string;
-  createdAt: number;
-  createdBy: string;
-  revokedAt: number | null;
-}
-
-export interface Extension {
-  number: string;
-  origin: "ad" | "manual";
-  enabled: boolean;
-  firstName: string | null;
-  lastName: string | null;
-  displayName: string | null;
-  email: string | null;
-  mobile: string | null;
-  workPhone: string | null;
-  department: string | null;
-  jobTitle: string | null;
-  departmentPath: string | null;
-  groups: string[];
-  updatedAt: number;
-}
-
-export interface OuNode {
-  dn: string;
-  name: string;
-  children: OuNode[];
 }

@@ -21,47 +21,10 @@ import type { PlanItem } from "../sync/plan.ts";
 import { nextScheduledRun } from "../sync/schedule.ts";
 import { eventsCsv, type RunEvent, type RunInfo, SyncRuns } from "../sync/sync-runs.ts";
 import { type AgentAttachment, AgentLink, agentOffline } from "./agent-link.ts";
+import type { AgentInfo, EnrollmentTokenInfo, GroupList, GroupSummary, StoredConfig } from "./tenant-types.ts";
 
 /** Durable Object RPC cannot carry our error class, so failures cross as values. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; status: number; code: string; message: string; details?: unknown };
-
-export interface StoredConfig {
-  config: SyncConfig | null;
-  bindPasswordSet: boolean;
-  updatedAt: number | null;
-  updatedBy: string | null;
-}
-
-export interface EnrollmentTokenInfo {
-  id: string;
-  label: string;
-  createdAt: number;
-  createdBy: string;
-  revokedAt: number | null;
-}
-
-export interface AgentInfo {
-  id: string;
-  hostname: string;
-  version: string;
-  connected: boolean;
-  connectedSince: number | null;
-  lastSeen: number;
-  inFlight: number;
-  tokenId: string;
-}
-
-export interface GroupSummary {
-  dn: string;
-  name: string;
-  description: string | null;
-}
-
-export interface GroupList {
-  groups: GroupSummary[];
-  /** More groups matched than were asked for, or the read stopped early. */
-  truncated: boolean;
-}
 
 type TokenRow = {
   id: string;
