@@ -3,7 +3,8 @@
 export type { ConnectionStep, OuNode, TestConnectionResult } from "../../schema/src/agent-protocol.ts";
 export type { Problem } from "../../schema/src/problem.ts";
 export type { ExtensionView as Extension } from "../../worker/src/pbx/builtin-pbx.ts";
-export { type FieldChange, type PlanAction, type PlanItem, planActions } from "../../worker/src/sync/plan.ts";
+export type { FieldChange, PlanItem } from "../../worker/src/sync/plan.ts";
+export { type PlanAction, planActions, summaryText } from "../../worker/src/sync/plan-actions.ts";
 export type { RunEvent, RunInfo, RunStatus } from "../../worker/src/sync/sync-runs.ts";
 export type { AgentInfo, EnrollmentTokenInfo, StoredConfig } from "../../worker/src/tenant/tenant-types.ts";
 

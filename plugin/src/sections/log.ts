@@ -1,8 +1,7 @@
 // Log: every run with its events (Date, Type, Event), exportable as CSV or JSON, and clearable.
-import type { RunEvent, RunInfo } from "../api-types.ts";
+import { type RunEvent, type RunInfo, summaryText } from "../api-types.ts";
 import { download, fill, h } from "../dom.ts";
 import type { PageContext, Section } from "../page-context.ts";
-import { summaryText } from "../run-text.ts";
 
 export function logSection(ctx: PageContext): Section {
   const runList = h("table", { class: "runs" });
@@ -35,7 +34,7 @@ export function logSection(ctx: PageContext): Section {
               h("td", {}, open),
               h("td", {}, `${r.kind === "preview" ? "Preview" : "Sync"} (${r.trigger === "schedule" ? "scheduled" : "manual"})`),
               h("td", {}, h("span", { class: `run-status ${r.status}` }, r.status)),
-              h("td", {}, r.error ?? summaryText(r.summary)),
+              h("td", {}, r.error ?? (r.summary ? summaryText(r.summary) : "")),
             );
           }),
         ),

@@ -1,10 +1,8 @@
 // Preview and Sync Now: the plan as a table the administrator can filter and search, a held
 // run's approve/reject, and a sync's live progress followed by what it did.
-import type { PlanAction, PlanItem, RunInfo } from "../api-types.ts";
-import { planActions } from "../api-types.ts";
+import { type PlanAction, type PlanItem, planActions, type RunInfo, summaryText } from "../api-types.ts";
 import { fill, h } from "../dom.ts";
 import type { PageContext, Section } from "../page-context.ts";
-import { summaryText } from "../run-text.ts";
 
 const pageSize = 200;
 const ended = new Set(["succeeded", "partial", "failed", "rejected", "missed", "previewed"]);
@@ -316,7 +314,7 @@ function planSentence(r: RunInfo, what: string): string {
               : r.status;
   const incomplete =
     r.complete === false ? ` The read was incomplete (${r.incompleteReason ?? "see the log"}), so nothing is disabled or deleted.` : "";
-  return `${what} ${result}: ${summaryText(r.summary) || "nothing to do"}.${incomplete}`;
+  return `${what} ${result}: ${r.summary ? summaryText(r.summary) : "nothing to do"}.${incomplete}`;
 }
 
 function capital(s: string): string {

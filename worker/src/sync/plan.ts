@@ -5,19 +5,9 @@ import type { SyncConfig } from "../../../schema/generated/config.ts";
 import { describeRanges, NumberPool, rangesFor } from "./extension-numbers.ts";
 import { type DesiredUser, fieldSynced } from "./map-user.ts";
 import { type ArchiveTarget, type Extension, type ExtensionField, type ExtensionState, extensionFields } from "./pbx-port.ts";
+import { type PlanAction, planActions } from "./plan-actions.ts";
 
-export const planActions = ["create", "update", "enable", "disable", "delete", "unchanged", "conflict", "excluded"] as const;
-export type PlanAction = (typeof planActions)[number];
-
-/** A plan's counts as a person reads them: "12 create, 1 conflict", or "nothing to do". */
-export function summaryText(summary: Record<PlanAction, number>): string {
-  return (
-    planActions
-      .filter((a) => summary[a] > 0)
-      .map((a) => `${summary[a]} ${a}`)
-      .join(", ") || "nothing to do"
-  );
-}
+export { type PlanAction, planActions, summaryText } from "./plan-actions.ts";
 
 export interface FieldChange {
   field: ExtensionField | "number" | "avatar" | "departmentPath" | "groups" | "dn";
