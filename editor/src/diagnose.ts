@@ -1,9 +1,7 @@
 import { findNodeAtOffset, type Node } from "jsonc-parser";
-import type { SyncConfig } from "../../schema/generated/config.ts";
 import { lineColumn, locate, parseJsonDocument } from "../../schema/src/json-document.ts";
 import type { Problem } from "../../schema/src/problem.ts";
-import { semanticProblems } from "../../schema/src/semantic-checks.ts";
-import { validateConfig } from "../../schema/src/validate-config.ts";
+import { validateConfigBySource } from "../../schema/src/validate-config.ts";
 
 export type ProblemSource = "syntax" | "schema" | "semantic" | "server";
 
@@ -35,10 +33,11 @@ export function diagnose(text: string): LocatedProblem[] {
       ),
     );
   }
-  const problems = validateConfig(document.value);
-  // validateConfig returns one list; the semantic checks alone tell which came from them.
-  const semantic = isObject(document.value) ? new Set(semanticProblems(document.value as SyncConfig).map(key)) : new Set<string>();
-  return sortByPlace(problems.map((p) => placeAtPath(text, document.tree, { ...p, source: semantic.has(key(p)) ? "semantic" : "schema" })));
+  const { schema, semantic } = validateConfigBySource(document.value);
+  return sortByPlace([
+    ...schema.map((p) => placeAtPath(text, document.tree, { ...p, source: "schema" as const })),
+    ...semantic.map((p) => placeAtPath(text, document.tree, { ...p, source: "semantic" as const })),
+  ]);
 }
 
 /**
@@ -87,8 +86,4 @@ function sortByPlace(problems: LocatedProblem[]): LocatedProblem[] {
 
 function key(p: { path: string; message: string }): string {
   return `${p.path}\u0000${p.message}`;
-}
-
-function isObject(value: unknown): value is object {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -12,12 +12,16 @@ export type { Problem } from "./problem.ts";
  * CLI and the editor all call this one function, so they agree on what is valid.
  */
 export function validateConfig(document: unknown): Problem[] {
-  const problems: Problem[] = [];
-  if (!validateSchema(document)) problems.push(...schemaProblems(validateSchema.errors ?? []));
-  if (typeof document === "object" && document !== null && !Array.isArray(document)) {
-    problems.push(...semanticProblems(document as SyncConfig));
-  }
-  return problems;
+  const { schema, semantic } = validateConfigBySource(document);
+  return [...schema, ...semantic];
+}
+
+/** validateConfig's problems kept apart by where they come from, for an editor that labels them. */
+export function validateConfigBySource(document: unknown): { schema: Problem[]; semantic: Problem[] } {
+  const schema = validateSchema(document) ? [] : schemaProblems(validateSchema.errors ?? []);
+  const semantic =
+    typeof document === "object" && document !== null && !Array.isArray(document) ? semanticProblems(document as SyncConfig) : [];
+  return { schema, semantic };
 }
 
 /** True when no problem is an error (warnings do not stop a save). */
