@@ -3,7 +3,7 @@
 import { templates } from "adsync:templates";
 import type { ConfigEditor, EditorState } from "../../../editor/src/config-editor.ts";
 import { ApiProblem } from "../api-client.ts";
-import type { OuNode, Problem, StoredConfig } from "../api-types.ts";
+import type { OuNode, StoredConfig } from "../api-types.ts";
 import { applyTemplate, type ConfigChange, configChanges } from "../config-diff.ts";
 import { fill, h } from "../dom.ts";
 import type { PageContext, Section } from "../page-context.ts";
@@ -21,7 +21,6 @@ export function synchronizationSection(ctx: PageContext): Section {
   let editor: ConfigEditor | null = null;
   let loading = false;
   let savedText = "";
-  let serverProblems: Problem[] = [];
 
   function textOf(stored: StoredConfig): string {
     return `${JSON.stringify(stored.config ?? {}, null, 2)}\n`;
@@ -84,28 +83,13 @@ export function synchronizationSection(ctx: PageContext): Section {
     try {
       const stored = await ctx.api.putConfig(document);
       savedText = editor.getValue();
-      serverProblems = [];
       editor.setServerProblems([]);
       ctx.saved.set(stored);
       fill(status, h("p", { class: "ok" }, `Saved ${ctx.formatTime(stored.updatedAt)}.`));
     } catch (error) {
-      if (error instanceof ApiProblem && error.problems.length > 0) {
-        serverProblems = error.problems;
-        editor.setServerProblems(serverProblems);
-        fill(
-          status,
-          h(
-            "p",
-            { class: "error", role: "alert" },
-            `Not saved: the server found ${plural(serverProblems.filter((p) => p.severity === "error").length, "error")}.`,
-          ),
-          h(
-            "ul",
-            { class: "problems" },
-            ...serverProblems.map((p) => h("li", { class: p.severity }, h("code", {}, p.path || "/"), " ", p.message)),
-          ),
-        );
-      } else ctx.report(error, status);
+      // The server's problems go into the editor at their place, and under it as a list.
+      if (error instanceof ApiProblem) editor.setServerProblems(error.problems);
+      ctx.report(error, status);
     } finally {
       if (editor) update(editor.state());
     }
