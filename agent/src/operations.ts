@@ -15,6 +15,7 @@ import type {
 } from "../../schema/src/agent-protocol.ts";
 import { authenticate } from "./ldap/authenticate.ts";
 import { openConnection } from "./ldap/connection.ts";
+import { LoginPool } from "./ldap/login-pool.ts";
 import { listOus, listUserAttributes } from "./ldap/directory.ts";
 import { DirectoryError } from "./ldap/errors.ts";
 import { forEachPage, readEntries, search } from "./ldap/search.ts";
@@ -55,11 +56,14 @@ export interface DirectoryBackend {
   ): AsyncGenerator<WireEntry[], SearchCompleteness, undefined>;
 }
 
+// Logins come one by one from many people; their connections stay open between them.
+const loginPool = new LoginPool();
+
 export const ldapBackend: DirectoryBackend = {
   testConnection,
   listOus,
   listUserAttributes,
-  authenticate,
+  authenticate: (target, username, password) => authenticate(target, username, password, loginPool),
   search,
   async *readEntries(target, dns, attributes, binaryAttributes) {
     const connection = await openConnection(target);

@@ -91,7 +91,14 @@ export interface UserAttribute {
 }
 
 export type AuthenticateResult =
-  | { ok: true; dn: string; upn?: string; displayName?: string }
+  | {
+      ok: true;
+      dn: string;
+      /** The user's objectGUID, base64 of its 16 bytes as in WireEntry: who the DN belongs to, across renames. */
+      objectGuid?: string;
+      upn?: string;
+      displayName?: string;
+    }
   | { ok: false; reason: AuthFailureReason; adCode?: string };
 
 export type AuthFailureReason =

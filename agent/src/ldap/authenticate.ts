@@ -2,26 +2,54 @@
 // (the name goes into the filter escaped, once, by the filter tag) and a second connection
 // binds with the DN the directory returned, never one built from what was typed.
 import type { AuthenticateResult, LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import { type LoginName, parseLoginName } from "../../../schema/src/domain-login.ts";
 import { filter } from "../../../schema/src/ldap-filter.ts";
-import { bindConnection, type DirectoryConnection, openConnection, openTransport } from "./connection.ts";
+import {
+  bindConnection,
+  connectionSettings,
+  type DirectoryConnection,
+  type Endpoint,
+  openConnection,
+  openTransport,
+} from "./connection.ts";
 import { BindError, toDirectoryError } from "./errors.ts";
 import { searchPages } from "./search.ts";
 
-export type LoginName = { kind: "upn"; upn: string; local: string; suffix: string } | { kind: "downLevel"; domain: string; sam: string };
-
-/** "user@example.com" or "EXAMPLE\user"; undefined for anything else. */
-export function parseLoginName(username: string): LoginName | undefined {
-  const name = username.trim();
-  const backslash = name.indexOf("\\");
-  if (backslash >= 0) {
-    const domain = name.slice(0, backslash);
-    const sam = name.slice(backslash + 1);
-    return domain === "" || sam === "" ? undefined : { kind: "downLevel", domain, sam };
-  }
-  const at = name.lastIndexOf("@");
-  if (at <= 0 || at === name.length - 1) return undefined;
-  return { kind: "upn", upn: name, local: name.slice(0, at), suffix: name.slice(at + 1) };
+/** Where a login's connections come from: fresh ones each time, or a LoginPool's. */
+export interface LoginConnections {
+  /** Runs `use` on a connection bound as the service account. */
+  service<T>(target: LdapTarget, use: (connection: DirectoryConnection) => Promise<T>): Promise<T>;
+  /** Runs `use` on an unbound (or re-bindable) connection to `endpoint`, for the user's own bind. */
+  binder<T>(target: LdapTarget, endpoint: Endpoint, use: (connection: DirectoryConnection) => Promise<T>): Promise<T>;
+  /** The domain's DNS and NetBIOS names, which do not change while a pool is open. */
+  domainNames(target: LdapTarget, connection: DirectoryConnection): Promise<DomainNames>;
 }
+
+export interface DomainNames {
+  netbios?: string;
+  dns?: string;
+}
+
+/** A new service connection and a new user connection per login, closed after it. */
+export const freshConnections: LoginConnections = {
+  async service(target, use) {
+    const connection = await openConnection(target);
+    try {
+      return await use(connection);
+    } finally {
+      await connection.close();
+    }
+  },
+  async binder(target, endpoint, use) {
+    const connection = await openTransport(connectionSettings(target.connection), endpoint);
+    try {
+      return await use(connection);
+    } finally {
+      await connection.close();
+    }
+  },
+  domainNames: (_target, connection) => domainNames(connection),
+};
 
 /**
  * Checks `password` for the user `username` (a UPN or DOMAIN\sAMAccountName) under the
@@ -30,38 +58,44 @@ export function parseLoginName(username: string): LoginName | undefined {
  * at all (service account connection, bind or search failing): that is the operator's
  * problem, not the user's, and its code and message belong in the admin log.
  */
-export async function authenticate(target: LdapTarget, username: string, password: string): Promise<AuthenticateResult> {
+export async function authenticate(
+  target: LdapTarget,
+  username: string,
+  password: string,
+  connections: LoginConnections = freshConnections,
+): Promise<AuthenticateResult> {
   // RFC 4513 section 5.1.2: a bind with a name and an empty password succeeds, anonymously.
   if (password === "") return { ok: false, reason: "invalid_credentials" };
   const name = parseLoginName(username);
   if (name === undefined) return { ok: false, reason: "no_such_user" };
 
-  const service = await openConnection(target);
-  let user: FoundUser;
-  try {
-    const found = await findUser(service, name);
-    if (found.length === 0) return { ok: false, reason: "no_such_user" };
-    // Two accounts answer to this name: never guess which one is meant.
-    if (found.length > 1) return { ok: false, reason: "not_permitted" };
-    user = found[0] as FoundUser;
-  } finally {
-    await service.close();
-  }
+  const lookup = await connections.service(target, async (service) => ({
+    found: await findUser(service, name, await connections.domainNames(target, service)),
+    endpoint: service.endpoint,
+  }));
+  if (lookup.found.length === 0) return { ok: false, reason: "no_such_user" };
+  // Two accounts answer to this name: never guess which one is meant.
+  if (lookup.found.length > 1) return { ok: false, reason: "not_permitted" };
+  const user = lookup.found[0] as FoundUser;
 
   // The same DC that found the user, so a just-created account or new password is there too.
-  const connection = await openTransport(service.settings, service.endpoint);
-  try {
-    await bindConnection(connection, user.dn, password);
-  } catch (error) {
-    const failure = toDirectoryError(error, { phase: "bind", server: connection.server });
-    if (!(failure instanceof BindError)) throw failure;
-    const result: AuthenticateResult = { ok: false, reason: failure.reason };
-    if (failure.adCode !== undefined) result.adCode = failure.adCode;
+  const refused = await connections.binder(target, lookup.endpoint, async (connection) => {
+    try {
+      await bindConnection(connection, user.dn, password);
+      return undefined;
+    } catch (error) {
+      const failure = toDirectoryError(error, { phase: "bind", server: connection.server });
+      if (!(failure instanceof BindError)) throw failure;
+      return failure;
+    }
+  });
+  if (refused !== undefined) {
+    const result: AuthenticateResult = { ok: false, reason: refused.reason };
+    if (refused.adCode !== undefined) result.adCode = refused.adCode;
     return result;
-  } finally {
-    await connection.close();
   }
   const result: AuthenticateResult = { ok: true, dn: user.dn };
+  if (user.objectGuid !== undefined) result.objectGuid = user.objectGuid;
   if (user.upn !== undefined) result.upn = user.upn;
   if (user.displayName !== undefined) result.displayName = user.displayName;
   return result;
@@ -69,12 +103,12 @@ export async function authenticate(target: LdapTarget, username: string, passwor
 
 interface FoundUser {
   dn: string;
+  objectGuid?: string;
   upn?: string;
   displayName?: string;
 }
 
-async function findUser(connection: DirectoryConnection, name: LoginName): Promise<FoundUser[]> {
-  const domain = await domainNames(connection);
+async function findUser(connection: DirectoryConnection, name: LoginName, domain: DomainNames): Promise<FoundUser[]> {
   if (name.kind === "downLevel") {
     // A NetBIOS domain that is not ours (OTHER\user) names a user of another domain.
     if (domain.netbios !== undefined && !sameText(name.domain, domain.netbios) && !sameText(name.domain, domain.dns ?? "")) return [];
@@ -93,13 +127,15 @@ async function lookUp(connection: DirectoryConnection, userFilter: string): Prom
     base: connection.settings.baseDn,
     scope: "sub" as const,
     filter: userFilter,
-    attributes: ["userPrincipalName", "displayName"],
+    attributes: ["objectGUID", "userPrincipalName", "displayName"],
     // Two are enough to know the name is ambiguous.
     sizeLimit: 2,
   };
   for await (const page of searchPages(connection, spec)) {
     for (const entry of page) {
       const user: FoundUser = { dn: entry.dn };
+      const guid = entry.attributes.objectGUID?.[0];
+      if (guid !== undefined) user.objectGuid = guid;
       const upn = entry.attributes.userPrincipalName?.[0];
       const displayName = entry.attributes.displayName?.[0];
       if (upn !== undefined) user.upn = upn;
@@ -110,11 +146,11 @@ async function lookUp(connection: DirectoryConnection, userFilter: string): Prom
   return found;
 }
 
-async function domainNames(connection: DirectoryConnection): Promise<{ netbios?: string; dns?: string }> {
+async function domainNames(connection: DirectoryConnection): Promise<DomainNames> {
   const root = await firstEntry(connection, "", "(objectClass=*)", ["defaultNamingContext", "configurationNamingContext"]);
   const domainDn = root?.defaultNamingContext?.[0];
   const configuration = root?.configurationNamingContext?.[0];
-  const names: { netbios?: string; dns?: string } = {};
+  const names: DomainNames = {};
   if (domainDn === undefined) return names;
   const labels = [...domainDn.matchAll(/(?:^|,)\s*DC=((?:[^,\\]|\\.)+)/gi)].map((m) => m[1] ?? "");
   if (labels.length > 0) names.dns = labels.join(".");

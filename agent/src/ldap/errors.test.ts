@@ -10,7 +10,6 @@ import { describe, expect, it } from "vitest";
 import {
   BindError,
   ConnectError,
-  endUserReason,
   explainAdBindCode,
   parseAdSubCode,
   SearchError,
@@ -66,22 +65,6 @@ describe("explainAdBindCode", () => {
 
   it("knows nothing of other codes", () => {
     expect(explainAdBindCode("1234")).toBeUndefined();
-  });
-});
-
-describe("endUserReason", () => {
-  it.each([
-    ["invalid_credentials", "invalid_credentials"],
-    ["no_such_user", "invalid_credentials"],
-    ["account_disabled", "invalid_credentials"],
-    ["account_locked", "invalid_credentials"],
-    ["account_expired", "invalid_credentials"],
-    ["not_permitted", "invalid_credentials"],
-    ["password_expired", "password_expired"],
-    ["password_must_change", "password_must_change"],
-    ["directory_unavailable", "directory_unavailable"],
-  ] as const)("%s is shown as %s", (reason, shown) => {
-    expect(endUserReason(reason)).toBe(shown);
   });
 });
 

@@ -200,24 +200,6 @@ export function explainAdBindCode(adCode: string): AdBindCodeInfo | undefined {
   return AD_BIND_CODES[adCode.toLowerCase()];
 }
 
-/**
- * What a person logging in may be told. Only "the name or password is wrong", except
- * where the password was right: AD reports an expired or must-change password only to
- * someone who knew it, so saying so reveals nothing and tells them what to do. Anything
- * else (unknown, disabled, locked, expired account) would let a stranger probe accounts.
- * "directory_unavailable" says nothing about the account and is kept.
- */
-export function endUserReason(reason: AuthFailureReason): AuthFailureReason {
-  switch (reason) {
-    case "password_expired":
-    case "password_must_change":
-    case "directory_unavailable":
-      return reason;
-    default:
-      return "invalid_credentials";
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // The one mapping
 
