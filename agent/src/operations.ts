@@ -15,9 +15,9 @@ import type {
 } from "../../schema/src/agent-protocol.ts";
 import { authenticate } from "./ldap/authenticate.ts";
 import { openConnection } from "./ldap/connection.ts";
-import { LoginPool } from "./ldap/login-pool.ts";
 import { listOus, listUserAttributes } from "./ldap/directory.ts";
 import { DirectoryError } from "./ldap/errors.ts";
+import { LoginPool } from "./ldap/login-pool.ts";
 import { forEachPage, readEntries, search } from "./ldap/search.ts";
 import { testConnection } from "./ldap/test-connection.ts";
 

@@ -2,8 +2,8 @@
 // every state AD refuses a logon for without disturbing the DC the other tests share.
 import type { Client } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SambaDc, startSambaDc } from "../../../test/support/samba-dc.ts";
 import { endUserReason } from "../../../schema/src/domain-login.ts";
+import { type SambaDc, startSambaDc } from "../../../test/support/samba-dc.ts";
 import { authenticate, freshConnections, type LoginConnections } from "./authenticate.ts";
 import { DirectoryError } from "./errors.ts";
 import { LoginPool } from "./login-pool.ts";
