@@ -43,7 +43,7 @@ export function loginInputProblem(username: unknown, password: unknown): LoginIn
   if (typeof username !== "string" || username.trim() === "") return "empty_username";
   if (username.length > maxLoginNameLength) return "username_too_long";
   // NUL ends a C string in some LDAP stacks, and no AD name holds a control character.
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(username)) return "username_control_characters";
+  if (/\p{Cc}/u.test(username)) return "username_control_characters";
   if (parseLoginName(username) === undefined) return "malformed_username";
   return undefined;
 }
