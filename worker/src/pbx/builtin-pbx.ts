@@ -20,7 +20,7 @@ export const builtinPbxSchema = `
     department TEXT, job_title TEXT, avatar_hash TEXT, avatar BLOB, department_path TEXT,
     groups TEXT NOT NULL DEFAULT '[]', settings TEXT NOT NULL DEFAULT '{}',
     voicemails INTEGER NOT NULL DEFAULT 0, recordings INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, upn TEXT, sam TEXT);
   CREATE TABLE IF NOT EXISTS pbx_departments (path TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS pbx_groups (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
 `;
@@ -62,6 +62,34 @@ export class BuiltinPbx implements PbxDirectory {
   constructor(sql: Sql) {
     this.#sql = sql;
     sql.exec(builtinPbxSchema);
+    // Directories made before extensions kept their users' login names.
+    const columns = new Set(
+      sql
+        .exec<{ name: string }>("PRAGMA table_info(pbx_extensions)")
+        .toArray()
+        .map((c) => c.name),
+    );
+    if (!columns.has("upn")) sql.exec("ALTER TABLE pbx_extensions ADD COLUMN upn TEXT; ALTER TABLE pbx_extensions ADD COLUMN sam TEXT");
+    sql.exec(`
+      CREATE INDEX IF NOT EXISTS pbx_extensions_upn ON pbx_extensions (upn);
+      CREATE INDEX IF NOT EXISTS pbx_extensions_sam ON pbx_extensions (sam);`);
+  }
+
+  /**
+   * The synced extensions whose user logs in as `name`: by userPrincipalName, by
+   * sAMAccountName, or both (`sam` for DOMAIN\name and the implicit UPN name@dns-domain).
+   */
+  findByLogin(name: { upn?: string; sam?: string }): ExtensionView[] {
+    return this.#sql
+      .exec<Row>(
+        "SELECT * FROM pbx_extensions WHERE origin = 'ad' AND ((? IS NOT NULL AND upn = ?) OR (? IS NOT NULL AND sam = ?)) ORDER BY number",
+        name.upn?.toLowerCase() ?? null,
+        name.upn?.toLowerCase() ?? null,
+        name.sam?.toLowerCase() ?? null,
+        name.sam?.toLowerCase() ?? null,
+      )
+      .toArray()
+      .map(toView);
   }
 
   async listExtensions(): Promise<Extension[]> {
@@ -142,12 +170,14 @@ export class BuiltinPbx implements PbxDirectory {
     }
     const now = Date.now();
     this.#sql.exec(
-      `INSERT INTO pbx_extensions (number, origin, guid, dn, number_source, settings, created_at, updated_at)
-       VALUES (?, 'ad', ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO pbx_extensions (number, origin, guid, dn, number_source, upn, sam, settings, created_at, updated_at)
+       VALUES (?, 'ad', ?, ?, ?, ?, ?, ?, ?, ?)`,
       create.state.number,
       create.guid,
       create.dn,
       create.numberSource,
+      create.login.upn,
+      create.login.sam,
       settings,
       now,
       now,
@@ -167,6 +197,8 @@ export class BuiltinPbx implements PbxDirectory {
       this.#sql.exec("UPDATE pbx_extensions SET number = ? WHERE number = ?", target, row.number);
     }
     if (update.dn !== undefined) this.#sql.exec("UPDATE pbx_extensions SET dn = ? WHERE number = ?", update.dn, target);
+    if (update.login !== undefined)
+      this.#sql.exec("UPDATE pbx_extensions SET upn = ?, sam = ? WHERE number = ?", update.login.upn, update.login.sam, target);
     if (update.numberSource !== undefined)
       this.#sql.exec("UPDATE pbx_extensions SET number_source = ? WHERE number = ?", update.numberSource, target);
     this.#write(target, update.state, photo);
@@ -260,6 +292,8 @@ function toView(row: Row): ExtensionView {
     enabled: Number(row.enabled) === 1,
     disabledBySync: Number(row.disabled_by_sync) === 1,
     numberSource: row.number_source === "attribute" || row.number_source === "sequential" ? row.number_source : null,
+    upn: text(row.upn),
+    sam: text(row.sam),
     firstName: text(row.first_name),
     lastName: text(row.last_name),
     displayName: text(row.display_name),

@@ -27,6 +27,7 @@ export async function applyItem(item: PlanItem, pbx: PbxDirectory, photos?: Phot
           guid: item.guid,
           dn: item.dn,
           numberSource: item.numberSource ?? "sequential",
+          login: item.login ?? { upn: null, sam: null },
           ...(item.template !== undefined ? { template: item.template } : {}),
         },
         await photo(),
@@ -43,6 +44,7 @@ export async function applyItem(item: PlanItem, pbx: PbxDirectory, photos?: Phot
           state: item.state,
           ...(item.dn !== null ? { dn: item.dn } : {}),
           ...(item.numberSource ? { numberSource: item.numberSource } : {}),
+          ...(item.login ? { login: item.login } : {}),
         },
         avatarChanged ? await photo() : undefined,
       );

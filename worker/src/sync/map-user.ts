@@ -4,11 +4,11 @@ import type { SyncConfig } from "../../../schema/generated/config.ts";
 import { isDnWithin, parseDn } from "../../../schema/src/dn.ts";
 import { type DirectoryUser, firstValue } from "./directory-user.ts";
 import { normalizeNumber } from "./extension-numbers.ts";
-import { type ExtensionField, type ExtensionFieldValues, extensionFields } from "./pbx-port.ts";
+import { type ExtensionField, type ExtensionFieldValues, extensionFields, type LoginNames } from "./pbx-port.ts";
 
 export type ExclusionCode = "out_of_scope" | "disabled" | "excluded_by_pattern";
 
-export interface DesiredUser {
+export interface DesiredUser extends LoginNames {
   guid: string;
   dn: string;
   /** Display name, else cn, else sAMAccountName: how the user is named in Preview and the log. */
@@ -70,6 +70,8 @@ export function mapUser(config: SyncConfig, user: DirectoryUser, inScope: boolea
     avatarHash: user.photoHash ?? null,
     departmentPath: departmentPath(config, user),
     groups: extensionGroups(config, user, context),
+    upn: firstValue(user, "userPrincipalName")?.toLowerCase() ?? null,
+    sam: firstValue(user, "sAMAccountName")?.toLowerCase() ?? null,
   };
   const numbers = config.extensionNumbers;
   if ((numbers?.source ?? "sequential") !== "sequential" && numbers?.attribute !== undefined) {

@@ -41,6 +41,7 @@ export class MemoryPbx implements PbxDirectory {
       enabled: true,
       disabledBySync: false,
       numberSource: create.numberSource,
+      ...create.login,
     });
   }
   async updateExtension(number: string, update: ExtensionUpdate): Promise<void> {
@@ -55,6 +56,7 @@ export class MemoryPbx implements PbxDirectory {
       number: target,
       ...(update.dn !== undefined ? { dn: update.dn } : {}),
       ...(update.numberSource !== undefined ? { numberSource: update.numberSource } : {}),
+      ...update.login,
     });
   }
   async disableExtension(number: string): Promise<void> {

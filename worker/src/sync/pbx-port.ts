@@ -19,7 +19,18 @@ export interface ExtensionState extends ExtensionFieldValues {
   groups: string[];
 }
 
-export interface Extension extends ExtensionState {
+/**
+ * The names a synced user logs in with, as AD had them at the last sync: domain login
+ * refuses anyone else before asking AD. Kept lower-case, as AD compares them.
+ */
+export interface LoginNames {
+  /** userPrincipalName. */
+  upn: string | null;
+  /** sAMAccountName. */
+  sam: string | null;
+}
+
+export interface Extension extends ExtensionState, LoginNames {
   /** "ad" for extensions sync created; "manual" for those made by hand, which sync never touches. */
   origin: "ad" | "manual";
   /** For origin "ad": the AD user's objectGUID, which identifies it across renames and moves. */
@@ -42,6 +53,8 @@ export function blankExtension(number: string, fields: Partial<Extension> = {}):
     enabled: true,
     disabledBySync: false,
     numberSource: null,
+    upn: null,
+    sam: null,
     firstName: null,
     lastName: null,
     displayName: null,
@@ -69,6 +82,7 @@ export interface CreateExtension {
   guid: string;
   dn: string;
   numberSource: "attribute" | "sequential";
+  login: LoginNames;
   /** An existing extension whose settings the new one copies. */
   template?: string;
 }
@@ -77,6 +91,7 @@ export interface ExtensionUpdate {
   state: Partial<ExtensionState>;
   dn?: string;
   numberSource?: "attribute" | "sequential";
+  login?: LoginNames;
 }
 
 /**

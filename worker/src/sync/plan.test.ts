@@ -261,6 +261,31 @@ describe("fields, departments, groups and templates", () => {
   });
 });
 
+describe("login names", () => {
+  it("keeps the names a user logs in with, lower-case, and follows a rename in AD", async () => {
+    const ann = adUser("Ann Lee", { userPrincipalName: "Ann.Lee@Example.com", sAMAccountName: "ALee" });
+    const first = await synced(base, [ann]);
+    expect(first[0]).toMatchObject({ upn: "ann.lee@example.com", sam: "alee" });
+
+    const renamed = { ...ann, attributes: { ...ann.attributes, userprincipalname: ["ann.smith@example.com"], samaccountname: ["asmith"] } };
+    const p = plan(base, [renamed], first);
+    const item = p.items[0];
+    expect(item?.action).toBe("update");
+    expect(item?.changes).toEqual([
+      { field: "userPrincipalName", from: "ann.lee@example.com", to: "ann.smith@example.com" },
+      { field: "sAMAccountName", from: "alee", to: "asmith" },
+    ]);
+    expect((await (await applied(p, first)).listExtensions())[0]).toMatchObject({ upn: "ann.smith@example.com", sam: "asmith" });
+  });
+
+  it("leaves a user without a UPN with a null one, and unchanged on the next run", async () => {
+    const bob = adUser("Bob");
+    const first = await synced(base, [bob]);
+    expect(first[0]).toMatchObject({ upn: null, sam: "bob" });
+    expect(plan(base, [bob], first).items[0]?.action).toBe("unchanged");
+  });
+});
+
 describe("exclusions and deprovisioning", () => {
   it("lists excluded users with their reason, and not the rest of the directory", () => {
     const config = withConfig({ scope: { exclude: [{ pattern: "test*", reason: "test accounts" }] } });

@@ -4,13 +4,20 @@
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import { describeRanges, NumberPool, rangesFor } from "./extension-numbers.ts";
 import { type DesiredUser, fieldSynced } from "./map-user.ts";
-import { type ArchiveTarget, type Extension, type ExtensionField, type ExtensionState, extensionFields } from "./pbx-port.ts";
+import {
+  type ArchiveTarget,
+  type Extension,
+  type ExtensionField,
+  type ExtensionState,
+  extensionFields,
+  type LoginNames,
+} from "./pbx-port.ts";
 import { type PlanAction, planActions } from "./plan-actions.ts";
 
 export { type PlanAction, planActions, summaryText } from "./plan-actions.ts";
 
 export interface FieldChange {
-  field: ExtensionField | "number" | "avatar" | "departmentPath" | "groups" | "dn";
+  field: ExtensionField | "number" | "avatar" | "departmentPath" | "groups" | "dn" | "userPrincipalName" | "sAMAccountName";
   from: string | null;
   to: string | null;
 }
@@ -30,6 +37,8 @@ export interface PlanItem {
   /** For create and update: the whole state the extension will have. */
   state?: ExtensionState;
   numberSource?: "attribute" | "sequential";
+  /** For create and update: the names the user logs in with. */
+  login?: LoginNames;
   template?: string;
   archive?: ArchiveTarget;
 }
@@ -228,11 +237,12 @@ export function planSync(input: PlanInput): Plan {
         reason: ["new in scope", u.template ? `copies extension ${u.template}'s settings` : "", ...notes].filter(Boolean).join("; "),
         state: target,
         numberSource: assigned.source,
+        login: { upn: u.upn, sam: u.sam },
         ...(u.template !== undefined ? { template: u.template } : {}),
       });
       continue;
     }
-    const changes = diff(current, target, u.dn);
+    const changes = diff(current, target, u);
     const enable = !current.enabled && current.disabledBySync;
     if (changes.length === 0 && !enable) {
       items.push({
@@ -262,6 +272,7 @@ export function planSync(input: PlanInput): Plan {
       changes,
       state: target,
       numberSource: assigned.source,
+      login: { upn: u.upn, sam: u.sam },
     });
   }
 
@@ -346,7 +357,8 @@ function targetState(
   return state;
 }
 
-function diff(current: Extension, target: ExtensionState, dn: string): FieldChange[] {
+function diff(current: Extension, target: ExtensionState, user: DesiredUser): FieldChange[] {
+  const dn = user.dn;
   const changes: FieldChange[] = [];
   if (current.number !== target.number) changes.push({ field: "number", from: current.number, to: target.number });
   for (const f of extensionFields) if (current[f] !== target[f]) changes.push({ field: f, from: current[f], to: target[f] });
@@ -357,6 +369,8 @@ function diff(current: Extension, target: ExtensionState, dn: string): FieldChan
   const to = [...target.groups].sort().join(", ");
   if (from !== to) changes.push({ field: "groups", from: from || null, to: to || null });
   if ((current.dn ?? "") !== dn) changes.push({ field: "dn", from: current.dn, to: dn });
+  if (current.upn !== user.upn) changes.push({ field: "userPrincipalName", from: current.upn, to: user.upn });
+  if (current.sam !== user.sam) changes.push({ field: "sAMAccountName", from: current.sam, to: user.sam });
   return changes;
 }
 
