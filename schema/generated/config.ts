@@ -707,6 +707,14 @@ export interface DomainLogin {
    * How long logins for the account are paused after too many failures.
    */
   blockMinutes?: number;
+  /**
+   * Failed logins from one network address, over all accounts, within failureWindowMinutes before that address is paused for blockMinutes. It stops one client from trying many accounts; an office behind one NAT address shares it.
+   */
+  maxFailuresPerAddress?: number;
+  /**
+   * Lifetime of the session token a successful login returns. The UC client trades it for its own session; keep it short.
+   */
+  sessionMinutes?: number;
 }
 /**
  * The sync log: runs, their events and domain login attempts.

@@ -9,4 +9,6 @@ export interface Env {
   ADMIN_JWT_PUBLIC_KEY?: string;
   /** 32 random bytes, base64: encrypts stored bind passwords (AES-256-GCM). */
   CONFIG_ENCRYPTION_KEY?: string;
+  /** At least 32 characters: signs UC client session tokens. Unset: a key derived from CONFIG_ENCRYPTION_KEY. */
+  UC_SESSION_SECRET?: string;
 }

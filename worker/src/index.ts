@@ -3,6 +3,8 @@ import { isValid, validateConfig } from "../../schema/src/validate-config.ts";
 import { parseAgentToken, tenantPattern } from "./agent-token.ts";
 import { ApiError, errorResponse } from "./api-error.ts";
 import type { Env } from "./env.ts";
+import type { AttemptOutcome } from "./login/login-attempts.ts";
+import { sessionKey, verifySession } from "./login/session-token.ts";
 import { type AdminAuthVariables, adminAuth, requireAdminRole } from "./middleware/admin-auth/index.ts";
 import { planActions } from "./sync/plan.ts";
 import type { Outcome } from "./tenant/tenant-object.ts";
@@ -120,6 +122,27 @@ tenantRoutes.post("/runs/:id/reject", requireAdminRole(), async (c) =>
   c.json(unwrap(await tenantOf(c).decideRun(c.req.param("id"), false, by(c)))),
 );
 
+// ---- domain login attempts -------------------------------------------------------------------
+
+tenantRoutes.get("/auth/attempts", async (c) => {
+  const outcome = c.req.query("outcome");
+  if (outcome !== undefined && !["success", "failure", "blocked", "unavailable"].includes(outcome))
+    throw new ApiError(400, "invalid_query", "outcome is success, failure, blocked or unavailable.");
+  const q = c.req.query("q")?.slice(0, 200);
+  const filters = { ...(outcome ? { outcome: outcome as AttemptOutcome } : {}), ...(q ? { q } : {}) };
+  if (c.req.query("format") === "csv") {
+    return c.body(unwrap(await tenantOf(c).loginAttemptsCsv(filters)), 200, {
+      "Content-Type": "text/csv; charset=utf-8",
+      "Content-Disposition": 'attachment; filename="domain-logins.csv"',
+    });
+  }
+  return c.json(
+    unwrap(
+      await tenantOf(c).loginAttempts({ ...filters, limit: pageLimit(c.req.query("limit")), offset: pageOffset(c.req.query("offset")) }),
+    ),
+  );
+});
+
 // ---- the built-in PBX directory -------------------------------------------------------------
 
 tenantRoutes.get("/extensions", async (c) => {
@@ -155,6 +178,37 @@ app.use("/api/v1/tenants/:tenant/*", async (c, next) => {
   if (!tenantPattern.test(c.req.param("tenant") as string)) throw new ApiError(404, "not_found", "No such tenant.");
   await next();
 });
+
+// ---- UC clients: domain login --------------------------------------------------------------
+// Before the administrator routes: these answer people logging in, not portal sessions.
+
+/** A login body is two short strings; a little room above a 10,000-character name, no more. */
+const maxLoginBodyBytes = 64 * 1024;
+
+app.post("/api/v1/tenants/:tenant/auth/domain-login", async (c) => {
+  const name = c.req.param("tenant") as string;
+  const text = await c.req.text();
+  if (text.length > maxLoginBodyBytes) throw new ApiError(413, "body_too_large", `A login body is at most ${maxLoginBodyBytes} bytes.`);
+  const body = parseJson(text) as { username?: unknown; password?: unknown } | null;
+  if (typeof body !== "object" || body === null) throw new ApiError(400, "invalid_body", "Send { username, password }.");
+  // Cloudflare sets CF-Connecting-IP on every request to the worker; a client cannot forge it there.
+  const source = c.req.header("CF-Connecting-IP") ?? "unknown";
+  const answer = unwrap(await tenant(c.env, name).domainLogin(name, body.username, body.password, source));
+  if (answer.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, answer.holdMs));
+  c.header("Cache-Control", "no-store");
+  if (answer.retryAfterSeconds !== undefined) c.header("Retry-After", String(answer.retryAfterSeconds));
+  return c.json(answer.body, answer.status);
+});
+
+/** For the UC back end: whether a session token is valid, and whom it names. */
+app.get("/api/v1/tenants/:tenant/auth/session", async (c) => {
+  const token = c.req.header("Authorization")?.match(/^Bearer\s+(\S+)$/)?.[1];
+  const claims = token === undefined ? undefined : await verifySession(await sessionKey(c.env), token, c.req.param("tenant") as string);
+  if (claims === undefined) throw new ApiError(401, "invalid_session", "The session token is missing, invalid or expired: log in again.");
+  c.header("Cache-Control", "no-store");
+  return c.json(claims);
+});
+
 app.route("/api/v1/tenants/:tenant", tenantRoutes);
 
 export default app;

@@ -6,6 +6,7 @@
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
+import { csv } from "../csv.ts";
 import { containsPattern, type Sql } from "../sql.ts";
 import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
 import type { DesiredUser } from "./map-user.ts";
@@ -507,13 +508,8 @@ function toRun(row: Row): RunInfo {
 
 /** RFC 4180 CSV of a run's events, with the columns of the portal's Log view. */
 export function eventsCsv(events: RunEvent[]): string {
-  const cell = (v: string | null) => {
-    const text = v ?? "";
-    // A leading = + - @ would be a formula to a spreadsheet: quote it as text.
-    const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
-    return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replace(/"/g, '""')}"` : safe;
-  };
-  const lines = ["Date,Type,Event,User,Operation"];
-  for (const e of events) lines.push([new Date(e.at).toISOString(), e.type, e.event, e.user, e.operation].map(cell).join(","));
-  return `${lines.join("\r\n")}\r\n`;
+  return csv(
+    ["Date", "Type", "Event", "User", "Operation"],
+    events.map((e) => [new Date(e.at).toISOString(), e.type, e.event, e.user, e.operation]),
+  );
 }

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import {
   type AgentOperation,
+  type AuthenticateResult,
   agentHeaders,
   type ConnectionStep,
   heartbeat,
@@ -15,6 +16,10 @@ import { isValid, validateConfig } from "../../../schema/src/validate-config.ts"
 import { hashSecret, newAgentToken, parseAgentToken, sameHash } from "../agent-token.ts";
 import { ApiError } from "../api-error.ts";
 import type { Env } from "../env.ts";
+import { DomainLogin, type LoginAnswer } from "../login/domain-login.ts";
+import { type AttemptOutcome, attemptsCsv, type LoginAttempt, LoginAttempts } from "../login/login-attempts.ts";
+import { LoginThrottle } from "../login/login-throttle.ts";
+import { issueSession, sessionKey } from "../login/session-token.ts";
 import { BuiltinPbx, type ExtensionView, PbxError } from "../pbx/builtin-pbx.ts";
 import { secretBox } from "../secret-box.ts";
 import type { PlanItem } from "../sync/plan.ts";
@@ -36,6 +41,8 @@ type TokenRow = {
 };
 
 const agentTimeoutMs = 60_000;
+// A login is a search and a bind; a user at the login screen should not wait a minute to hear the DC is gone.
+const loginTimeoutMs = 15_000;
 // Should the instance driving a preview go away mid-read, the alarm ends it and frees the lock.
 const previewWatchdogMs = 5 * 60_000;
 
@@ -48,6 +55,8 @@ export class TenantObject extends DurableObject<Env> {
   readonly #link: AgentLink;
   readonly #pbx: BuiltinPbx;
   readonly #runs: SyncRuns;
+  readonly #login: DomainLogin;
+  #sessionKey: Promise<string> | undefined;
   /** Runs this instance is driving right now; after a restart the alarm picks the others up. */
   readonly #driving = new Set<string>();
   /** The tenant's name, which the object is addressed by; kept for work that starts from an alarm. */
@@ -74,6 +83,7 @@ export class TenantObject extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL);
     `);
     this.#pbx = new BuiltinPbx(this.#sql);
+    this.#login = new DomainLogin(new LoginThrottle(this.#sql), new LoginAttempts(this.#sql));
     this.#runs = new SyncRuns(this.#sql, {
       pbx: this.#pbx,
       target: async () => {
@@ -371,6 +381,45 @@ export class TenantObject extends DurableObject<Env> {
   /** Sends any read operation to an agent; the route layer decides which are exposed. */
   async callAgent<T>(operation: AgentOperation): Promise<Outcome<T>> {
     return run(() => this.#link.call<T>(operation, agentTimeoutMs));
+  }
+
+  // ---- domain login ----------------------------------------------------------------------
+
+  /** A UC client's login with AD credentials; see DomainLogin for what is checked where. */
+  async domainLogin(tenant: string, username: unknown, password: unknown, source: string): Promise<Outcome<LoginAnswer>> {
+    return run(() => {
+      const config = this.#storedConfig().config;
+      return this.#login.login(
+        { tenant, username, password, source },
+        {
+          config,
+          agentConnected: () => this.#hasAgent(),
+          findByLogin: (name) => this.#pbx.findByLogin(name),
+          authenticate: async (name, secret) =>
+            this.#link.call<AuthenticateResult>(
+              { op: "authenticate", target: await this.#savedTarget(tenant), username: name, password: secret },
+              loginTimeoutMs,
+            ),
+          issue: async (user, minutes) => {
+            this.#sessionKey ??= sessionKey(this.env);
+            return issueSession(await this.#sessionKey, user, minutes);
+          },
+        },
+      );
+    });
+  }
+
+  async loginAttempts(options: {
+    limit: number;
+    offset: number;
+    outcome?: AttemptOutcome;
+    q?: string;
+  }): Promise<Outcome<{ total: number; attempts: LoginAttempt[] }>> {
+    return run(() => this.#login.attempts.list(options));
+  }
+
+  async loginAttemptsCsv(options: { outcome?: AttemptOutcome; q?: string }): Promise<Outcome<string>> {
+    return run(() => attemptsCsv(this.#login.attempts.list({ ...options, limit: 100_000, offset: 0 }).attempts));
   }
 
   // ---- sync runs -----------------------------------------------------------------------------
