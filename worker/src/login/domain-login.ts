@@ -38,6 +38,7 @@ export interface LoginAnswer {
 export interface LoginContext {
   config: SyncConfig | null;
   agentConnected(): boolean;
+  /** Synced extensions by userPrincipalName or sAMAccountName, both given lower-case. */
   findByLogin(name: { upn?: string; sam?: string }): Extension[];
   /** The agent's check; throws ApiError when no agent answers. */
   authenticate(username: string, password: string): Promise<AuthenticateResult>;
@@ -312,11 +313,11 @@ export class DomainLogin {
  * sAMAccountName (whether DOMAIN is this domain, the agent checks against AD).
  */
 function synced(name: LoginName, context: LoginContext): Extension[] {
-  if (name.kind === "downLevel") return context.findByLogin({ sam: name.sam });
-  const byUpn = context.findByLogin({ upn: name.upn });
+  if (name.kind === "downLevel") return context.findByLogin({ sam: name.sam.toLowerCase() });
+  const byUpn = context.findByLogin({ upn: name.upn.toLowerCase() });
   if (byUpn.length > 0) return byUpn;
   const dns = dnsDomain(context.config?.connection?.baseDn ?? "");
-  return dns !== undefined && name.suffix.toLowerCase() === dns ? context.findByLogin({ sam: name.local }) : [];
+  return dns !== undefined && name.suffix.toLowerCase() === dns ? context.findByLogin({ sam: name.local.toLowerCase() }) : [];
 }
 
 /** DC=example,DC=com -> example.com; undefined when the base DN names no domain. */

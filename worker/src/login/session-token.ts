@@ -4,7 +4,6 @@
 // CONFIG_ENCRYPTION_KEY (HKDF, its own label), so a deployment needs no extra secret and the
 // derived key is useless for anything else.
 import { sign, verify } from "hono/jwt";
-import type { Env } from "../env.ts";
 
 export const sessionIssuer = "pbx-ad-sync";
 export const sessionAudience = "uc-client";
@@ -30,7 +29,11 @@ export interface SessionUser {
   upn: string | null;
 }
 
-export async function sessionKey(env: Pick<Env, "UC_SESSION_SECRET" | "CONFIG_ENCRYPTION_KEY">): Promise<string> {
+/** The signing key from the worker's secrets (see Env). */
+export async function sessionKey(env: {
+  UC_SESSION_SECRET?: string | undefined;
+  CONFIG_ENCRYPTION_KEY?: string | undefined;
+}): Promise<string> {
   if (env.UC_SESSION_SECRET !== undefined && env.UC_SESSION_SECRET !== "") {
     if (env.UC_SESSION_SECRET.length < 32) throw new Error("UC_SESSION_SECRET must be at least 32 characters");
     return env.UC_SESSION_SECRET;
