@@ -242,6 +242,25 @@ describe("the portal page", { timeout: 90_000 }, () => {
     await snap(page, shots, "11-log");
   });
 
+  it("shows domain login attempts in the Log, with the reason only an administrator sees", async () => {
+    const res = await fetch(`${product.origin}/api/v1/tenants/demo/auth/domain-login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "CF-Connecting-IP": "192.0.2.44" },
+      body: JSON.stringify({ username: "jjones@example.com", password: "not-shown-anywhere" }),
+    });
+    // The configuration typed above does not switch domain login on.
+    expect(res.status).toBe(401);
+    await page.getByRole("tab", { name: "Log" }).click();
+    await page.getByRole("button", { name: "Refresh" }).click();
+    const row = page.locator("table.logins tbody tr").first();
+    await row.waitFor();
+    const cells = (await row.locator("td").allTextContents()).map((t) => t.trim());
+    expect(cells.slice(1, 4)).toEqual(["jjones@example.com", "192.0.2.44", "failure"]);
+    expect(cells[4]).toMatch(/^login_disabled: Domain login is switched off/);
+    expect(await page.locator("table.logins").textContent()).not.toContain("not-shown-anywhere");
+    await snap(page, shots, "11-log-domain-logins");
+  });
+
   it("moves between sections with the keyboard", async () => {
     await page.getByRole("tab", { name: "Log" }).focus();
     await page.keyboard.press("ArrowRight");

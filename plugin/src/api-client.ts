@@ -3,8 +3,10 @@
 // banner; everything else is the server's own sentence, or ours when no answer came at all.
 import type {
   AgentInfo,
+  AttemptOutcome,
   EnrollmentTokenInfo,
   Extension,
+  LoginAttempt,
   OuNode,
   PlanAction,
   PlanItem,
@@ -132,6 +134,12 @@ export class ApiClient {
   };
   runEvents = (id: string) => this.#json<RunEvent[]>("GET", `/runs/${encodeURIComponent(id)}/events`);
   runEventsCsv = async (id: string) => (await this.#fetch("GET", `/runs/${encodeURIComponent(id)}/events?format=csv`)).text();
+  loginAttempts = (query: { outcome?: AttemptOutcome | undefined; limit?: number }) => {
+    const params = new URLSearchParams({ limit: String(query.limit ?? 100) });
+    if (query.outcome) params.set("outcome", query.outcome);
+    return this.#json<{ total: number; attempts: LoginAttempt[] }>("GET", `/auth/attempts?${params}`);
+  };
+  loginAttemptsCsv = async () => (await this.#fetch("GET", "/auth/attempts?format=csv")).text();
   approve = (id: string) => this.#json<RunInfo>("POST", `/runs/${encodeURIComponent(id)}/approve`);
   reject = (id: string) => this.#json<RunInfo>("POST", `/runs/${encodeURIComponent(id)}/reject`);
   schedule = () => this.#json<Schedule>("GET", "/schedule");

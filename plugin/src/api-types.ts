@@ -2,6 +2,7 @@
 // shape fails the page's type check. Only planActions is a value; the rest bundles nothing.
 export type { ConnectionStep, OuNode, TestConnectionResult } from "../../schema/src/agent-protocol.ts";
 export type { Problem } from "../../schema/src/problem.ts";
+export type { AttemptOutcome, LoginAttempt } from "../../worker/src/login/login-attempts.ts";
 export type { ExtensionView as Extension } from "../../worker/src/pbx/builtin-pbx.ts";
 export type { FieldChange, PlanItem } from "../../worker/src/sync/plan.ts";
 export { type PlanAction, planActions, summaryText } from "../../worker/src/sync/plan-actions.ts";

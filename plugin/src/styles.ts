@@ -138,6 +138,9 @@ button.chip[aria-pressed="true"] { outline: 2px solid var(--accent); }
 .run-status.failed, .run-status.partial, .type.error { color: var(--bad); }
 .run-status.succeeded, .run-status.previewed { color: var(--ok); }
 .type.warning, .run-status.awaiting-approval, .run-status.missed { color: var(--warn); }
+.login-outcome.success { color: var(--ok); }
+.login-outcome.failure { color: var(--bad); }
+.login-outcome.blocked, .login-outcome.unavailable { color: var(--warn); }
 .created { margin: 12px 0; }
 .created:empty { display: none; }
 @container (max-width: 720px) {

@@ -1,6 +1,7 @@
-// Log: every run with its events (Date, Type, Event), exportable as CSV or JSON, and clearable.
-import { type RunEvent, type RunInfo, summaryText } from "../api-types.ts";
-import { download, fill, h } from "../dom.ts";
+// Log: every run with its events (Date, Type, Event), exportable as CSV or JSON, and clearable;
+// below, the domain login attempts with the reason only an administrator sees.
+import { type AttemptOutcome, type RunEvent, type RunInfo, summaryText } from "../api-types.ts";
+import { download, field, fill, h } from "../dom.ts";
 import type { PageContext, Section } from "../page-context.ts";
 
 export function logSection(ctx: PageContext): Section {
@@ -110,7 +111,70 @@ export function logSection(ctx: PageContext): Section {
       ctx.report(error, status);
     }
   });
-  refreshButton.addEventListener("click", () => void refresh());
+  refreshButton.addEventListener("click", () => {
+    void refresh();
+    void refreshLogins();
+  });
+
+  const logins = h("table", { class: "logins" });
+  const loginStatus = h("div", { class: "status", "aria-live": "polite" });
+  const outcome = h(
+    "select",
+    {},
+    ...[
+      ["", "All outcomes"],
+      ["success", "Success"],
+      ["failure", "Failure"],
+      ["blocked", "Paused (too many failures)"],
+      ["unavailable", "Unavailable"],
+    ].map(([value, label]) => h("option", { value: value as string }, label as string)),
+  );
+  const exportLogins = h("button", { type: "button" }, "Export logins (CSV)");
+
+  async function refreshLogins(): Promise<void> {
+    try {
+      const { total, attempts } = await ctx.api.loginAttempts({ outcome: (outcome.value || undefined) as AttemptOutcome | undefined });
+      fill(
+        logins,
+        h(
+          "caption",
+          {},
+          total > attempts.length ? `The newest ${attempts.length} of ${total} attempts` : `${total} attempts, newest first`,
+        ),
+        h(
+          "thead",
+          {},
+          h("tr", {}, ...["Date", "User name", "Source", "Outcome", "Reason", "Extension"].map((c) => h("th", { scope: "col" }, c))),
+        ),
+        h(
+          "tbody",
+          {},
+          ...attempts.map((a) =>
+            h(
+              "tr",
+              { class: a.outcome },
+              h("td", {}, ctx.formatTime(a.at)),
+              h("td", {}, a.username),
+              h("td", {}, a.source),
+              h("td", {}, h("span", { class: `login-outcome ${a.outcome}` }, a.outcome)),
+              h("td", { title: a.detail }, `${a.reason}${a.adCode ? ` (AD ${a.adCode})` : ""}: ${a.detail}`),
+              h("td", {}, a.extension ?? ""),
+            ),
+          ),
+        ),
+      );
+    } catch (error) {
+      ctx.report(error, loginStatus);
+    }
+  }
+  outcome.addEventListener("change", () => void refreshLogins());
+  exportLogins.addEventListener("click", async () => {
+    try {
+      download("domain-logins.csv", "text/csv", await ctx.api.loginAttemptsCsv());
+    } catch (error) {
+      ctx.report(error, loginStatus);
+    }
+  });
 
   const element = h(
     "div",
@@ -120,6 +184,23 @@ export function logSection(ctx: PageContext): Section {
     h("div", { class: "table-wrap" }, runList),
     heading,
     h("div", { class: "table-wrap" }, events),
+    h("h3", {}, "Domain logins"),
+    h(
+      "p",
+      { class: "hint" },
+      "Every login to the UC client with AD credentials: who (as typed), from where, and why it failed. Passwords are never kept.",
+    ),
+    h("div", { class: "toolbar" }, field("Outcome", outcome), exportLogins),
+    loginStatus,
+    h("div", { class: "table-wrap" }, logins),
   );
-  return { id: "log", title: "Log", element, shown: () => void refresh() };
+  return {
+    id: "log",
+    title: "Log",
+    element,
+    shown: () => {
+      void refresh();
+      void refreshLogins();
+    },
+  };
 }
