@@ -266,6 +266,22 @@ describe("domain login", () => {
     expect(attempts[0]).toMatchObject({ reason: "login_disabled" });
   });
 
+  it("tells the administrator in Test Connection whether the pause comes before AD's lockout", async () => {
+    const step = async () => (await stack.api("POST", "/test-connection")).body.steps.find((s: Json) => s.id === "domainLogin");
+    expect(await step()).toMatchObject({ status: "ok", detail: expect.stringMatching(/never locks/) });
+    // AD would lock after 3 wrong passwords, and logins here pause only after 3.
+    await modify(BASE, "lockoutThreshold", ["3"]);
+    try {
+      expect(await step()).toMatchObject({
+        status: "warning",
+        code: "lockout_threshold_reached",
+        fix: expect.stringMatching(/maxFailures to 2/),
+      });
+    } finally {
+      await modify(BASE, "lockoutThreshold", ["0"]);
+    }
+  });
+
   it("shows the attempts to administrators only", async () => {
     const res = await fetch(`${stack.base}/api/v1/tenants/logins/auth/attempts`);
     expect(res.status).toBe(401);

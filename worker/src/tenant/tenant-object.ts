@@ -17,6 +17,7 @@ import { hashSecret, newAgentToken, parseAgentToken, sameHash } from "../agent-t
 import { ApiError } from "../api-error.ts";
 import type { Env } from "../env.ts";
 import { DomainLogin, type LoginAnswer } from "../login/domain-login.ts";
+import { domainDnOf, lockoutStep } from "../login/lockout-check.ts";
 import { type AttemptOutcome, attemptsCsv, type LoginAttempt, LoginAttempts } from "../login/login-attempts.ts";
 import { LoginThrottle } from "../login/login-throttle.ts";
 import { issueSession, sessionKey } from "../login/session-token.ts";
@@ -333,8 +334,32 @@ export class TenantObject extends DurableObject<Env> {
       };
       const target = await this.#target(tenant, config, draftPassword);
       const result = await this.#link.call<TestConnectionResult>({ op: "testConnection", target, scope: config.scope }, agentTimeoutMs);
-      return { ...result, steps: [agentStep, ...result.steps] };
+      const steps = [agentStep, ...result.steps];
+      if (result.ok && config.domainLogin?.enabled === true)
+        steps.push(await this.#lockoutStep(target, config.domainLogin.maxFailures ?? 5));
+      return { ...result, steps };
     });
+  }
+
+  async #lockoutStep(target: LdapTarget, maxFailures: number): Promise<ConnectionStep> {
+    const started = Date.now();
+    const domain = domainDnOf(target.connection.baseDn);
+    let threshold: number | undefined;
+    if (domain !== undefined) {
+      await this.#link
+        .stream(
+          { op: "search", target, base: domain, scope: "base", filter: "(objectClass=domain)", attributes: ["lockoutThreshold"] },
+          agentTimeoutMs,
+          {
+            page: (entries) => {
+              const value = entries[0]?.attributes.lockoutThreshold?.[0];
+              if (value !== undefined && /^\d+$/.test(value)) threshold = Number(value);
+            },
+          },
+        )
+        .catch(() => undefined);
+    }
+    return lockoutStep(maxFailures, threshold, Date.now() - started);
   }
 
   async listOus(tenant: string): Promise<Outcome<OuNode>> {
