@@ -69,7 +69,7 @@ export class LoginThrottle {
     this.#sql.exec("DELETE FROM login_throttle WHERE key = ?", key);
   }
 
-  /** Every key's state, for tests and the admin view. */
+  /** The failures counted for `key` in its current window. */
   failures(key: string): number {
     return this.#sql.exec<{ failures: number }>("SELECT failures FROM login_throttle WHERE key = ?", key).toArray()[0]?.failures ?? 0;
   }
