@@ -96,4 +96,13 @@ describe("DomainLogin", () => {
     expect(unknown.body).toEqual(known.body);
     expect(asked).toEqual([]);
   });
+
+  it("answers 503 and logs the attempt as unavailable when the agent cannot check passwords", async () => {
+    const { attempt, login } = setup(async () => ({ ok: false, reason: "directory_unavailable" }));
+    expect(await attempt("jjones@example.com")).toMatchObject({ status: 503, body: { error: { code: "directory_unavailable" } } });
+    expect(login.attempts.list({ limit: 1, offset: 0 }).attempts[0]).toMatchObject({
+      outcome: "unavailable",
+      reason: "directory_unavailable",
+    });
+  });
 });

@@ -97,7 +97,8 @@ const adReasons: Record<AuthFailureReason, string> = {
   password_expired: "The user's password has expired; they must change it in Windows.",
   password_must_change: "The user must change their password at next logon (pwdLastSet is 0); they must change it in Windows.",
   not_permitted: "AD does not let this account log on now or from here (logon hours, workstations), or several accounts share the name.",
-  directory_unavailable: "The domain controller could not be asked.",
+  directory_unavailable:
+    "The agent could not check the password: no domain controller answered, or the agent reads a directory file, which holds no passwords.",
 };
 
 /** Waiting logins of one account at most; more are refused as too many attempts. */
@@ -236,7 +237,10 @@ export class DomainLogin {
         if (result.reason !== "directory_unavailable") this.#countFailure(key, limits, request.source, started);
         const code = result.adCode === undefined ? "" : ` (AD data ${result.adCode})`;
         return finish(
-          attempt("failure", result.reason, `${adReasons[result.reason]}${code}`, { ...known, adCode: result.adCode ?? null }),
+          attempt(shown === "directory_unavailable" ? "unavailable" : "failure", result.reason, `${adReasons[result.reason]}${code}`, {
+            ...known,
+            adCode: result.adCode ?? null,
+          }),
           shown === "directory_unavailable"
             ? { status: 503, body: refusal.unavailable }
             : { status: 401, body: shown === "invalid_credentials" ? refusal.invalid : refusal.passwordChange },
