@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Dn } from "./dn.ts";
-import { escapeDnValue, isDnWithin, normalizeDn, parseDn } from "./dn.ts";
+import { domainOfDn, escapeDnValue, isDnWithin, normalizeDn, parseDn } from "./dn.ts";
 
 function rdns(...pairs: [string, string][]): Dn {
   return pairs.map(([type, value]) => [{ type, value }]);
@@ -161,6 +161,19 @@ describe("isDnWithin", () => {
     ["OU=Sales,DC=example,DC=com", "DC=example,", false],
   ])("%j within %j is %s", (child, base, expected) => {
     expect(isDnWithin(child, base)).toBe(expected);
+  });
+});
+
+describe("domainOfDn", () => {
+  it.each([
+    ["OU=Staff,DC=example,DC=com", { dn: "DC=example,DC=com", dns: "example.com" }],
+    ["dc=corp,dc=example,dc=com", { dn: "dc=corp,dc=example,dc=com", dns: "corp.example.com" }],
+    ["CN=Smith\\, John,OU=Sales, DC=example, DC=com", { dn: "DC=example,DC=com", dns: "example.com" }],
+    ["OU=Staff,O=Example", undefined],
+    ["DC=example,OU=Staff", undefined],
+    ["not a DN", undefined],
+  ])("%s lies in %j", (dn, domain) => {
+    expect(domainOfDn(dn)).toEqual(domain);
   });
 });
 

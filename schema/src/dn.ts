@@ -366,6 +366,28 @@ export function isDnWithin(child: string, base: string): boolean {
   return true;
 }
 
+/**
+ * The AD domain a DN lies in: its trailing DC= RDNs, as a DN (types written as given) and
+ * as a DNS name (DC=corp,DC=example,DC=com is corp.example.com). Undefined when the DN does
+ * not parse or ends in no DC= RDN.
+ */
+export function domainOfDn(text: string): { dn: string; dns: string } | undefined {
+  const parsed = parseDn(text);
+  if (!parsed.ok) return undefined;
+  const labels: Rdn[] = [];
+  for (let i = parsed.dn.length - 1; i >= 0; i--) {
+    const rdn = parsed.dn[i] as Rdn[];
+    const ava = rdn[0];
+    if (rdn.length !== 1 || ava === undefined || ava.type.toLowerCase() !== "dc") break;
+    labels.unshift(ava);
+  }
+  if (labels.length === 0) return undefined;
+  return {
+    dn: labels.map((ava) => `${ava.type}=${escapeDnValue(ava.value)}`).join(","),
+    dns: labels.map((ava) => ava.value).join("."),
+  };
+}
+
 const ESCAPE_ALWAYS = /["+,;<>\\=\0]/;
 
 /**

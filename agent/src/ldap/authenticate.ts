@@ -2,6 +2,7 @@
 // (the name goes into the filter escaped, once, by the filter tag) and a second connection
 // binds with the DN the directory returned, never one built from what was typed.
 import type { AuthenticateResult, LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import { domainOfDn } from "../../../schema/src/dn.ts";
 import { type LoginName, parseLoginName } from "../../../schema/src/domain-login.ts";
 import { filter } from "../../../schema/src/ldap-filter.ts";
 import {
@@ -152,8 +153,8 @@ async function domainNames(connection: DirectoryConnection): Promise<DomainNames
   const configuration = root?.configurationNamingContext?.[0];
   const names: DomainNames = {};
   if (domainDn === undefined) return names;
-  const labels = [...domainDn.matchAll(/(?:^|,)\s*DC=((?:[^,\\]|\\.)+)/gi)].map((m) => m[1] ?? "");
-  if (labels.length > 0) names.dns = labels.join(".");
+  const dns = domainOfDn(domainDn)?.dns;
+  if (dns !== undefined) names.dns = dns;
   if (configuration === undefined) return names;
   // The domain's crossRef in the Partitions container holds its NetBIOS name.
   const crossRef = await firstEntry(

@@ -6,6 +6,7 @@
 // "unavailable"; the admin log learns why.
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { AuthenticateResult, AuthFailureReason } from "../../../schema/src/agent-protocol.ts";
+import { domainOfDn } from "../../../schema/src/dn.ts";
 import { endUserReason, type LoginName, loginInputProblem, parseLoginName } from "../../../schema/src/domain-login.ts";
 import { ApiError } from "../api-error.ts";
 import { bytesFromBase64, guidFromBytes } from "../sync/directory-user.ts";
@@ -320,12 +321,6 @@ function synced(name: LoginName, context: LoginContext): Extension[] {
   if (name.kind === "downLevel") return context.findByLogin({ sam: name.sam.toLowerCase() });
   const byUpn = context.findByLogin({ upn: name.upn.toLowerCase() });
   if (byUpn.length > 0) return byUpn;
-  const dns = dnsDomain(context.config?.connection?.baseDn ?? "");
+  const dns = domainOfDn(context.config?.connection?.baseDn ?? "")?.dns.toLowerCase();
   return dns !== undefined && name.suffix.toLowerCase() === dns ? context.findByLogin({ sam: name.local.toLowerCase() }) : [];
-}
-
-/** DC=example,DC=com -> example.com; undefined when the base DN names no domain. */
-function dnsDomain(baseDn: string): string | undefined {
-  const labels = [...baseDn.matchAll(/(?:^|,)\s*DC=((?:[^,\\]|\\.)+)/gi)].map((m) => (m[1] ?? "").toLowerCase());
-  return labels.length > 0 ? labels.join(".") : undefined;
 }

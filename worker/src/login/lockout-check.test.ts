@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { domainDnOf, lockoutStep } from "./lockout-check.ts";
+import { lockoutStep } from "./lockout-check.ts";
 
 describe("lockoutStep", () => {
   it.each([
@@ -16,15 +16,5 @@ describe("lockoutStep", () => {
 
   it("says what to set when the threshold is reached", () => {
     expect(lockoutStep(5, 5, 0).fix).toBe("Set domainLogin.maxFailures to 4 or less.");
-  });
-});
-
-describe("domainDnOf", () => {
-  it.each([
-    ["OU=Staff,DC=example,DC=com", "DC=example,DC=com"],
-    ["dc=corp,dc=example,dc=com", "dc=corp,dc=example,dc=com"],
-    ["OU=Staff,O=Example", undefined],
-  ])("%s is in %s", (base, domain) => {
-    expect(domainDnOf(base)).toBe(domain);
   });
 });

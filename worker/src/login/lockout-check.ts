@@ -35,9 +35,3 @@ export function lockoutStep(maxFailures: number, threshold: number | undefined, 
     code: "lockout_threshold_reached",
   };
 }
-
-/** The domain's DN from a base DN inside it: its DC= parts (DC=example,DC=com). */
-export function domainDnOf(baseDn: string): string | undefined {
-  const labels = [...baseDn.matchAll(/(?:^|,)\s*(DC=(?:[^,\\]|\\.)+)/gi)].map((m) => m[1] as string);
-  return labels.length > 0 ? labels.join(",") : undefined;
-}

@@ -11,13 +11,14 @@ import {
   type TestConnectionResult,
   type UserAttribute,
 } from "../../../schema/src/agent-protocol.ts";
+import { domainOfDn } from "../../../schema/src/dn.ts";
 import { filter } from "../../../schema/src/ldap-filter.ts";
 import { isValid, validateConfig } from "../../../schema/src/validate-config.ts";
 import { hashSecret, newAgentToken, parseAgentToken, sameHash } from "../agent-token.ts";
 import { ApiError } from "../api-error.ts";
 import type { Env } from "../env.ts";
 import { DomainLogin, type LoginAnswer } from "../login/domain-login.ts";
-import { domainDnOf, lockoutStep } from "../login/lockout-check.ts";
+import { lockoutStep } from "../login/lockout-check.ts";
 import { type AttemptOutcome, attemptsCsv, type LoginAttempt, LoginAttempts } from "../login/login-attempts.ts";
 import { LoginThrottle } from "../login/login-throttle.ts";
 import { issueSession, sessionKey } from "../login/session-token.ts";
@@ -343,7 +344,7 @@ export class TenantObject extends DurableObject<Env> {
 
   async #lockoutStep(target: LdapTarget, maxFailures: number): Promise<ConnectionStep> {
     const started = Date.now();
-    const domain = domainDnOf(target.connection.baseDn);
+    const domain = domainOfDn(target.connection.baseDn)?.dn;
     let threshold: number | undefined;
     if (domain !== undefined) {
       await this.#link
