@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { type DomainNames, freshConnections, type LoginConnections } from "./authenticate.ts";
 import { connectionSettings, type DirectoryConnection, type Endpoint, openConnection, openTransport } from "./connection.ts";
-import { BindError, ConnectError } from "./errors.ts";
+import { ConnectError } from "./errors.ts";
 
 export interface LoginPoolOptions {
   /** Connections of a target unused this long are closed (AD itself drops them after MaxConnIdleTime, 15 minutes). */
@@ -87,7 +87,7 @@ export class LoginPool implements LoginConnections {
         // Only a connection that was lying idle is worth one more try: the DC may have closed
         // it meanwhile. A refused bind is an answer (BindError) and never repeated, since
         // every repetition would count towards the account's lockout.
-        if (!reused || error instanceof BindError || !(error instanceof ConnectError)) throw error;
+        if (!reused || !(error instanceof ConnectError)) throw error;
         const fresh = await openTransport(connectionSettings(target.connection), endpoint);
         try {
           result = await use(fresh);

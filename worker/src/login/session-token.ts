@@ -29,11 +29,29 @@ export interface SessionUser {
   upn: string | null;
 }
 
-/** The signing key from the worker's secrets (see Env). */
-export async function sessionKey(env: {
+// Deriving the key costs a few crypto calls; an isolate keeps it per secret it has seen.
+const keys = new Map<string, Promise<string>>();
+
+/** The worker's secrets the key comes from (see Env). */
+export interface SigningSecrets {
   UC_SESSION_SECRET?: string | undefined;
   CONFIG_ENCRYPTION_KEY?: string | undefined;
-}): Promise<string> {
+}
+
+/** The signing key from the worker's secrets. */
+export function sessionKey(env: SigningSecrets): Promise<string> {
+  const id = `${env.UC_SESSION_SECRET ?? ""}|${env.CONFIG_ENCRYPTION_KEY ?? ""}`;
+  let key = keys.get(id);
+  if (key === undefined) {
+    key = deriveKey(env);
+    // A failure (a secret missing or too short) is not kept, so fixing the secret is enough.
+    key.catch(() => keys.delete(id));
+    keys.set(id, key);
+  }
+  return key;
+}
+
+async function deriveKey(env: SigningSecrets): Promise<string> {
   if (env.UC_SESSION_SECRET !== undefined && env.UC_SESSION_SECRET !== "") {
     if (env.UC_SESSION_SECRET.length < 32) throw new Error("UC_SESSION_SECRET must be at least 32 characters");
     return env.UC_SESSION_SECRET;

@@ -58,7 +58,6 @@ export class TenantObject extends DurableObject<Env> {
   readonly #pbx: BuiltinPbx;
   readonly #runs: SyncRuns;
   readonly #login: DomainLogin;
-  #sessionKey: Promise<string> | undefined;
   /** Runs this instance is driving right now; after a restart the alarm picks the others up. */
   readonly #driving = new Set<string>();
   /** The tenant's name, which the object is addressed by; kept for work that starts from an alarm. */
@@ -426,10 +425,7 @@ export class TenantObject extends DurableObject<Env> {
               { op: "authenticate", target: await this.#savedTarget(tenant), username: name, password: secret },
               loginTimeoutMs,
             ),
-          issue: async (user, minutes) => {
-            this.#sessionKey ??= sessionKey(this.env);
-            return issueSession(await this.#sessionKey, user, minutes);
-          },
+          issue: async (user, minutes) => issueSession(await sessionKey(this.env), user, minutes),
         },
       );
     });
