@@ -5,12 +5,12 @@
 // all of it, each in a fresh agent process, to show whether it grows with the directory.
 import { readdirSync, readFileSync } from "node:fs";
 import { targetFor } from "../agent/src/ldap/test-support.ts";
+import { neededAttributes } from "../engine/read-directory.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
 import { scopeBases, scopeUserFilter } from "../schema/src/scope-filter.ts";
 import { type AgentProcess, startAgent } from "../test/support/agent-process.ts";
 import type { SambaDcInfo } from "../test/support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "../test/support/stack.ts";
-import { neededAttributes } from "../worker/src/sync/read-directory.ts";
 import { benchDepartments, benchOu } from "./large-directory.ts";
 import { ldapsearch, median } from "./ldapsearch.ts";
 

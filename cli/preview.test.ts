@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LdifDirectory } from "../agent/src/ldif/ldif-directory.ts";
+import { blankExtension, type Extension } from "../engine/pbx/pbx-port.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
-import { blankExtension, type Extension } from "../worker/src/sync/pbx-port.ts";
 import { previewOffline } from "./preview.ts";
 
 const root = new URL("../", import.meta.url).pathname;

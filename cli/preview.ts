@@ -6,13 +6,13 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { forEachPage } from "../agent/src/ldap/search.ts";
 import { LdifDirectory } from "../agent/src/ldif/ldif-directory.ts";
+import type { DesiredUser } from "../engine/map-user.ts";
+import { blankExtension, type Extension, extensionFields } from "../engine/pbx/pbx-port.ts";
+import { type Plan, type PlanItem, planSync, summaryText } from "../engine/plan.ts";
+import { type OutsideUser, readDirectory, usersForPlan } from "../engine/read-directory.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
 import { parseJsonDocument } from "../schema/src/json-document.ts";
 import { validateConfig } from "../schema/src/validate-config.ts";
-import type { DesiredUser } from "../worker/src/sync/map-user.ts";
-import { blankExtension, type Extension, extensionFields } from "../worker/src/sync/pbx-port.ts";
-import { type Plan, type PlanItem, planSync, summaryText } from "../worker/src/sync/plan.ts";
-import { type OutsideUser, readDirectory, usersForPlan } from "../worker/src/sync/read-directory.ts";
 import { readFailure, UsageError } from "./validate.ts";
 
 interface Output {

@@ -12,7 +12,7 @@ task="${1:-}"
 shift || true
 case "$task" in
   generate)  node cli/main.ts types ;;
-  typecheck) tsc -p tsconfig.json && tsc -p worker/tsconfig.json && tsc -p plugin/tsconfig.json ;;
+  typecheck) tsc -p tsconfig.json && tsc -p engine/tsconfig.json && tsc -p worker/tsconfig.json && tsc -p plugin/tsconfig.json ;;
   lint)      biome check . ;;
   format)    biome check --write . ;;
   bench)     node --expose-gc bench/main.ts "$@" ;;
@@ -20,6 +20,7 @@ case "$task" in
   test)
     node cli/main.ts types --check
     tsc -p tsconfig.json
+    tsc -p engine/tsconfig.json
     tsc -p worker/tsconfig.json
     tsc -p plugin/tsconfig.json
     biome check .

@@ -10,8 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { LdifDirectory } from "../agent/src/ldif/ldif-directory.ts";
 import { devSecrets } from "../cli/dev-token.ts";
 import { previewOffline } from "../cli/preview.ts";
+import { blankExtension } from "../engine/pbx/pbx-port.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
-import { blankExtension } from "../worker/src/sync/pbx-port.ts";
 import { artifactDir, launchChromium, snap } from "./support/browser.ts";
 import { type Product, startProduct } from "./support/product.ts";
 import { seedLdifPath } from "./support/samba-dc.ts";

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { isDisabled, sam, targetFor, usersUnder } from "../agent/src/ldap/test-support.ts";
 import { LdifDirectory } from "../agent/src/ldif/ldif-directory.ts";
 import { previewOffline } from "../cli/preview.ts";
+import { blankExtension } from "../engine/pbx/pbx-port.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
-import { blankExtension } from "../worker/src/sync/pbx-port.ts";
 import { seedLdifPath } from "./support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "./support/stack.ts";
 

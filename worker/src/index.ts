@@ -1,4 +1,5 @@
 import { Hono, type MiddlewareHandler } from "hono";
+import { planActions } from "../../engine/plan.ts";
 import { isValid, validateConfig } from "../../schema/src/validate-config.ts";
 import { parseAgentToken, tenantPattern } from "./agent-token.ts";
 import { ApiError, errorResponse } from "./api-error.ts";
@@ -6,7 +7,6 @@ import type { Env } from "./env.ts";
 import type { AttemptOutcome } from "./login/login-attempts.ts";
 import { sessionKey, verifySession } from "./login/session-token.ts";
 import { type AdminAuthVariables, adminAuth, requireAdminRole } from "./middleware/admin-auth/index.ts";
-import { planActions } from "./sync/plan.ts";
 import type { Outcome } from "./tenant/tenant-object.ts";
 
 export { TenantObject } from "./tenant/tenant-object.ts";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { blankExtension, type Extension } from "../../../engine/pbx/pbx-port.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { AuthenticateResult } from "../../../schema/src/agent-protocol.ts";
 import { sqliteStorage } from "../../../test/support/sqlite-storage.ts";
-import { blankExtension, type Extension } from "../sync/pbx-port.ts";
 import { DomainLogin, type LoginContext } from "./domain-login.ts";
 import { LoginAttempts } from "./login-attempts.ts";
 import { LoginThrottle } from "./login-throttle.ts";

@@ -4,13 +4,14 @@
 // limits, reaches the agent, which finds the user and binds as them over TLS. The caller
 // learns "invalid credentials", "change your password in Windows", "too many attempts" or
 // "unavailable"; the admin log learns why.
+
+import { bytesFromBase64, guidFromBytes } from "../../../engine/directory-user.ts";
+import type { Extension } from "../../../engine/pbx/pbx-port.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { AuthenticateResult, AuthFailureReason } from "../../../schema/src/agent-protocol.ts";
 import { domainOfDn } from "../../../schema/src/dn.ts";
 import { endUserReason, type LoginName, loginInputProblem, parseLoginName } from "../../../schema/src/domain-login.ts";
 import { ApiError } from "../api-error.ts";
-import { bytesFromBase64, guidFromBytes } from "../sync/directory-user.ts";
-import type { Extension } from "../sync/pbx-port.ts";
 import { type AttemptOutcome, type LoginAttempt, type LoginAttempts, loggableName } from "./login-attempts.ts";
 import { accountKey, addressKey, type LoginThrottle, type ThrottleLimits } from "./login-throttle.ts";
 import type { SessionUser } from "./session-token.ts";

@@ -2,12 +2,12 @@
 // directory read faked at the agent's boundary: what a restart in the middle of applying does.
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
+import type { PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
+import type { SearchStream } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { sqliteStorage } from "../../../test/support/sqlite-storage.ts";
-import { BuiltinPbx } from "../pbx/builtin-pbx.ts";
-import type { PbxDirectory } from "./pbx-port.ts";
-import type { SearchStream } from "./read-directory.ts";
+import { BuiltinPbx } from "../pbx/builtin/builtin-pbx.ts";
 import { type RunSources, SyncRuns } from "./sync-runs.ts";
 
 const BASE = "DC=example,DC=com";

@@ -3,16 +3,16 @@
 // driven in steps (read and plan, then chunks of operations) so that a Durable Object that
 // restarts mid-run resumes from the journal instead of repeating or losing operations.
 
+import { applyItem, applyStructure, isOperation } from "../../../engine/apply-item.ts";
+import type { DesiredUser } from "../../../engine/map-user.ts";
+import type { PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
+import { type Plan, type PlanAction, type PlanItem, planSync, summaryText } from "../../../engine/plan.ts";
+import { readDirectory, type SearchStream, usersForPlan } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
 import { csv } from "../csv.ts";
 import { containsPattern, type Sql } from "../sql.ts";
-import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
-import type { DesiredUser } from "./map-user.ts";
-import type { PbxDirectory } from "./pbx-port.ts";
-import { type Plan, type PlanAction, type PlanItem, planSync, summaryText } from "./plan.ts";
-import { readDirectory, type SearchStream, usersForPlan } from "./read-directory.ts";
 
 export const syncRunsSchema = `
   CREATE TABLE IF NOT EXISTS runs (

@@ -1,4 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
+import type { PlanItem } from "../../../engine/plan.ts";
+import { nextScheduledRun } from "../../../engine/schedule.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import {
   type AgentOperation,
@@ -22,10 +24,8 @@ import { lockoutStep } from "../login/lockout-check.ts";
 import { type AttemptOutcome, attemptsCsv, type LoginAttempt, LoginAttempts } from "../login/login-attempts.ts";
 import { LoginThrottle } from "../login/login-throttle.ts";
 import { issueSession, sessionKey } from "../login/session-token.ts";
-import { BuiltinPbx, type ExtensionView, PbxError } from "../pbx/builtin-pbx.ts";
+import { BuiltinPbx, type ExtensionView, PbxError } from "../pbx/builtin/builtin-pbx.ts";
 import { secretBox } from "../secret-box.ts";
-import type { PlanItem } from "../sync/plan.ts";
-import { nextScheduledRun } from "../sync/schedule.ts";
 import { eventsCsv, type RunEvent, type RunInfo, SyncRuns } from "../sync/sync-runs.ts";
 import { type AgentAttachment, AgentLink, agentOffline } from "./agent-link.ts";
 import type { AgentInfo, EnrollmentTokenInfo, GroupList, GroupSummary, StoredConfig } from "./tenant-types.ts";

@@ -1,7 +1,7 @@
 // The plan: what a run would do to the PBX, item by item, each with its reason. Pure: the
 // desired users (mapped from the directory), the PBX's extensions and whether the read was
 // complete go in; the plan comes out. Preview shows it; Sync applies it.
-import type { SyncConfig } from "../../../schema/generated/config.ts";
+import type { SyncConfig } from "../schema/generated/config.ts";
 import { describeRanges, NumberPool, rangesFor } from "./extension-numbers.ts";
 import { type DesiredUser, fieldSynced } from "./map-user.ts";
 import {
@@ -11,7 +11,7 @@ import {
   type ExtensionState,
   extensionFields,
   type LoginNames,
-} from "./pbx-port.ts";
+} from "./pbx/pbx-port.ts";
 import { type PlanAction, planActions } from "./plan-actions.ts";
 
 export { type PlanAction, planActions, summaryText } from "./plan-actions.ts";

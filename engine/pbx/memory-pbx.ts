@@ -1,8 +1,10 @@
 // A PBX directory held in memory: for planner tests and offline previews. The built-in PBX
 // of a tenant keeps the same model in its Durable Object's SQLite.
+import { fullCapabilities } from "./pbx-capabilities.ts";
 import type { ArchiveTarget, CreateExtension, Extension, ExtensionUpdate, PbxDirectory } from "./pbx-port.ts";
 
 export class MemoryPbx implements PbxDirectory {
+  readonly capabilities = fullCapabilities;
   readonly extensions = new Map<string, Extension>();
   readonly departments = new Set<string>();
   readonly groups = new Set<string>();

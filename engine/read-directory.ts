@@ -1,13 +1,13 @@
 // The directory read of a run: which searches the configuration needs, streamed page by page
 // through an agent and staged in SQLite, never held whole in memory. Whether every search
 // was complete decides whether the plan may disable or delete anything.
-import type { SyncConfig } from "../../../schema/generated/config.ts";
-import type { LdapTarget, SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
-import { filter } from "../../../schema/src/ldap-filter.ts";
-import { scopeBases, scopeUserFilter } from "../../../schema/src/scope-filter.ts";
+import type { SyncConfig } from "../schema/generated/config.ts";
+import type { LdapTarget, SearchCompleteness, WireEntry } from "../schema/src/agent-protocol.ts";
+import { filter } from "../schema/src/ldap-filter.ts";
+import { scopeBases, scopeUserFilter } from "../schema/src/scope-filter.ts";
 import { bytesFromBase64, bytesFromGuid, directoryUserFromEntry, entryDisabled, entryGuid } from "./directory-user.ts";
 import { type DesiredUser, dnKey, fieldAttribute, mapUser } from "./map-user.ts";
-import { extensionFields } from "./pbx-port.ts";
+import { extensionFields } from "./pbx/pbx-port.ts";
 
 const USERS = "(&(objectCategory=person)(objectClass=user))";
 // objectGUIDs per lookup filter: short enough for any DC's filter limits, few enough searches.

@@ -1,10 +1,10 @@
 // Configuration x directory user -> the extension the user should have, or why they get
 // none. Pure: the same input always gives the same output, with no I/O.
-import type { SyncConfig } from "../../../schema/generated/config.ts";
-import { isDnWithin, parseDn } from "../../../schema/src/dn.ts";
+import type { SyncConfig } from "../schema/generated/config.ts";
+import { isDnWithin, parseDn } from "../schema/src/dn.ts";
 import { type DirectoryUser, firstValue } from "./directory-user.ts";
 import { normalizeNumber } from "./extension-numbers.ts";
-import { type ExtensionField, type ExtensionFieldValues, extensionFields, type LoginNames } from "./pbx-port.ts";
+import { type ExtensionField, type ExtensionFieldValues, extensionFields, type LoginNames } from "./pbx/pbx-port.ts";
 
 export type ExclusionCode = "out_of_scope" | "disabled" | "excluded_by_pattern";
 

@@ -1,7 +1,7 @@
 // Extension numbers: normalising an attribute value into one, the ranges a user draws from,
 // and a pool that hands out the lowest free number of the first range with room.
-import type { ExtensionNumbers, NumberNormalization, NumberRange } from "../../../schema/generated/config.ts";
-import { isDnWithin, parseDn } from "../../../schema/src/dn.ts";
+import type { ExtensionNumbers, NumberNormalization, NumberRange } from "../schema/generated/config.ts";
+import { isDnWithin, parseDn } from "../schema/src/dn.ts";
 
 const MIN_DIGITS = 2;
 const MAX_DIGITS = 10;

@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { SyncConfig } from "../../../schema/generated/config.ts";
+import type { SyncConfig } from "../schema/generated/config.ts";
 import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
 import type { DirectoryUser } from "./directory-user.ts";
 import { type DesiredUser, mapUser } from "./map-user.ts";
-import { MemoryPbx } from "./memory-pbx.ts";
-import { blankExtension, type Extension } from "./pbx-port.ts";
+import { MemoryPbx } from "./pbx/memory-pbx.ts";
+import { blankExtension, type Extension } from "./pbx/pbx-port.ts";
 import { type Plan, type PlanInput, planSync } from "./plan.ts";
 
 const BASE = "DC=example,DC=com";

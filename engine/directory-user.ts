@@ -1,6 +1,6 @@
 // A directory user as the sync engine sees it: identity (objectGUID), where it sits, whether
 // AD has it disabled, and its attributes as text. Built from an entry as the agent sends it.
-import type { WireEntry } from "../../../schema/src/agent-protocol.ts";
+import type { WireEntry } from "../schema/src/agent-protocol.ts";
 
 export interface DirectoryUser {
   /** objectGUID in AD's string form (the first three groups are little-endian on the wire). */

@@ -1,6 +1,6 @@
 // When the next scheduled run is due: every N minutes, or daily at a wall-clock time in an
 // IANA time zone (Intl knows the zones; Workers ship the full ICU data).
-import type { Schedule } from "../../../schema/generated/config.ts";
+import type { Schedule } from "../schema/generated/config.ts";
 
 /** Milliseconds since the epoch of the next run after `now`, or null for manual. */
 export function nextScheduledRun(schedule: Schedule | undefined, now: number): number | null {

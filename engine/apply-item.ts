@@ -1,7 +1,7 @@
 // One plan item as PBX operations. Each is idempotent on the PBX side (see PbxDirectory), so
 // a run that resumes may apply the item it was in the middle of once more.
 
-import type { PbxDirectory } from "./pbx-port.ts";
+import type { PbxDirectory } from "./pbx/pbx-port.ts";
 import type { Plan, PlanItem } from "./plan.ts";
 
 export type PhotoSource = (guid: string) => Promise<Uint8Array | undefined>;

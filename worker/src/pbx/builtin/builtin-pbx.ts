@@ -1,7 +1,7 @@
 // The embedded PBX directory: extensions, departments and extension groups in the tenant's
 // Durable Object SQLite. It is what `npm start` and the tests sync into, and the model a
 // vendor adapter maps onto its API. Extensions made by hand live here too (origin "manual").
-import { containsPattern, type Sql } from "../sql.ts";
+import { fullCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
   type CreateExtension,
@@ -10,7 +10,8 @@ import {
   type ExtensionUpdate,
   extensionFields,
   type PbxDirectory,
-} from "../sync/pbx-port.ts";
+} from "../../../../engine/pbx/pbx-port.ts";
+import { containsPattern, type Sql } from "../../sql.ts";
 
 export const builtinPbxSchema = `
   CREATE TABLE IF NOT EXISTS pbx_extensions (
@@ -57,6 +58,7 @@ export class PbxError extends Error {
 }
 
 export class BuiltinPbx implements PbxDirectory {
+  readonly capabilities = fullCapabilities;
   readonly #sql: Sql;
 
   constructor(sql: Sql) {

@@ -1,6 +1,8 @@
 // The PBX as the sync engine sees it: extensions, departments and extension groups. The
-// built-in directory (worker/src/pbx/) implements it in the tenant's SQLite; vendor adapters
-// implement the same interface against their APIs, and the engine does not change.
+// built-in directory (worker/src/pbx/builtin/) implements it in the tenant's SQLite; each
+// vendor target implements the same interface against its API in worker/src/pbx/<target>/,
+// declares what it can hold (pbx-capabilities.ts), and the engine does not change.
+import type { PbxCapabilities } from "./pbx-capabilities.ts";
 
 /** The fields sync may write, by the names the configuration's `fields` uses. */
 export const extensionFields = ["firstName", "lastName", "displayName", "email", "mobile", "workPhone", "department", "jobTitle"] as const;
@@ -100,6 +102,7 @@ export interface ExtensionUpdate {
  * same guid, deleting one that is gone, or setting fields already set changes nothing.
  */
 export interface PbxDirectory {
+  readonly capabilities: PbxCapabilities;
   listExtensions(): Promise<Extension[]>;
   listDepartments(): Promise<string[]>;
   listExtensionGroups(): Promise<string[]>;
