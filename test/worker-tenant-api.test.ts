@@ -91,6 +91,36 @@ describe("the tenant API in workerd", () => {
     expect((await api("PUT", "/api/v1/tenants/acme/config", viewer, config)).body).toMatchObject({ error: { code: "forbidden_role" } });
   });
 
+  it("refuses every change to a viewer, and still answers a viewer's reads", async () => {
+    const viewer = await adminToken("acme", "viewer");
+    const writes: Array<[string, string, unknown?]> = [
+      ["PUT", "/config", config],
+      ["PUT", "/config/bind-password", { password: "x" }],
+      ["POST", "/test-connection", {}],
+      ["POST", "/preview"],
+      ["POST", "/sync"],
+      ["DELETE", "/runs"],
+      ["POST", "/runs/some-run/approve"],
+      ["POST", "/runs/some-run/reject"],
+      ["POST", "/extensions", { number: "4000", displayName: "Lobby" }],
+      ["POST", "/agents/enrollment-tokens", { label: "x" }],
+      ["DELETE", "/agents/enrollment-tokens/some-token"],
+    ];
+    for (const [method, path, body] of writes) {
+      const res = await api(method, `/api/v1/tenants/acme${path}`, viewer, body);
+      expect({ method, path, status: res.status, code: res.body?.error?.code }).toEqual({
+        method,
+        path,
+        status: 403,
+        code: "forbidden_role",
+      });
+    }
+    const reads = ["/config", "/schedule", "/runs", "/extensions", "/agents", "/agents/enrollment-tokens", "/auth/attempts"];
+    for (const path of reads) {
+      expect({ path, status: (await api("GET", `/api/v1/tenants/acme${path}`, viewer)).status }).toEqual({ path, status: 200 });
+    }
+  });
+
   it("issues an enrollment token once, lists it by id, and revokes it", async () => {
     const token = await adminToken("acme");
     const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", token, { label: "dc-site-1" });

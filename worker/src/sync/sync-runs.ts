@@ -80,6 +80,8 @@ export interface RunSources {
   target(): Promise<{ config: SyncConfig; target: LdapTarget }>;
   search(target: LdapTarget): SearchStream;
   pbx: PbxDirectory;
+  /** The clock runs are timed by (and the retention measured with); Date.now unless a test moves it. */
+  now?: () => number;
 }
 
 type Row = Record<string, string | number | null>;
@@ -87,10 +89,12 @@ type Row = Record<string, string | number | null>;
 export class SyncRuns {
   readonly #sql: Sql;
   readonly #sources: RunSources;
+  readonly #now: () => number;
 
   constructor(sql: Sql, sources: RunSources) {
     this.#sql = sql;
     this.#sources = sources;
+    this.#now = sources.now ?? Date.now;
     sql.exec(syncRunsSchema);
   }
 
@@ -117,7 +121,7 @@ export class SyncRuns {
       kind,
       trigger,
       by,
-      Date.now(),
+      this.#now(),
       JSON.stringify({ phase: "queued" }),
     );
     this.event(
@@ -132,7 +136,7 @@ export class SyncRuns {
   /** A scheduled run that could not happen, logged rather than skipped in silence. */
   missed(reason: string): string {
     const id = crypto.randomUUID();
-    const now = Date.now();
+    const now = this.#now();
     this.#sql.exec(
       "INSERT INTO runs (id, kind, trigger, status, started_at, finished_at, error) VALUES (?, 'sync', 'schedule', 'missed', ?, ?, ?)",
       id,
@@ -364,7 +368,7 @@ export class SyncRuns {
     this.#sql.exec(
       "UPDATE runs SET status = ?, finished_at = ?, error = coalesce(?, error) WHERE id = ?",
       status,
-      Date.now(),
+      this.#now(),
       error ?? null,
       id,
     );
@@ -377,7 +381,7 @@ export class SyncRuns {
        VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM run_events WHERE run_id = ?), ?, ?, ?, ?, ?)`,
       id,
       id,
-      Date.now(),
+      this.#now(),
       type,
       event,
       user,

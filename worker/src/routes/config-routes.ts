@@ -1,0 +1,23 @@
+// The tenant's configuration and its bind password; and the editor's server-side check of a
+// draft, which needs no tenant.
+import { Hono } from "hono";
+import { isValid, validateConfig } from "../../../schema/src/validate-config.ts";
+import { unwrap } from "../tenant/outcome.ts";
+import { type AppEnv, by, jsonBody, tenantName, tenantOf } from "./route-helpers.ts";
+
+export const configRoutes = new Hono<AppEnv>();
+
+configRoutes.get("/config", async (c) => c.json(unwrap(await tenantOf(c).getConfig())));
+configRoutes.put("/config", async (c) => c.json(unwrap(await tenantOf(c).putConfig(tenantName(c), await jsonBody(c.req.raw), by(c)))));
+configRoutes.put("/config/bind-password", async (c) => {
+  const body = (await jsonBody(c.req.raw)) as { password?: unknown } | null;
+  return c.json(unwrap(await tenantOf(c).setBindPassword(tenantName(c), body?.password, by(c))));
+});
+
+/** Validates a draft configuration without storing it: the editor's server-side check. */
+export const configValidation = new Hono<AppEnv>();
+
+configValidation.post("/", async (c) => {
+  const problems = validateConfig(await jsonBody(c.req.raw));
+  return c.json({ valid: isValid(problems), problems });
+});

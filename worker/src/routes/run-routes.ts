@@ -1,0 +1,41 @@
+// Preview, Sync Now, the schedule, and the run log with its items, events and approvals.
+import { Hono } from "hono";
+import { planActions } from "../../../engine/plan-actions.ts";
+import { ApiError } from "../api-error.ts";
+import { unwrap } from "../tenant/outcome.ts";
+import { type AppEnv, by, pageLimit, pageOffset, searchTerm, tenantName, tenantOf } from "./route-helpers.ts";
+
+export const runRoutes = new Hono<AppEnv>();
+
+runRoutes.post("/preview", async (c) => c.json(unwrap(await tenantOf(c).preview(tenantName(c), by(c), pageLimit(c.req.query("limit"))))));
+runRoutes.post("/sync", async (c) => c.json(unwrap(await tenantOf(c).startSync(tenantName(c), by(c))), 202));
+runRoutes.get("/schedule", async (c) => c.json(unwrap(await tenantOf(c).getSchedule())));
+runRoutes.get("/runs", async (c) =>
+  c.json(unwrap(await tenantOf(c).listRuns(pageLimit(c.req.query("limit")), pageOffset(c.req.query("offset"))))),
+);
+runRoutes.delete("/runs", async (c) => c.json(unwrap(await tenantOf(c).clearRuns(by(c)))));
+runRoutes.get("/runs/:id", async (c) => c.json(unwrap(await tenantOf(c).getRun(c.req.param("id")))));
+runRoutes.get("/runs/:id/items", async (c) => {
+  const action = c.req.query("action");
+  if (action !== undefined && !planActions.includes(action as never))
+    throw new ApiError(400, "invalid_query", `action is one of ${planActions.join(", ")}.`);
+  const options = {
+    ...(action ? { action } : {}),
+    ...searchTerm(c.req.query("q")),
+    limit: pageLimit(c.req.query("limit")),
+    offset: pageOffset(c.req.query("offset")),
+  };
+  return c.json(unwrap(await tenantOf(c).runItems(c.req.param("id"), options)));
+});
+runRoutes.get("/runs/:id/events", async (c) => {
+  const format = c.req.query("format") ?? "json";
+  if (format !== "json" && format !== "csv") throw new ApiError(400, "invalid_query", "format is json or csv.");
+  const events = unwrap(await tenantOf(c).runEvents(c.req.param("id"), format));
+  if (format === "json") return c.json(events);
+  return c.body(events as string, 200, {
+    "Content-Type": "text/csv; charset=utf-8",
+    "Content-Disposition": `attachment; filename="sync-log-${c.req.param("id")}.csv"`,
+  });
+});
+runRoutes.post("/runs/:id/approve", async (c) => c.json(unwrap(await tenantOf(c).decideRun(c.req.param("id"), true, by(c)))));
+runRoutes.post("/runs/:id/reject", async (c) => c.json(unwrap(await tenantOf(c).decideRun(c.req.param("id"), false, by(c)))));

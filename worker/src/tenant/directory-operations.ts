@@ -1,0 +1,125 @@
+// What the portal asks of the directory through an agent: Test Connection (on the saved
+// configuration or a draft) and the browsing the editor's pickers use. Every call is a read.
+import type { SyncConfig } from "../../../schema/generated/config.ts";
+import type { ConnectionStep, LdapTarget, OuNode, TestConnectionResult, UserAttribute } from "../../../schema/src/agent-protocol.ts";
+import { domainOfDn } from "../../../schema/src/dn.ts";
+import { filter } from "../../../schema/src/ldap-filter.ts";
+import { ApiError } from "../api-error.ts";
+import { lockoutStep } from "../login/lockout-check.ts";
+import type { AgentLink } from "./agent-link.ts";
+import type { OpenAgent } from "./tenant-agents.ts";
+import type { TenantConfig } from "./tenant-config.ts";
+import type { GroupList, GroupSummary } from "./tenant-types.ts";
+
+export const agentTimeoutMs = 60_000;
+
+export interface DirectoryDeps {
+  config: Pick<TenantConfig, "config" | "validDraft" | "target" | "savedTarget">;
+  link: Pick<AgentLink, "call" | "stream">;
+  openAgents(): OpenAgent[];
+}
+
+export class DirectoryOperations {
+  readonly #deps: DirectoryDeps;
+
+  constructor(deps: DirectoryDeps) {
+    this.#deps = deps;
+  }
+
+  /** Test Connection on the saved configuration, or on a draft (with a draft password). */
+  async testConnection(tenant: string, draft: unknown, draftPassword: string | undefined): Promise<TestConnectionResult> {
+    const { config: store, link } = this.#deps;
+    const open = this.#deps.openAgents();
+    const started = Date.now();
+    const config = draft === undefined ? store.config() : store.validDraft(draft);
+    if (!config?.connection)
+      throw new ApiError(409, "not_configured", "Fill in the connection (domain controllers, bind account, base DN) first.");
+    if (open.length === 0) {
+      const step: ConnectionStep = {
+        id: "agent",
+        title: "Connector agent connected",
+        status: "failed",
+        durationMs: 0,
+        detail: "No connector agent is connected for this tenant, so nothing can reach the domain controller.",
+        fix: "Install and start the connector agent on a host inside your network (Agents > Add agent).",
+        code: "agent_offline",
+      };
+      return { ok: false, steps: [step] };
+    }
+    const first = (open[0] as OpenAgent).agent;
+    const agentStep: ConnectionStep = {
+      id: "agent",
+      title: "Connector agent connected",
+      status: "ok",
+      durationMs: Date.now() - started,
+      detail: `${open.length} agent${open.length > 1 ? "s" : ""} connected (${first.hostname}, version ${first.version}).`,
+    };
+    const target = await store.target(tenant, config, draftPassword);
+    const result = await link.call<TestConnectionResult>({ op: "testConnection", target, scope: config.scope }, agentTimeoutMs);
+    const steps = [agentStep, ...result.steps];
+    if (result.ok && config.domainLogin?.enabled === true) steps.push(await this.#lockoutStep(target, config));
+    return { ...result, steps };
+  }
+
+  /** Whether domain login's failure limit stays below the domain's own lockout threshold. */
+  async #lockoutStep(target: LdapTarget, config: SyncConfig): Promise<ConnectionStep> {
+    const started = Date.now();
+    const domain = domainOfDn(target.connection.baseDn)?.dn;
+    let threshold: number | undefined;
+    if (domain !== undefined) {
+      await this.#deps.link
+        .stream(
+          { op: "search", target, base: domain, scope: "base", filter: "(objectClass=domain)", attributes: ["lockoutThreshold"] },
+          agentTimeoutMs,
+          {
+            page: (entries) => {
+              const value = entries[0]?.attributes.lockoutThreshold?.[0];
+              if (value !== undefined && /^\d+$/.test(value)) threshold = Number(value);
+            },
+          },
+        )
+        .catch(() => undefined);
+    }
+    return lockoutStep(config.domainLogin?.maxFailures ?? 5, threshold, Date.now() - started);
+  }
+
+  async listOus(tenant: string): Promise<OuNode> {
+    return this.#deps.link.call<OuNode>({ op: "listOus", target: await this.#deps.config.savedTarget(tenant) }, agentTimeoutMs);
+  }
+
+  /** Groups under the base DN whose name contains `query`, for the editor's group pickers. */
+  async findGroups(tenant: string, query: string, limit: number): Promise<GroupList> {
+    const target = await this.#deps.config.savedTarget(tenant);
+    const groups: GroupSummary[] = [];
+    const complete = await this.#deps.link.stream(
+      {
+        op: "search",
+        target,
+        base: target.connection.baseDn,
+        scope: "sub",
+        filter: query === "" ? "(objectCategory=group)" : filter`(&(objectCategory=group)(|(cn=*${query}*)(description=*${query}*)))`,
+        attributes: ["cn", "description"],
+        sizeLimit: limit,
+      },
+      agentTimeoutMs,
+      {
+        page: (entries) => {
+          for (const e of entries)
+            groups.push({ dn: e.dn, name: e.attributes.cn?.[0] ?? e.dn, description: e.attributes.description?.[0] ?? null });
+        },
+        restart: () => {
+          groups.length = 0;
+        },
+      },
+    );
+    groups.sort((a, b) => a.name.localeCompare(b.name));
+    return { groups, truncated: !complete.complete };
+  }
+
+  async listUserAttributes(tenant: string): Promise<UserAttribute[]> {
+    return this.#deps.link.call<UserAttribute[]>(
+      { op: "listUserAttributes", target: await this.#deps.config.savedTarget(tenant) },
+      agentTimeoutMs,
+    );
+  }
+}

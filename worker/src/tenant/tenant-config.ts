@@ -1,0 +1,126 @@
+// The tenant's configuration and its secrets: the saved document (validated before it is
+// stored), the bind password sealed at rest, the tenant's own name (an alarm has no request
+// to read it from), and the LDAP target an agent is sent, password included.
+import type { SyncConfig } from "../../../schema/generated/config.ts";
+import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import { isValid, validateConfig } from "../../../schema/src/validate-config.ts";
+import { ApiError } from "../api-error.ts";
+import { secretBox } from "../secret-box.ts";
+import type { Sql } from "../sql.ts";
+import { logEvent } from "./event-log.ts";
+import type { StoredConfig } from "./tenant-types.ts";
+
+export const tenantConfigSchema = `
+  CREATE TABLE IF NOT EXISTS config (
+    id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT, bind_password TEXT, updated_at INTEGER, updated_by TEXT);
+  CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL);
+`;
+
+export class TenantConfig {
+  readonly #sql: Sql;
+  readonly #encryptionKey: string | undefined;
+  /** The tenant's name, which the object is addressed by; kept for work that starts from an alarm. */
+  #tenant: string | undefined;
+
+  constructor(sql: Sql, encryptionKey: string | undefined) {
+    this.#sql = sql;
+    this.#encryptionKey = encryptionKey;
+    sql.exec(tenantConfigSchema);
+  }
+
+  stored(): StoredConfig {
+    const row = this.#sql
+      .exec<{ document: string | null; bind_password: string | null; updated_at: number | null; updated_by: string | null }>(
+        "SELECT document, bind_password, updated_at, updated_by FROM config WHERE id = 1",
+      )
+      .toArray()[0];
+    return {
+      config: row?.document ? (JSON.parse(row.document) as SyncConfig) : null,
+      bindPasswordSet: Boolean(row?.bind_password),
+      updatedAt: row?.updated_at ?? null,
+      updatedBy: row?.updated_by ?? null,
+    };
+  }
+
+  /** The saved configuration, or null before the first save. */
+  config(): SyncConfig | null {
+    return this.stored().config;
+  }
+
+  /** Stores a valid document; refused with every problem, and nothing stored, otherwise. */
+  save(tenant: string, document: unknown, by: string): SyncConfig {
+    this.rememberTenant(tenant);
+    const problems = validateConfig(document);
+    if (!isValid(problems)) throw new ApiError(400, "invalid_config", "The configuration has errors; nothing was saved.", { problems });
+    this.#sql.exec(
+      `INSERT INTO config (id, document, updated_at, updated_by) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+      JSON.stringify(document),
+      Date.now(),
+      by,
+    );
+    logEvent("config_saved", { by, warnings: problems.length });
+    return document as SyncConfig;
+  }
+
+  async setBindPassword(tenant: string, password: unknown, by: string): Promise<StoredConfig> {
+    if (typeof password !== "string" || password === "")
+      throw new ApiError(400, "invalid_password", "The bind password must be a non-empty string.");
+    if (password.length > 1024) throw new ApiError(400, "invalid_password", "The bind password is longer than 1024 characters.");
+    const sealed = await (await secretBox(this.#encryptionKey)).seal(password, tenant);
+    this.#sql.exec(
+      `INSERT INTO config (id, bind_password, updated_at, updated_by) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET bind_password = excluded.bind_password, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+      sealed,
+      Date.now(),
+      by,
+    );
+    logEvent("bind_password_set", { by });
+    return this.stored();
+  }
+
+  /** A draft from the editor, checked as a save would be but never stored. */
+  validDraft(draft: unknown): SyncConfig {
+    const problems = validateConfig(draft);
+    if (!isValid(problems)) throw new ApiError(400, "invalid_config", "The configuration has errors.", { problems });
+    return draft as SyncConfig;
+  }
+
+  rememberTenant(tenant: string): void {
+    if (this.#tenant === tenant) return;
+    this.#tenant = tenant;
+    this.#sql.exec("INSERT INTO tenant (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name", tenant);
+  }
+
+  tenantName(): string {
+    if (this.#tenant === undefined) {
+      this.#tenant = this.#sql.exec<{ name: string }>("SELECT name FROM tenant WHERE id = 1").toArray()[0]?.name;
+    }
+    if (this.#tenant === undefined) throw new ApiError(409, "not_configured", "This tenant has no configuration yet.");
+    return this.#tenant;
+  }
+
+  /** The saved connection as the agent gets it; 409 before a connection is saved. */
+  async savedTarget(tenant: string): Promise<LdapTarget> {
+    const config = this.config();
+    if (!config?.connection)
+      throw new ApiError(409, "not_configured", "Save a connection (domain controllers, bind account, base DN) first.");
+    return this.target(tenant, config, undefined);
+  }
+
+  /**
+   * The connection of `config` with the bind password it names: a draft's when one is given,
+   * the stored one (opened only here, on its way to the agent) otherwise; agent-held
+   * passwords never leave the agent.
+   */
+  async target(tenant: string, config: SyncConfig, draftPassword: string | undefined): Promise<LdapTarget> {
+    const connection = config.connection as NonNullable<SyncConfig["connection"]>;
+    if ((connection.bindPassword.source ?? "stored") !== "stored") return { connection };
+    if (draftPassword !== undefined && draftPassword !== "") return { connection, bindPassword: draftPassword };
+    const sealed = this.#sql
+      .exec<{ bind_password: string | null }>("SELECT bind_password FROM config WHERE id = 1")
+      .toArray()[0]?.bind_password;
+    if (!sealed) throw new ApiError(409, "bind_password_missing", "Enter the bind password in Connection: none is stored yet.");
+    return { connection, bindPassword: await (await secretBox(this.#encryptionKey)).open(sealed, tenant) };
+  }
+}
