@@ -51,7 +51,7 @@ function tenantRuns(options: { users?: number; config?: SyncConfig; agent?: bool
     pbx,
     alarms: {
       setAlarm: async (at) => {
-        state.alarm = typeof at === "number" ? at : at.getTime();
+        state.alarm = at;
       },
       deleteAlarm: async () => {
         state.alarm = null;

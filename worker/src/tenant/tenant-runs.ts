@@ -18,11 +18,17 @@ const previewWatchdogMs = 5 * 60_000;
 
 export const tenantRunsSchema = "CREATE TABLE IF NOT EXISTS schedule (id INTEGER PRIMARY KEY CHECK (id = 1), next_at INTEGER);";
 
+/** The Durable Object's one alarm (ctx.storage), as the runs set it. */
+export interface Alarms {
+  setAlarm(at: number): Promise<void>;
+  deleteAlarm(): Promise<void>;
+}
+
 export interface RunDeps {
   config: Pick<TenantConfig, "config" | "rememberTenant" | "tenantName" | "target">;
   link: Pick<AgentLink, "stream">;
   pbx: PbxDirectory;
-  alarms: Pick<DurableObjectStorage, "setAlarm" | "deleteAlarm">;
+  alarms: Alarms;
   agentConnected(): boolean;
   now?: () => number;
 }
