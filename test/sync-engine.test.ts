@@ -6,6 +6,7 @@ import { LdifDirectory } from "../agent/src/ldif/ldif-directory.ts";
 import { previewOffline } from "../cli/preview.ts";
 import { blankExtension } from "../engine/pbx/pbx-port.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
+import { readCsv } from "./support/read-csv.ts";
 import { seedLdifPath } from "./support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "./support/stack.ts";
 
@@ -104,11 +105,19 @@ describe("sync end to end", () => {
     const first = runs.find((r: Json) => r.kind === "sync" && r.summary?.create > 0);
     const csv = await stack.api("GET", `/runs/${first.id}/events?format=csv`);
     expect(csv.headers.get("content-type")).toMatch(/text\/csv/);
-    const lines = csv.text.trim().split("\r\n");
-    expect(lines[0]).toBe("Date,Type,Event,User,Operation");
-    expect(lines.some((l) => /^\d{4}-\d\d-\d\dT.*,info,Created extension 1000 \(Judy Jones\),Judy Jones,create$/.test(l))).toBe(true);
+    const [header, ...rows] = readCsv(csv.text);
+    expect(header).toEqual(["Date", "Type", "Event", "User", "Operation"]);
+    expect(rows).toContainEqual([
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      "info",
+      "Created extension 1000 (Judy Jones)",
+      "Judy Jones",
+      "create",
+    ]);
+    // The CSV is the JSON log, row for row, cell for cell.
     const json = (await stack.api("GET", `/runs/${first.id}/events`)).body;
     expect(json.filter((e: Json) => e.operation === "create")).toHaveLength(enabledStaff.length - 1);
+    expect(rows).toEqual(json.map((e: Json) => [new Date(e.at).toISOString(), e.type, e.event, e.user ?? "", e.operation ?? ""]));
   });
 
   it("holds mass deletion for approval, deletes nothing meanwhile, and archives on approve", async () => {

@@ -53,6 +53,35 @@ function countingPbx(pbx: BuiltinPbx, creates: Map<string, number>, hangOn?: str
   });
 }
 
+type Answer = { complete: boolean; reason?: string; entries?: number[] };
+
+/**
+ * A directory whose scope search answers `users`, the lookup of synced users the scope did
+ * not return `lookup` (nobody, complete, unless told), and the nested-group search `nested`.
+ */
+function scripted(users: number[], answers: { lookup?: Answer; nested?: Answer } = {}, asked: string[] = []): SearchStream {
+  return async (spec, page): Promise<SearchCompleteness> => {
+    const kind = spec.filter.includes("objectGUID=") ? "lookup" : spec.filter.includes("1.2.840.113556.1.4.1941") ? "nested" : "scope";
+    asked.push(kind);
+    const answer: Answer = kind === "scope" ? { complete: true, entries: users } : (answers[kind] ?? { complete: true });
+    const entries = (answer.entries ?? []).map((i) => entry(i));
+    if (entries.length > 0) await page(entries);
+    return {
+      complete: answer.complete,
+      pages: 1,
+      entries: entries.length,
+      ...(answer.complete ? {} : { reason: answer.reason ?? "the size limit was reached" }),
+    };
+  };
+}
+
+async function runToEnd(runs: SyncRuns): Promise<string> {
+  const id = runs.begin("sync", "manual", "admin");
+  // Bounded: a run that never ends fails here instead of hanging the suite.
+  for (let i = 0; i < 100 && (await runs.step(id)); i++);
+  return id;
+}
+
 function sources(pbx: PbxDirectory, users: number): RunSources {
   return { pbx, target: async () => ({ config, target: { connection: config.connection as never } }), search: () => directory(users) };
 }
@@ -136,6 +165,122 @@ describe("SyncRuns", () => {
     // Whatever the cutoff, a run still going stays.
     expect(runs.prune(Date.now() + 86_400_000)).toBe(1);
     expect(runs.list().map((r) => r.id)).toEqual([running]);
+  });
+
+  describe("after an incomplete read", () => {
+    const deleting: SyncConfig = {
+      ...config,
+      deprovisioning: { whenDeleted: "delete", whenOutOfScope: "delete", whenDisabled: "delete" },
+      safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
+    };
+
+    it("deletes and disables nobody when the lookup of synced users outside the scope is incomplete", async () => {
+      for (const whenDeleted of ["delete", "disable"] as const) {
+        const db = new DatabaseSync(":memory:");
+        const pbx = new BuiltinPbx(sqliteStorage(db));
+        const cfg = { ...deleting, deprovisioning: { whenDeleted, whenOutOfScope: whenDeleted } };
+        let search = scripted([1, 2, 3, 4]);
+        const runs = new SyncRuns(sqliteStorage(db), {
+          pbx,
+          target: async () => ({ config: cfg, target: { connection: cfg.connection as never } }),
+          search: () => search,
+        });
+        await runToEnd(runs);
+        expect(pbx.count()).toBe(4);
+
+        // Users 3 and 4 left the scope (or AD); the lookup that would tell which is cut short.
+        const asked: string[] = [];
+        search = scripted([1, 2], { lookup: { complete: false, reason: "the size limit of 1 entries was reached" } }, asked);
+        const id = await runToEnd(runs);
+        expect(asked).toEqual(["scope", "lookup"]);
+        const run = runs.get(id);
+        expect(run).toMatchObject({ status: "succeeded", complete: false, incompleteReason: "the size limit of 1 entries was reached" });
+        expect(run?.summary).toMatchObject({ delete: 0, disable: 0, unchanged: 4 });
+        expect(pbx.views().map((e) => [e.number, e.enabled])).toEqual([
+          ["1000", true],
+          ["1001", true],
+          ["1002", true],
+          ["1003", true],
+        ]);
+        const kept = runs.items(id, {}).items.filter((i) => i.name === "User 3" || i.name === "User 4");
+        expect(kept.map((i) => [i.action, i.reason])).toEqual([
+          ["unchanged", expect.stringMatching(/directory read was incomplete \(the size limit of 1 entries was reached\)/)],
+          ["unchanged", expect.stringMatching(/directory read was incomplete/)],
+        ]);
+      }
+    });
+
+    it("deletes nobody when the nested-group search is incomplete", async () => {
+      const group = `CN=Phone Users,OU=Groups,${BASE}`;
+      const nested: SyncConfig = {
+        ...deleting,
+        organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: group, nested: true }] } },
+      };
+      const db = new DatabaseSync(":memory:");
+      const pbx = new BuiltinPbx(sqliteStorage(db));
+      let search = scripted([1, 2, 3], { nested: { complete: true, entries: [1, 2] } });
+      const runs = new SyncRuns(sqliteStorage(db), {
+        pbx,
+        target: async () => ({ config: nested, target: { connection: nested.connection as never } }),
+        search: () => search,
+      });
+      await runToEnd(runs);
+      expect(pbx.count()).toBe(3);
+
+      const asked: string[] = [];
+      // User 3 is gone from AD and the lookup says so; the nested search is cut short.
+      search = scripted([1, 2], { nested: { complete: false, reason: "the time limit was reached" } }, asked);
+      const id = await runToEnd(runs);
+      expect(asked).toEqual(["nested", "scope", "lookup"]);
+      expect(runs.get(id)).toMatchObject({
+        complete: false,
+        incompleteReason: "the time limit was reached",
+        summary: { delete: 0, disable: 0 },
+      });
+      expect(pbx.count()).toBe(3);
+    });
+
+    it("deletes a user gone from AD once the lookup is complete again", async () => {
+      const db = new DatabaseSync(":memory:");
+      const pbx = new BuiltinPbx(sqliteStorage(db));
+      let search = scripted([1, 2, 3]);
+      const runs = new SyncRuns(sqliteStorage(db), {
+        pbx,
+        target: async () => ({ config: deleting, target: { connection: deleting.connection as never } }),
+        search: () => search,
+      });
+      await runToEnd(runs);
+      search = scripted([1, 2]);
+      const id = await runToEnd(runs);
+      expect(runs.get(id)).toMatchObject({ complete: true, summary: { delete: 1 } });
+      expect(pbx.views().map((e) => e.number)).toEqual(["1000", "1001"]);
+    });
+  });
+
+  it("moves a deleted user's voicemail and recordings to the archive extension before the delete", async () => {
+    const db = new DatabaseSync(":memory:");
+    const pbx = new BuiltinPbx(sqliteStorage(db));
+    const archiving: SyncConfig = {
+      ...config,
+      deprovisioning: { whenDeleted: "delete", archive: { extension: "0999", recordings: false } },
+      safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
+    };
+    pbx.createManual("0999", "Leavers archive");
+    let users = 3;
+    const runs = new SyncRuns(sqliteStorage(db), {
+      pbx,
+      target: async () => ({ config: archiving, target: { connection: archiving.connection as never } }),
+      search: () => directory(users),
+    });
+    await runToEnd(runs);
+    pbx.addMessages("1002", 4, 2);
+    users = 2;
+    const id = await runToEnd(runs);
+    expect(runs.get(id)).toMatchObject({ status: "succeeded", summary: { delete: 1 } });
+    expect(pbx.views().map((e) => e.number)).toEqual(["0999", "1000", "1001"]);
+    // Voicemail is archived by default; recordings were switched off.
+    expect(pbx.views().find((e) => e.number === "0999")).toMatchObject({ voicemails: 4, recordings: 0 });
+    expect(runs.events(id).find((e) => e.operation === "delete")?.event).toMatch(/1002/);
   });
 
   it("refuses a second run while one holds the lock", () => {

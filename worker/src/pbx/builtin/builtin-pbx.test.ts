@@ -1,0 +1,197 @@
+import { DatabaseSync } from "node:sqlite";
+import { describe, expect, it } from "vitest";
+import type { CreateExtension, ExtensionState } from "../../../../engine/pbx/pbx-port.ts";
+import { sqliteStorage } from "../../../../test/support/sqlite-storage.ts";
+import { BuiltinPbx } from "./builtin-pbx.ts";
+
+const state = (number: string, displayName: string, more: Partial<ExtensionState> = {}): ExtensionState => ({
+  number,
+  firstName: null,
+  lastName: null,
+  displayName,
+  email: null,
+  mobile: null,
+  workPhone: null,
+  department: null,
+  jobTitle: null,
+  avatarHash: null,
+  departmentPath: null,
+  groups: [],
+  ...more,
+});
+
+const create = (number: string, guid: string, name: string, more: Partial<CreateExtension> = {}): CreateExtension => ({
+  state: state(number, name),
+  guid,
+  dn: `CN=${name},OU=Staff,DC=example,DC=com`,
+  numberSource: "sequential",
+  login: { upn: `${name.toLowerCase()}@example.com`, sam: name.toLowerCase() },
+  ...more,
+});
+
+function pbx() {
+  return new BuiltinPbx(sqliteStorage(new DatabaseSync(":memory:")));
+}
+
+const view = (p: BuiltinPbx, number: string) => p.views().find((e) => e.number === number);
+
+describe("the built-in PBX", () => {
+  describe("deleting with an archive", () => {
+    it.each([
+      ["voicemail and recordings", { voicemail: true, recordings: true }, { voicemails: 3 + 1, recordings: 2 + 5 }],
+      ["voicemail only", { voicemail: true, recordings: false }, { voicemails: 3 + 1, recordings: 5 }],
+      ["recordings only", { voicemail: false, recordings: true }, { voicemails: 1, recordings: 2 + 5 }],
+      ["neither", { voicemail: false, recordings: false }, { voicemails: 1, recordings: 5 }],
+    ])("moves %s to the archive extension, then deletes", async (_what, moved, archive) => {
+      const p = pbx();
+      p.createManual("0999", "Leavers archive");
+      p.addMessages("0999", 1, 5);
+      await p.createExtension(create("1000", "g-ann", "Ann"));
+      p.addMessages("1000", 3, 2);
+      await p.deleteExtension("1000", { extension: "0999", ...moved });
+      expect(view(p, "1000")).toBeUndefined();
+      expect(view(p, "0999")).toMatchObject(archive);
+    });
+
+    it("deletes nothing when the archive extension is missing, and says which", async () => {
+      const p = pbx();
+      await p.createExtension(create("1000", "g-ann", "Ann"));
+      p.addMessages("1000", 3, 2);
+      await expect(p.deleteExtension("1000", { extension: "0999", voicemail: true, recordings: true })).rejects.toMatchObject({
+        code: "archive_missing",
+        message: "The archive extension 0999 does not exist.",
+      });
+      expect(view(p, "1000")).toMatchObject({ voicemails: 3, recordings: 2 });
+    });
+
+    it("refuses to delete a hand-made extension, and takes a second delete as done", async () => {
+      const p = pbx();
+      p.createManual("1000", "Reception");
+      await expect(p.deleteExtension("1000")).rejects.toMatchObject({ code: "manual_extension" });
+      expect(view(p, "1000")).toBeDefined();
+      await p.createExtension(create("1001", "g-bob", "Bob"));
+      await p.deleteExtension("1001");
+      await p.deleteExtension("1001");
+      expect(p.count()).toBe(1);
+    });
+  });
+
+  describe("creating and updating", () => {
+    it("takes a repeated create for the same user as done, and refuses a taken number or a user who has one", async () => {
+      const p = pbx();
+      await p.createExtension(create("1000", "g-ann", "Ann"));
+      await p.createExtension(create("1000", "g-ann", "Ann"));
+      expect(p.count()).toBe(1);
+      await expect(p.createExtension(create("1000", "g-bob", "Bob"))).rejects.toMatchObject({ code: "number_taken" });
+      await expect(p.createExtension(create("1001", "g-ann", "Ann"))).rejects.toMatchObject({
+        code: "guid_taken",
+        message: "The AD user already has extension 1000.",
+      });
+    });
+
+    it("copies a template's settings into a new extension, and refuses a missing template", async () => {
+      const p = pbx();
+      p.createManual("900", "Template", { forwardTo: "voicemail" });
+      await p.createExtension(create("1000", "g-ann", "Ann", { template: "900" }));
+      expect(view(p, "1000")?.settings).toEqual({ forwardTo: "voicemail" });
+      await expect(p.createExtension(create("1001", "g-bob", "Bob", { template: "901" }))).rejects.toMatchObject({
+        code: "template_missing",
+      });
+      expect(view(p, "1001")).toBeUndefined();
+    });
+
+    it("renumbers, moves and renames an extension, and takes a repeated renumber as done", async () => {
+      const p = pbx();
+      await p.createExtension(create("1000", "g-ann", "Ann"));
+      const update = {
+        state: { number: "2000", displayName: "Ann Smith", groups: ["Sales", "All"] },
+        dn: "CN=Ann Smith,OU=Sales,DC=example,DC=com",
+        login: { upn: "asmith@example.com", sam: "asmith" },
+        numberSource: "attribute" as const,
+      };
+      await p.updateExtension("1000", update);
+      await p.updateExtension("1000", update);
+      expect(view(p, "1000")).toBeUndefined();
+      expect(view(p, "2000")).toMatchObject({
+        guid: "g-ann",
+        displayName: "Ann Smith",
+        dn: update.dn,
+        upn: "asmith@example.com",
+        sam: "asmith",
+        numberSource: "attribute",
+        groups: ["All", "Sales"],
+      });
+    });
+
+    it("refuses to update a hand-made extension, a missing one, or onto a taken number", async () => {
+      const p = pbx();
+      p.createManual("1000", "Reception");
+      await p.createExtension(create("1001", "g-ann", "Ann"));
+      await expect(p.updateExtension("1000", { state: { displayName: "x" } })).rejects.toMatchObject({ code: "manual_extension" });
+      await expect(p.updateExtension("1002", { state: { displayName: "x" } })).rejects.toMatchObject({ code: "not_found" });
+      await expect(p.updateExtension("1001", { state: { number: "1000" } })).rejects.toMatchObject({ code: "number_taken" });
+      expect(view(p, "1000")?.displayName).toBe("Reception");
+      expect(view(p, "1001")?.displayName).toBe("Ann");
+    });
+
+    it("keeps a photo with its hash, and drops it with a null hash", async () => {
+      const p = pbx();
+      await p.createExtension(
+        { ...create("1000", "g-ann", "Ann"), state: state("1000", "Ann", { avatarHash: "h1" }) },
+        new Uint8Array([1]),
+      );
+      expect(view(p, "1000")?.avatarHash).toBe("h1");
+      await p.updateExtension("1000", { state: { avatarHash: null } });
+      expect(view(p, "1000")?.avatarHash).toBeNull();
+    });
+  });
+
+  describe("disabling and enabling", () => {
+    it("disables a synced extension as sync's doing, enables it again, and never touches a hand-made one", async () => {
+      const p = pbx();
+      p.createManual("1000", "Reception");
+      await p.createExtension(create("1001", "g-ann", "Ann"));
+      await p.disableExtension("1000");
+      await p.disableExtension("1001");
+      expect(view(p, "1000")).toMatchObject({ enabled: true, disabledBySync: false });
+      expect(view(p, "1001")).toMatchObject({ enabled: false, disabledBySync: true });
+      await p.enableExtension("1001");
+      expect(view(p, "1001")).toMatchObject({ enabled: true, disabledBySync: false });
+    });
+  });
+
+  describe("finding and listing", () => {
+    it("finds a synced user by UPN or sAMAccountName in any case, never a hand-made extension", async () => {
+      const p = pbx();
+      p.createManual("1000", "ann");
+      await p.createExtension(create("1001", "g-ann", "Ann"));
+      expect(p.findByLogin({ upn: "ANN@Example.com" }).map((e) => e.number)).toEqual(["1001"]);
+      expect(p.findByLogin({ sam: "ANN" }).map((e) => e.number)).toEqual(["1001"]);
+      expect(p.findByLogin({ upn: "bob@example.com" })).toEqual([]);
+      expect(p.findByLogin({})).toEqual([]);
+    });
+
+    it("searches number, name and email literally, and pages in number order", async () => {
+      const p = pbx();
+      for (const [n, name] of [
+        ["1000", "Ann"],
+        ["200", "Bob_1"],
+        ["1001", "Bo%b"],
+      ] as const)
+        p.createManual(n, name);
+      expect(p.views({ q: "_" }).map((e) => e.number)).toEqual(["200"]);
+      expect(p.views({ q: "%" }).map((e) => e.number)).toEqual(["1001"]);
+      expect(p.views({ q: "100" }).map((e) => e.number)).toEqual(["1000", "1001"]);
+      expect(p.views().map((e) => e.number)).toEqual(["200", "1000", "1001"]);
+      expect(p.views({ offset: 1, limit: 1 }).map((e) => e.number)).toEqual(["1000"]);
+    });
+
+    it("refuses a hand-made extension with a malformed or taken number", () => {
+      const p = pbx();
+      p.createManual("1000", "Reception");
+      expect(() => p.createManual("1", "x")).toThrow(expect.objectContaining({ code: "invalid_number" }));
+      expect(() => p.createManual("12345678901", "x")).toThrow(expect.objectContaining({ code: "invalid_number" }));
+      expect(() => p.createManual("1000", "x")).toThrow(expect.objectContaining({ code: "number_taken" }));
+    });
+  });
+});
