@@ -259,6 +259,17 @@ describe("fields, departments, groups and templates", () => {
     expect(plan(base, [ann], held).items[0]?.action).toBe("unchanged");
     expect(plan(base, [{ ...ann, photoHash: "bb" }], held).items[0]?.changes).toEqual([{ field: "avatar", from: "aa", to: "bb" }]);
   });
+
+  it("leaves the avatar alone with fields.avatar.sync false, whatever AD's photo is", async () => {
+    const ann = { ...adUser("Ann"), photoHash: "aa" };
+    const held = await synced(base, [ann]);
+    const off = withConfig({ fields: { avatar: { sync: false } } });
+    expect(plan(off, [{ ...ann, photoHash: "bb" }], held).items[0]?.action).toBe("unchanged");
+    // Another field's change still updates the extension, and the avatar stays as it is.
+    const renamed = plan(off, [{ ...ann, photoHash: "bb", attributes: { ...ann.attributes, title: ["Boss"] } }], held).items[0];
+    expect(renamed?.changes).toEqual([{ field: "jobTitle", from: null, to: "Boss" }]);
+    expect(renamed?.state?.avatarHash).toBe("aa");
+  });
 });
 
 describe("login names", () => {
@@ -287,6 +298,38 @@ describe("login names", () => {
 });
 
 describe("exclusions and deprovisioning", () => {
+  it.each([
+    ["test*", "sAMAccountName", ["test1", "TEST-ops"], ["atest", "contest1", "tes"]],
+    ["*-svc", "sAMAccountName", ["print-svc", "-svc"], ["print-svc2", "svc"]],
+    ["adm?n", "sAMAccountName", ["admin", "ADMYN"], ["admn", "admins", "xadmin"]],
+    ["a.b", "sAMAccountName", ["a.b"], ["axb"]],
+  ])("matches the exclusion glob %s against the whole %s, in any case", (pattern, attribute, excluded, kept) => {
+    const config = withConfig({ scope: { exclude: [{ pattern, attribute }] } });
+    const names = [...excluded, ...kept];
+    const users = names.map((n) => adUser(n, { sAMAccountName: n }));
+    const p = planSync({ config, users: desired(config, users), extensions: [], complete: true });
+    const excludedNames = p.items.filter((i) => i.action === "excluded").map((i) => i.name);
+    expect(excludedNames.sort()).toEqual([...excluded].sort());
+    expect(p.items.find((i) => i.action === "excluded")?.reason).toBe(`${attribute} matches the exclusion ${JSON.stringify(pattern)}`);
+  });
+
+  it("matches a regex exclusion anywhere in the value, without regard to case, unless anchored", () => {
+    const config = withConfig({
+      scope: {
+        exclude: [
+          { pattern: "^svc-", match: "regex", reason: "service accounts" },
+          { pattern: "temp", match: "regex" },
+        ],
+      },
+    });
+    const users = ["svc-print", "my-svc-x", "Contemporary", "plain"].map((n) => adUser(n, { sAMAccountName: n }));
+    const p = planSync({ config, users: desired(config, users), extensions: [], complete: true });
+    expect(p.items.filter((i) => i.action === "excluded").map((i) => [i.name, i.reason])).toEqual([
+      ["Contemporary", 'sAMAccountName matches the exclusion "temp"'],
+      ["svc-print", "service accounts"],
+    ]);
+  });
+
   it("lists excluded users with their reason, and not the rest of the directory", () => {
     const config = withConfig({ scope: { exclude: [{ pattern: "test*", reason: "test accounts" }] } });
     const users = [adUser("Test User"), adUser("Off", {}, { disabled: true }), adUser("Elsewhere")];
@@ -375,7 +418,38 @@ describe("exclusions and deprovisioning", () => {
       /3 deletes are more than the 2/,
     );
     expect(plan(config({ maxDeletesPerRun: 10, maxDeletePercent: 5 }), remaining(3), held).held?.reason).toMatch(/3 of 30 .*10%.*5%/);
-    expect(plan(config({ maxDeletesPerRun: 0 }), remaining(29), held).held).toBeDefined();
+    expect(plan(config({ maxDeletesPerRun: 0 }), remaining(29), held).held).toEqual({
+      reason: "29 deletes are more than the 0 allowed without approval (safety.maxDeletesPerRun)",
+      deletes: 29,
+      limit: "0",
+    });
+  });
+
+  it("holds nothing exactly at either safety limit, and holds one delete over it", async () => {
+    const users = Array.from({ length: 30 }, (_, i) => adUser(`U${String(i).padStart(2, "0")}`));
+    const held = await synced(base, users);
+    const config = (safety: NonNullable<SyncConfig["safety"]>) => withConfig({ deprovisioning: { whenDeleted: "delete" }, safety });
+    const deleting = (n: number, safety: NonNullable<SyncConfig["safety"]>) => {
+      const p = plan(config(safety), users.slice(n), held);
+      expect(p.summary.delete).toBe(n);
+      return p.held;
+    };
+    // The count: 3 allowed, 3 deleted passes; 4 waits.
+    expect(deleting(3, { maxDeletesPerRun: 3, maxDeletePercent: 100 })).toBeUndefined();
+    expect(deleting(4, { maxDeletesPerRun: 3, maxDeletePercent: 100 })).toEqual({
+      reason: "4 deletes are more than the 3 allowed without approval (safety.maxDeletesPerRun)",
+      deletes: 4,
+      limit: "3",
+    });
+    // The share: 3 of 30 is 10%, the limit, and passes; 4 of 30 (13%) waits.
+    expect(deleting(3, { maxDeletesPerRun: 100, maxDeletePercent: 10 })).toBeUndefined();
+    expect(deleting(4, { maxDeletesPerRun: 100, maxDeletePercent: 10 })).toEqual({
+      reason: "4 of 30 synced extensions (13%) would be deleted, more than the 10% allowed without approval (safety.maxDeletePercent)",
+      deletes: 4,
+      limit: "10%",
+    });
+    // With the defaults (10 and 10%), 3 deletes of 30 go ahead.
+    expect(plan(withConfig({ deprovisioning: { whenDeleted: "delete" } }), users.slice(3), held).held).toBeUndefined();
   });
 });
 

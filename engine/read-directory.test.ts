@@ -31,14 +31,14 @@ type Answer = { entries: readonly WireEntry[]; complete?: boolean; reason?: stri
 
 /** A DC that answers each kind of search as told, and records what it was asked. */
 function dc(answers: Partial<Record<Kind, Answer>>) {
-  const asked: Array<{ kind: Kind; filter: string }> = [];
+  const asked: Array<{ kind: Kind; filter: string; attributes: string[]; binaryAttributes: string[] }> = [];
   const search: SearchStream = async (spec, page): Promise<SearchCompleteness> => {
     const kind: Kind = spec.filter.includes("objectGUID=")
       ? "lookup"
       : spec.filter.includes("1.2.840.113556.1.4.1941")
         ? "nested"
         : "scope";
-    asked.push({ kind, filter: spec.filter });
+    asked.push({ kind, filter: spec.filter, attributes: spec.attributes, binaryAttributes: spec.binaryAttributes ?? [] });
     const answer = answers[kind] ?? { entries: [] };
     if (answer.entries.length > 0) await page([...answer.entries]);
     const complete = answer.complete ?? true;
@@ -50,15 +50,20 @@ function dc(answers: Partial<Record<Kind, Answer>>) {
 async function read(config: SyncConfig, known: number[], answers: Partial<Record<Kind, Answer>>) {
   const { search, asked } = dc(answers);
   const staged: string[] = [];
+  const photos: Array<number[] | undefined> = [];
   const present: string[] = [];
   const warnings: string[] = [];
   const result: StagedRead = await readDirectory(config, target, known.map(guidOf), search, {
-    user: (guid) => staged.push(guid),
+    user: (guid, data, photo) => {
+      staged.push(guid);
+      photos.push(photo === undefined ? undefined : [...photo]);
+      expect(JSON.parse(data)).toMatchObject({ guid });
+    },
     present: (guid, _dn, name, disabled) => present.push(`${name}${disabled ? " (disabled)" : ""}:${guid}`),
     progress: () => {},
     warn: (m) => warnings.push(m),
   });
-  return { result, asked, staged, present, warnings };
+  return { result, asked, staged, photos, present, warnings };
 }
 
 const base: SyncConfig = { connection };
@@ -110,6 +115,21 @@ describe("readDirectory", () => {
     const { asked } = await read(base, known, { scope: { entries: [] } });
     const lookups = asked.filter((a) => a.kind === "lookup");
     expect(lookups.map((a) => a.filter.match(/objectGUID=/g)?.length)).toEqual([100, 100, 50]);
+  });
+
+  it("reads the photo only while the avatar is synced", async () => {
+    const withPhoto = entry(1, { thumbnailPhoto: [Buffer.from([1, 2, 3]).toString("base64")] });
+    withPhoto.binary = ["objectGUID", "thumbnailPhoto"];
+    const on = await read(base, [], { scope: { entries: [withPhoto] } });
+    expect(on.asked[0]?.attributes).toContain("thumbnailPhoto");
+    expect(on.asked[0]?.binaryAttributes).toEqual(["thumbnailPhoto"]);
+    expect(on.photos).toEqual([[1, 2, 3]]);
+
+    // Switched off, it is not asked for, and a photo the DC sends all the same is dropped.
+    const off = await read({ ...base, fields: { avatar: { sync: false } } }, [], { scope: { entries: [withPhoto] } });
+    expect(off.asked[0]?.attributes).not.toContain("thumbnailPhoto");
+    expect(off.asked[0]?.binaryAttributes).toEqual([]);
+    expect(off.photos).toEqual([undefined]);
   });
 
   it("skips an entry without an objectGUID, and says so", async () => {

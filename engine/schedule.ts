@@ -11,13 +11,25 @@ export function nextScheduledRun(schedule: Schedule | undefined, now: number): n
   const zone = schedule?.timeZone ?? "UTC";
   for (let day = 0; day <= 2; day++) {
     const { year, month, date } = wallDate(now + day * 86_400_000, zone);
-    const wall = Date.UTC(year, month - 1, date, h, m);
-    // The zone's offset at the candidate itself (a DST change may lie between now and then).
-    let candidate = wall - offset(wall, zone);
-    candidate = wall - offset(candidate, zone);
+    const candidate = instantOf(Date.UTC(year, month - 1, date, h, m), zone);
+    // On a fall-back night the run is at the first of the two times; the second, after it, is
+    // not a second run that day.
     if (candidate > now) return candidate;
   }
   return now + 86_400_000;
+}
+
+/**
+ * The instant a wall-clock time (given as if it were UTC) falls on in `zone`. Where a
+ * fall-back repeats it, the first of the two; where a spring-forward gap skips it, the time
+ * the gap pushes it to (02:30 in a 02:00-03:00 gap is 03:30), as Java's ZonedDateTime does.
+ */
+function instantOf(wall: number, zone: string): number {
+  // The offsets a day either side: a zone changes its offset at most once in between.
+  const before = wall - offset(wall - 86_400_000, zone);
+  const after = wall - offset(wall + 86_400_000, zone);
+  const real = [before, after].filter((t) => t + offset(t, zone) === wall).sort((a, b) => a - b);
+  return real[0] ?? before;
 }
 
 function parts(instant: number, zone: string): Record<string, number> {

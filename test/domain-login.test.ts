@@ -6,8 +6,10 @@ import type { Client } from "ldapts";
 import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addUser, adminClient, fileTime, targetFor } from "../agent/src/ldap/test-support.ts";
+import { issueSession, sessionKey } from "../worker/src/login/session-token.ts";
 import { type SambaDc, startSambaDc } from "./support/samba-dc.ts";
 import { adminToken, type Json, type Stack, startStack } from "./support/stack.ts";
+import { testSecrets } from "./support/worker-bundle.ts";
 
 const BASE = "DC=example,DC=com";
 const STAFF = `OU=Staff,${BASE}`;
@@ -116,6 +118,16 @@ describe("domain login", () => {
     expect(
       (await fetch(`${stack.base}/api/v1/tenants/logins/auth/session`, { headers: { Authorization: `Bearer ${forged}` } })).status,
     ).toBe(401);
+
+    // A token signed with the tenant's own key but past its expiry is refused as well.
+    const expired = await issueSession(
+      await sessionKey(testSecrets),
+      { tenant: "logins", extension: judy.number, displayName: "Judy Jones", upn: "jjones@example.com" },
+      10,
+      Date.now() - 11 * 60_000,
+    );
+    const late = await fetch(`${stack.base}/api/v1/tenants/logins/auth/session`, { headers: { Authorization: `Bearer ${expired.token}` } });
+    expect({ status: late.status, body: await late.json() }).toMatchObject({ status: 401, body: { error: { code: "invalid_session" } } });
 
     expect(await logged("jjones@example.com")).toMatchObject({ outcome: "success", source, extension: judy.number });
   });

@@ -147,7 +147,10 @@ describe("sync end to end", () => {
 
   it("answers 503 when no agent is connected, and clears the log", async () => {
     await stack.agent.kill("SIGKILL");
-    await new Promise((r) => setTimeout(r, 200));
+    // The worker notices the closed socket on its own time: wait for it, not for a guess.
+    await expect
+      .poll(async () => (await stack.api("GET", "/agents")).body.map((a: Json) => a.connected), { timeout: 10_000, interval: 50 })
+      .toEqual([false]);
     expect(await stack.api("POST", "/preview")).toMatchObject({ status: 503, body: { error: { code: "agent_offline" } } });
     expect(await stack.api("POST", "/sync")).toMatchObject({ status: 503, body: { error: { code: "agent_offline" } } });
     const cleared = await stack.api("DELETE", "/runs");

@@ -28,15 +28,20 @@ const config = {
   domainLogin: { enabled: true },
 } as SyncConfig;
 
-function setup(agent: (username: string, password: string) => Promise<AuthenticateResult>, connected = true) {
+function setup(
+  agent: (username: string, password: string) => Promise<AuthenticateResult>,
+  connected = true,
+  options: { config?: SyncConfig; extensions?: Extension[] } = {},
+) {
   const sql = sqliteStorage();
+  const extensions = options.extensions ?? [judy];
   const login = new DomainLogin(new LoginThrottle(sql), new LoginAttempts(sql));
   const asked: string[] = [];
   const context: LoginContext = {
-    config,
+    config: options.config ?? config,
     agentConnected: () => connected,
     findByLogin: (name) =>
-      [judy].filter((e) => (name.upn !== undefined && e.upn === name.upn) || (name.sam !== undefined && e.sam === name.sam)),
+      extensions.filter((e) => (name.upn !== undefined && e.upn === name.upn) || (name.sam !== undefined && e.sam === name.sam)),
     authenticate: (username, password) => {
       asked.push(username);
       return agent(username, password);
@@ -69,6 +74,66 @@ describe("DomainLogin", () => {
     expect((await attempt("JJONES@example.com")).status).toBe(200);
     expect((await attempt("someone@example.com")).status).toBe(401);
     expect(asked).toEqual(["jjones@example.com", "EXAMPLE\\JJones", "JJONES@example.com"]);
+  });
+
+  describe("refuses before AD is asked", () => {
+    const withLogin = (
+      domainLogin: NonNullable<SyncConfig["domainLogin"]>,
+      connection: Partial<NonNullable<SyncConfig["connection"]>> = {},
+    ) => ({ ...config, connection: { ...config.connection, ...connection }, domainLogin }) as SyncConfig;
+    const judyTwin: Extension = { ...judy, number: "1001", guid: "11111111-2222-3333-4444-555555555555", upn: "judy.jones@example.com" };
+    it.each([
+      ["domain login switched off", "jjones@example.com", { config: withLogin({ enabled: false }) }, "login_disabled"],
+      ["domain login left unset", "jjones@example.com", { config: { ...config, domainLogin: {} } as SyncConfig }, "login_disabled"],
+      [
+        "plain LDAP",
+        "jjones@example.com",
+        { config: withLogin({ enabled: true }, { security: "insecurePlainLdap" }) },
+        "insecure_connection",
+      ],
+      [
+        "a UPN suffix outside the list",
+        "jjones@example.com",
+        { config: withLogin({ enabled: true, allowedUpnSuffixes: ["corp.example.com"] }) },
+        "suffix_not_allowed",
+      ],
+      [
+        "DOMAIN\\user whose UPN suffix is outside the list",
+        "EXAMPLE\\jjones",
+        { config: withLogin({ enabled: true, allowedUpnSuffixes: ["corp.example.com"] }) },
+        "suffix_not_allowed",
+      ],
+      ["a disabled extension", "jjones@example.com", { extensions: [{ ...judy, enabled: false }] }, "extension_disabled"],
+      ["a disabled extension, by DOMAIN\\user", "EXAMPLE\\jjones", { extensions: [{ ...judy, enabled: false }] }, "extension_disabled"],
+      ["a name two synced users answer to", "EXAMPLE\\jjones", { extensions: [judy, judyTwin] }, "ambiguous"],
+      ["a name nobody synced has", "mallory@example.com", {}, "not_synced"],
+      ["an empty password", "jjones@example.com", { password: "" }, "empty_password"],
+      ["a name that is neither form", "jjones", {}, "malformed_username"],
+    ] as Array<[string, string, { config?: SyncConfig; extensions?: Extension[]; password?: string }, string]>)(
+      "%s",
+      async (_what, username, options, reason) => {
+        const { login, asked, context } = setup(slowAgent(0), true, options);
+        const password = "password" in options ? options.password : "pw";
+        const answer = await login.login({ tenant: "t", username, password, source: "a" }, context);
+        expect(answer).toMatchObject({ status: 401, body: { error: { code: "invalid_credentials" } } });
+        expect(asked).toEqual([]);
+        expect(login.attempts.list({ limit: 1, offset: 0 }).attempts[0]).toMatchObject({ outcome: "failure", reason, username });
+      },
+    );
+
+    it("compares UPN suffixes without regard to case, for both name forms", async () => {
+      const config = withLogin({ enabled: true, allowedUpnSuffixes: ["Example.COM"] });
+      const { attempt, asked } = setup(slowAgent(0), true, { config });
+      expect((await attempt("jjones@EXAMPLE.com")).status).toBe(200);
+      expect((await attempt("EXAMPLE\\jjones")).status).toBe(200);
+      expect(asked).toEqual(["jjones@EXAMPLE.com", "EXAMPLE\\jjones"]);
+    });
+
+    it("lets a name in through when its suffix is listed and the extension is enabled", async () => {
+      const config = withLogin({ enabled: true, allowedUpnSuffixes: ["corp.example.com", "example.com"] });
+      const { attempt } = setup(slowAgent(0), true, { config });
+      expect(await attempt("EXAMPLE\\jjones")).toMatchObject({ status: 200 });
+    });
   });
 
   it("holds back answers that did not wait for AD to the time of those that did", async () => {

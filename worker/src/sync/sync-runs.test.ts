@@ -75,10 +75,15 @@ function scripted(users: number[], answers: { lookup?: Answer; nested?: Answer }
   };
 }
 
+/** Steps a run until it has nothing left to do; bounded, so a run that never ends fails here instead of hanging the suite. */
+async function drain(runs: SyncRuns, id: string): Promise<void> {
+  for (let i = 0; i < 100; i++) if (!(await runs.step(id))) return;
+  throw new Error(`run ${id} was not done after 100 steps`);
+}
+
 async function runToEnd(runs: SyncRuns): Promise<string> {
   const id = runs.begin("sync", "manual", "admin");
-  // Bounded: a run that never ends fails here instead of hanging the suite.
-  for (let i = 0; i < 100 && (await runs.step(id)); i++);
+  await drain(runs, id);
   return id;
 }
 
@@ -95,12 +100,11 @@ describe("SyncRuns", () => {
     expect(await first.step(id)).toBe(true); // read and plan
     // The first chunk hangs in the sixth create: the object "crashes" there.
     void first.step(id);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(creates.get("1005")).toBe(1);
+    await expect.poll(() => creates.get("1005"), { timeout: 5_000, interval: 5 }).toBe(1);
     expect(creates.has("1006")).toBe(false);
 
     const restarted = new SyncRuns(sqliteStorage(db), sources(countingPbx(new BuiltinPbx(sqliteStorage(db)), creates), 12));
-    while (await restarted.step(id));
+    await drain(restarted, id);
     expect(restarted.get(id)).toMatchObject({ status: "succeeded", progress: { done: 12, failed: 0, total: 12 } });
     const pbx = new BuiltinPbx(sqliteStorage(db));
     expect(pbx.views().map((e) => e.number)).toEqual(Array.from({ length: 12 }, (_, i) => String(1000 + i)));
@@ -119,7 +123,7 @@ describe("SyncRuns", () => {
       search: () => directory(3),
     });
     const id = runs.begin("sync", "manual", "admin");
-    while (await runs.step(id));
+    await drain(runs, id);
     // The template extension does not exist: every create fails, and says why.
     expect(runs.get(id)).toMatchObject({ status: "partial", progress: { done: 0, failed: 3 } });
     expect(
@@ -134,19 +138,20 @@ describe("SyncRuns", () => {
     ]);
     pbx.createManual("900", "Template", { forwardTo: "voicemail" });
     const again = runs.begin("sync", "manual", "admin");
-    while (await runs.step(again));
+    await drain(runs, again);
     expect(runs.get(again)?.status).toBe("succeeded");
     expect(pbx.views().find((e) => e.number === "1000")?.settings).toEqual({ forwardTo: "voicemail" });
   });
 
   it("drops runs older than the retention with their items and events, never the one in progress", async () => {
     const db = new DatabaseSync(":memory:");
-    const runs = new SyncRuns(sqliteStorage(db), sources(new BuiltinPbx(sqliteStorage(db)), 3));
+    let clock = Date.UTC(2027, 0, 1);
+    const runs = new SyncRuns(sqliteStorage(db), { ...sources(new BuiltinPbx(sqliteStorage(db)), 3), now: () => clock });
     const old = runs.begin("sync", "manual", "admin");
-    while (await runs.step(old));
+    await drain(runs, old);
     const missed = runs.missed("no connector agent was connected");
-    const cutoff = Date.now() + 1;
-    await new Promise((r) => setTimeout(r, 5));
+    clock += 1000;
+    const cutoff = clock;
     const recent = runs.begin("preview", "manual", "admin");
     await runs.step(recent);
     const running = runs.begin("sync", "manual", "admin");
@@ -163,7 +168,7 @@ describe("SyncRuns", () => {
     expect(runs.events(missed)).toEqual([]);
     expect(runs.items(recent, {}).total).toBe(3);
     // Whatever the cutoff, a run still going stays.
-    expect(runs.prune(Date.now() + 86_400_000)).toBe(1);
+    expect(runs.prune(clock + 86_400_000)).toBe(1);
     expect(runs.list().map((r) => r.id)).toEqual([running]);
   });
 
