@@ -256,6 +256,24 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
       await api("PUT", "/api/v1/tenants/acme/config", acme, config);
     });
 
+    /** Exactly `n` of acme's agents connected, whatever the tests before left running. */
+    const liveAgents = async (n: number) => {
+      const live = () => agents.filter((a) => a.id.startsWith("acme-") && a.child.exitCode === null && a.child.signalCode === null);
+      for (const extra of live().slice(n)) await extra.kill("SIGKILL");
+      for (let i = live().length; i < n; i++) await agent(`acme-spare-${agents.length}`).waitFor(/connected to/);
+      await expect
+        .poll(
+          async () =>
+            ((await api("GET", "/api/v1/tenants/acme/agents", acme)).body as Array<{ connected: boolean }>).filter((a) => a.connected)
+              .length,
+          {
+            timeout: 10_000,
+            interval: 50,
+          },
+        )
+        .toBe(n);
+    };
+
     const busyAgent = async (): Promise<AgentProcess> => {
       for (let i = 0; i < 100; i++) {
         const list = (await api("GET", "/api/v1/tenants/acme/agents", acme)).body as Array<{ id: string; inFlight: number }>;
@@ -267,6 +285,7 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     };
 
     it("moves a request to the other agent when its agent is killed mid-request", async () => {
+      await liveAgents(2);
       const pending = api("GET", "/api/v1/tenants/acme/directory/ous", acme);
       const victim = await busyAgent();
       await victim.kill("SIGKILL");
@@ -278,6 +297,7 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     });
 
     it("fails clearly, without hanging, when the last agent is killed mid-request", async () => {
+      await liveAgents(1);
       const pending = api("GET", "/api/v1/tenants/acme/directory/ous", acme);
       const victim = await busyAgent();
       await victim.kill("SIGKILL");

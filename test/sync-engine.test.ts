@@ -140,9 +140,25 @@ describe("sync end to end", () => {
     const done = await stack.finished(second.id);
     expect(done).toMatchObject({ status: "succeeded", decidedBy: "admin@syncco" });
     const after = (await stack.api("GET", "/extensions?limit=1000")).body.extensions;
-    const inSales = usersUnder(SALES).filter((u) => !isDisabled(u)).length - 1; // Alice still conflicts with Reception
-    expect(after.filter((e: Json) => e.origin === "ad")).toHaveLength(inSales);
-    expect(after.map((e: Json) => e.number)).toEqual(expect.arrayContaining(["0999", "1001"]));
+    // Kept: the enabled Sales users (but Alice, who still conflicts with Reception), and the
+    // hand-made extensions. Deleted: everyone else sync had made, by name.
+    const name = (u: (typeof staff)[number]) => String(u.attributes.displayName?.[0]);
+    const inSales = usersUnder(SALES).filter((u) => !isDisabled(u) && sam(u) !== "aanderson");
+    expect(
+      after
+        .filter((e: Json) => e.origin === "ad")
+        .map((e: Json) => e.displayName)
+        .sort(),
+    ).toEqual(inSales.map(name).sort());
+    expect(
+      after
+        .filter((e: Json) => e.origin === "manual")
+        .map((e: Json) => e.number)
+        .sort(),
+    ).toEqual(["0999", "1001"]);
+    const deleted = (await stack.api("GET", `/runs/${second.id}/items?action=delete&limit=1000`)).body.items.map((i: Json) => i.name);
+    const outside = enabledStaff.filter((u) => !inSales.includes(u) && sam(u) !== "aanderson").map(name);
+    expect(deleted.sort()).toEqual(outside.sort());
   });
 
   it("answers 503 when no agent is connected, and clears the log", async () => {

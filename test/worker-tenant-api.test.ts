@@ -190,8 +190,21 @@ describe("the tenant API in workerd", () => {
     it("refuses a missing, malformed, unknown or other-tenant token before upgrading", async () => {
       const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", await adminToken("acme"), {});
       const forged = created.body.token.replace("adsa_acme_", "adsa_globex_");
-      for (const token of [undefined, "nope", `adsa_acme_0123456789abcdef_${"A".repeat(43)}`, forged]) {
-        expect((await connect(token)).opened).toBe(false);
+      const refusals: Array<[string | undefined, string]> = [
+        [undefined, "invalid_agent_token"],
+        ["nope", "invalid_agent_token"],
+        [`adsa_acme_0123456789abcdef_${"A".repeat(43)}`, "invalid_agent_token"],
+        [forged, "invalid_agent_token"],
+      ];
+      for (const [token, code] of refusals) {
+        expect((await connect(token)).opened, String(token)).toBe(false);
+        // The same request without the upgrade says why: the upgrade is refused with HTTP 401, before any socket exists.
+        const verdict = await fetch(new URL("/api/v1/agent/connect", base), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+        expect({ token, status: verdict.status, code: ((await verdict.json()) as { error: { code: string } }).error.code }).toEqual({
+          token,
+          status: 401,
+          code,
+        });
       }
       expect((await connect(created.body.token)).opened).toBe(true);
     });

@@ -1,0 +1,213 @@
+// The run as it ships, in workerd, fed by an agent whose directory the test scripts: a
+// lookup or nested search cut short deletes nobody, and a worker restarted in the middle of
+// applying a plan finishes it with every operation done exactly once.
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/agent-process.ts";
+import {
+  type ScriptedAgent,
+  type ScriptedAnswer,
+  type SearchOperation,
+  scriptedUser,
+  searchKind,
+  startScriptedAgent,
+} from "./support/scripted-agent.ts";
+import { adminToken, type Json } from "./support/stack.ts";
+import { bundleWorker, startWorker } from "./support/worker-bundle.ts";
+
+const BASE = "DC=example,DC=com";
+const GROUP = `CN=Phone Users,OU=Groups,${BASE}`;
+const connection = {
+  domainControllers: [{ host: "dc1.example.com" }],
+  security: "ldaps",
+  bindUsername: "svc-pbx@example.com",
+  // The scripted agent holds no password; the worker sends none.
+  bindPassword: { source: "agentEnv", variable: "ADSYNC_BIND_PASSWORD" },
+  baseDn: BASE,
+};
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** One worker on a loopback port with its state on disk, and what a test does through it. */
+async function worker(tenant: string, persistDir?: string, port?: number) {
+  const { script } = await bundleWorker();
+  const dir = persistDir ?? (await mkdtemp(join(tmpdir(), "adsync-run-safety-")));
+  const at = port ?? (await freePort());
+  const mf: Miniflare = await startWorker(script, { port: at, persistDir: dir });
+  const base = (await mf.ready).origin;
+  const token = await adminToken(tenant);
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}/api/v1/tenants/${tenant}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null, text };
+  };
+  const finished = async (runId: string, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const run = (await api("GET", `/runs/${runId}`)).body;
+      if (!["queued", "reading", "applying"].includes(run.status)) return run;
+      if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const sync = async () => {
+    const started = await api("POST", "/sync");
+    expect(started.status, started.text).toBe(202);
+    return finished(started.body.id);
+  };
+  const extensions = async () => ((await api("GET", "/extensions?limit=1000")).body.extensions as Json[]).map((e) => e.number as string);
+  return { mf, base, dir, port: at, api, finished, sync, extensions };
+}
+
+async function enroll(w: Awaited<ReturnType<typeof worker>>): Promise<string> {
+  const created = await w.api("POST", "/agents/enrollment-tokens", { label: "scripted" });
+  expect(created.status).toBe(201);
+  return created.body.token;
+}
+
+describe("an incomplete read through the run in workerd", () => {
+  let w: Awaited<ReturnType<typeof worker>>;
+  let agent: ScriptedAgent;
+  /** What the scripted directory answers now; tests change it between runs. */
+  let answer: (search: SearchOperation) => ScriptedAnswer = () => ({ entries: [] });
+
+  beforeAll(async () => {
+    w = await worker("partial");
+    agent = startScriptedAgent({ url: w.base, token: await enroll(w), id: "scripted-1", answer: (s) => answer(s) });
+    await agent.connected;
+  });
+  afterAll(async () => {
+    agent?.close();
+    await w?.mf.dispose();
+  });
+
+  const deleting = (organisation: Record<string, unknown> = {}) => ({
+    connection,
+    scope: { users: "all" },
+    extensionNumbers: { source: "sequential", ranges: [{ start: "1000", end: "1999" }] },
+    organisation: { departments: { from: "none" }, ...organisation },
+    deprovisioning: { whenDeleted: "delete", whenOutOfScope: "delete", whenDisabled: "delete" },
+    safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
+    schedule: { mode: "manual" },
+  });
+
+  it("deletes nobody when the lookup of synced users outside the scope is cut short, and deletes once it is whole", async () => {
+    expect((await w.api("PUT", "/config", deleting())).status).toBe(200);
+    answer = (s) => ({ entries: searchKind(s) === "scope" ? range(1, 4).map((i) => scriptedUser(i)) : [] });
+    expect(await w.sync()).toMatchObject({ status: "succeeded", complete: true, summary: { create: 4 } });
+    expect(await w.extensions()).toEqual(["1000", "1001", "1002", "1003"]);
+
+    // Users 3 and 4 are gone from the scope; the lookup that would say whether AD still has
+    // them stops at a size limit.
+    agent.searches.length = 0;
+    answer = (s) =>
+      searchKind(s) === "scope"
+        ? { entries: [scriptedUser(1), scriptedUser(2)] }
+        : { entries: [], complete: false, reason: "the size limit of 1 entries was reached" };
+    const cut = await w.sync();
+    expect(agent.searches.map(searchKind)).toEqual(["scope", "lookup"]);
+    expect(cut).toMatchObject({
+      status: "succeeded",
+      complete: false,
+      incompleteReason: "the size limit of 1 entries was reached",
+      summary: { delete: 0, disable: 0, unchanged: 4 },
+    });
+    expect(await w.extensions()).toEqual(["1000", "1001", "1002", "1003"]);
+    const kept = (await w.api("GET", `/runs/${cut.id}/items?q=User%203`)).body.items;
+    expect(kept).toEqual([expect.objectContaining({ name: "User 3", action: "unchanged", reason: expect.stringMatching(/incomplete/) })]);
+
+    // The same directory read whole: users 3 and 4 are deleted, and only they.
+    answer = (s) => ({ entries: searchKind(s) === "scope" ? [scriptedUser(1), scriptedUser(2)] : [] });
+    const whole = await w.sync();
+    expect(whole).toMatchObject({ status: "succeeded", complete: true, summary: { delete: 2 } });
+    const deleted = (await w.api("GET", `/runs/${whole.id}/items?action=delete`)).body.items.map((i: Json) => [i.number, i.name]);
+    expect(deleted).toEqual([
+      ["1002", "User 3"],
+      ["1003", "User 4"],
+    ]);
+    expect(await w.extensions()).toEqual(["1000", "1001"]);
+  });
+
+  it("deletes nobody when the nested-group search is cut short", async () => {
+    const config = deleting({ extensionGroups: { from: "memberOf", groups: [{ dn: GROUP, nested: true }] } });
+    expect((await w.api("PUT", "/config", config)).status).toBe(200);
+    answer = (s) => ({ entries: searchKind(s) === "lookup" ? [] : range(1, 2).map((i) => scriptedUser(i)) });
+    expect(await w.sync()).toMatchObject({ status: "succeeded", complete: true });
+    expect(await w.extensions()).toEqual(["1000", "1001"]);
+
+    // User 2 is gone from AD (the lookup, whole, does not find them); the nested search times out.
+    agent.searches.length = 0;
+    answer = (s) =>
+      searchKind(s) === "nested"
+        ? { entries: [], complete: false, reason: "the time limit was reached" }
+        : { entries: searchKind(s) === "scope" ? [scriptedUser(1)] : [] };
+    const cut = await w.sync();
+    expect(agent.searches.map(searchKind)).toEqual(["nested", "scope", "lookup"]);
+    expect(cut).toMatchObject({ complete: false, incompleteReason: "the time limit was reached", summary: { delete: 0, disable: 0 } });
+    expect(await w.extensions()).toEqual(["1000", "1001"]);
+  });
+});
+
+describe("a worker restarted in the middle of applying a plan", () => {
+  const USERS = 1200;
+
+  it("finishes the run after the restart with every operation done exactly once", async () => {
+    const first = await worker("resume");
+    const config = {
+      connection,
+      scope: { users: "all" },
+      extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "19999" }] },
+      organisation: { departments: { from: "none" } },
+      safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
+      schedule: { mode: "manual" },
+    };
+    expect((await first.api("PUT", "/config", config)).status).toBe(200);
+    const token = await enroll(first);
+    const directory = (s: SearchOperation) => ({ entries: searchKind(s) === "scope" ? range(1, USERS).map((i) => scriptedUser(i)) : [] });
+    let agent = startScriptedAgent({ url: first.base, token, id: "scripted-resume", answer: directory });
+    await agent.connected;
+
+    const started = await first.api("POST", "/sync");
+    expect(started.status).toBe(202);
+    // Wait until some operations are done and most are not, then stop the worker there.
+    const deadline = Date.now() + 60_000;
+    let progress: Json;
+    for (;;) {
+      progress = (await first.api("GET", `/runs/${started.body.id}`)).body.progress;
+      if (progress?.phase === "applying" && progress.done > 0) break;
+      if (Date.now() > deadline) throw new Error(`the run did not start applying: ${JSON.stringify(progress)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    agent.close();
+    await first.mf.dispose();
+    expect(progress.done).toBeLessThan(USERS);
+
+    // The same state on disk, the same address: the agent reconnects and the alarm goes on.
+    const second = await worker("resume", first.dir, first.port);
+    agent = startScriptedAgent({ url: second.base, token, id: "scripted-resume", answer: directory });
+    await agent.connected;
+    try {
+      const run = await second.finished(started.body.id, 120_000);
+      expect(run).toMatchObject({ status: "succeeded", progress: { done: USERS, failed: 0, total: USERS } });
+      const numbers = (await second.api("GET", "/extensions?limit=1000")).body;
+      expect(numbers.total).toBe(USERS);
+      // One create event per user, none twice, none missing.
+      const events = (await second.api("GET", `/runs/${started.body.id}/events`)).body as Json[];
+      const created = events.filter((e) => e.operation === "create").map((e) => e.user as string);
+      expect(created).toHaveLength(USERS);
+      expect(new Set(created).size).toBe(USERS);
+      expect(new Set(created)).toEqual(new Set(range(1, USERS).map((i) => `User ${i}`)));
+      // And the reads happened before the restart only: the plan was not made twice.
+      expect(agent.searches).toEqual([]);
+    } finally {
+      agent.close();
+      await second.mf.dispose();
+    }
+  }, 240_000);
+});
