@@ -8,6 +8,9 @@ source scripts/setup.sh
 export WRANGLER_SEND_METRICS=false
 # The local runtime would fetch a sample Request.cf object from Cloudflare; a placeholder does.
 export CLOUDFLARE_CF_FETCH_ENABLED=false
+# The project's TypeScript 7. Stryker's checker needs TypeScript 5's compiler API, installed as
+# typescript5, whose package also names its binary tsc: call ours by path, never by the link.
+tsc() { node node_modules/typescript/bin/tsc "$@"; }
 task="${1:-}"
 shift || true
 case "$task" in
@@ -16,6 +19,7 @@ case "$task" in
   lint)      biome check . ;;
   format)    biome check --write . ;;
   bench)     node --expose-gc bench/main.ts "$@" ;;
+  mutation)  stryker run test/mutation/stryker.config.mjs "$@" ;;
   build)     node cli/main.ts types --check && node plugin/build.ts && wrangler deploy --dry-run --outdir dist/worker --config wrangler.toml ;;
   test)
     node cli/main.ts types --check
@@ -38,5 +42,5 @@ case "$task" in
     node cli/main.ts dev-token --tenant demo > /dev/null
     exec node scripts/start.ts
     ;;
-  *) echo "usage: scripts/run.sh start|test|bench|build|generate|lint|format|typecheck" >&2; exit 2 ;;
+  *) echo "usage: scripts/run.sh start|test|bench|mutation|build|generate|lint|format|typecheck" >&2; exit 2 ;;
 esac
