@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { SyncConfig } from "../schema/generated/config.ts";
 import type { SearchCompleteness, WireEntry } from "../schema/src/agent-protocol.ts";
 import { guidFromBytes } from "./directory-user.ts";
-import { readDirectory, type SearchStream, type StagedRead } from "./read-directory.ts";
+import { mapUser } from "./map-user.ts";
+import { neededAttributes, readDirectory, type SearchStream, type StagedRead, usersForPlan } from "./read-directory.ts";
 
 const BASE = "DC=example,DC=com";
 const GROUP = `CN=Phone Users,OU=Groups,${BASE}`;
@@ -50,20 +51,22 @@ function dc(answers: Partial<Record<Kind, Answer>>) {
 async function read(config: SyncConfig, known: number[], answers: Partial<Record<Kind, Answer>>) {
   const { search, asked } = dc(answers);
   const staged: string[] = [];
+  const data: Array<Record<string, unknown>> = [];
+  const progress: Array<{ inScope: number; present: number }> = [];
   const photos: Array<number[] | undefined> = [];
   const present: string[] = [];
   const warnings: string[] = [];
   const result: StagedRead = await readDirectory(config, target, known.map(guidOf), search, {
-    user: (guid, data, photo) => {
+    user: (guid, json, photo) => {
       staged.push(guid);
       photos.push(photo === undefined ? undefined : [...photo]);
-      expect(JSON.parse(data)).toMatchObject({ guid });
+      data.push(JSON.parse(json));
     },
     present: (guid, _dn, name, disabled) => present.push(`${name}${disabled ? " (disabled)" : ""}:${guid}`),
-    progress: () => {},
+    progress: (p) => progress.push(p),
     warn: (m) => warnings.push(m),
   });
-  return { result, asked, staged, photos, present, warnings };
+  return { result, asked, staged, data, photos, present, progress, warnings };
 }
 
 const base: SyncConfig = { connection };
@@ -137,5 +140,139 @@ describe("readDirectory", () => {
     const { result, warnings } = await read(base, [], { scope: { entries: [broken, entry(1)] } });
     expect(result).toMatchObject({ complete: true, inScope: 1, skipped: 1 });
     expect(warnings).toEqual([`CN=Ghost,${BASE} has no objectGUID and was skipped`]);
+  });
+
+  it("asks for the scope's users with the scope's filter, and for synced users outside it by objectGUID, with the attributes each needs", async () => {
+    const { asked, present, progress } = await read(base, [1, 2], {
+      scope: { entries: [entry(1)] },
+      lookup: {
+        entries: [
+          {
+            dn: `CN=Two,${BASE}`,
+            attributes: { objectGUID: [Buffer.from(guidBytes(2)).toString("base64")], cn: ["Two"] },
+            binary: ["objectGUID"],
+          },
+        ],
+      },
+    });
+    expect(asked[0]).toMatchObject({ kind: "scope", filter: "(&(&(objectCategory=person)(objectClass=user)))" });
+    expect(asked[1]?.filter).toMatch(/^\(&\(&\(objectCategory=person\)\(objectClass=user\)\)\(\|\(objectGUID=[^)]+\)\)\)$/);
+    expect(asked[1]?.attributes).toEqual(["objectGUID", "userAccountControl", "displayName", "cn"]);
+    expect(asked[1]?.binaryAttributes).toEqual([]);
+    // Named by displayName, else cn, else the DN.
+    expect(present).toEqual([`Two:${guidOf(2)}`]);
+    expect(progress).toEqual([
+      { inScope: 1, present: 0 },
+      { inScope: 1, present: 1 },
+    ]);
+  });
+
+  it("names a user found outside the scope by the DN when AD gives no name, and skips one without an objectGUID", async () => {
+    const { present } = await read(base, [2, 3], {
+      scope: { entries: [] },
+      lookup: {
+        entries: [
+          { dn: `CN=Nameless,${BASE}`, attributes: { objectGUID: [Buffer.from(guidBytes(2)).toString("base64")] }, binary: ["objectGUID"] },
+          { dn: "CN=No GUID", attributes: { cn: ["x"] } },
+        ],
+      },
+    });
+    expect(present).toEqual([`CN=Nameless,${BASE}:${guidOf(2)}`]);
+  });
+
+  it("searches nested membership only for groups marked nested, and counts it in the users' groups", async () => {
+    const other = `CN=Sales Team,OU=Groups,${BASE}`;
+    const config: SyncConfig = {
+      ...base,
+      organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: GROUP, nested: true }, { dn: other }] } },
+    };
+    const { asked, data } = await read(config, [], {
+      scope: { entries: [entry(1), entry(2)] },
+      nested: { entries: [entry(2), { dn: "CN=No GUID", attributes: {} }] },
+    });
+    expect(asked.map((a) => a.kind)).toEqual(["nested", "scope"]);
+    expect(asked[0]).toMatchObject({
+      filter: `(&(&(objectCategory=person)(objectClass=user))(memberOf:1.2.840.113556.1.4.1941:=${GROUP}))`,
+      attributes: ["objectGUID"],
+    });
+    expect(data.map((d) => [d.name, d.groups])).toEqual([
+      ["User 1", []],
+      ["User 2", ["Phone Users"]],
+    ]);
+  });
+
+  it("escapes a nested group's DN where the filter is assembled", async () => {
+    const odd = `CN=R&D (EMEA)*,OU=Groups,${BASE}`;
+    const { asked } = await read(
+      { ...base, organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: odd, nested: true }] } } },
+      [],
+      {},
+    );
+    expect(asked[0]?.filter).toBe(
+      `(&(&(objectCategory=person)(objectClass=user))(memberOf:1.2.840.113556.1.4.1941:=CN=R&D \\28EMEA\\29\\2a,OU=Groups,${BASE}))`,
+    );
+  });
+});
+
+describe("neededAttributes", () => {
+  it("asks for identity, login names and every mapped field by default", () => {
+    expect(neededAttributes(base).sort()).toEqual(
+      [
+        "objectGUID",
+        "userAccountControl",
+        "cn",
+        "sAMAccountName",
+        "userPrincipalName",
+        "displayName",
+        "givenName",
+        "sn",
+        "mail",
+        "mobile",
+        "telephoneNumber",
+        "department",
+        "title",
+        "thumbnailPhoto",
+      ].sort(),
+    );
+  });
+
+  it("adds what numbers, exclusions, departments and groups read, and drops the photo when the avatar is off", () => {
+    const config: SyncConfig = {
+      ...base,
+      fields: { avatar: { sync: false }, email: { attribute: "proxyAddresses" } },
+      extensionNumbers: { source: "attribute", attribute: "ipPhone" },
+      scope: { exclude: [{ pattern: "x*", attribute: "employeeType" }, { pattern: "svc*" }] },
+      organisation: {
+        departments: { from: "attribute", attribute: "division" },
+        extensionGroups: { from: "attribute", attribute: "extensionAttribute5" },
+      },
+    };
+    const names = neededAttributes(config);
+    expect(names).toEqual(
+      expect.arrayContaining(["ipPhone", "employeeType", "sAMAccountName", "division", "extensionAttribute5", "proxyAddresses"]),
+    );
+    expect(names).not.toContain("thumbnailPhoto");
+    expect(names).not.toContain("mail");
+    expect(names).not.toContain("memberOf");
+    expect(new Set(names).size).toBe(names.length);
+    expect(
+      neededAttributes({ ...base, organisation: { departments: { from: "attribute" }, extensionGroups: { from: "memberOf" } } }),
+    ).toEqual(expect.arrayContaining(["department", "memberOf"]));
+  });
+});
+
+describe("usersForPlan", () => {
+  it("adds synced users found outside the scope as out of scope, once, and lists everyone AD still has", () => {
+    const inScope = [mapUser(base, { guid: guidOf(1), dn: `CN=User 1,${BASE}`, disabled: false, attributes: {} }, true)];
+    const outside = [
+      { guid: guidOf(2), dn: `CN=User 2,OU=Elsewhere,${BASE}`, name: "User 2", disabled: true },
+      { guid: guidOf(1), dn: `CN=User 1,${BASE}`, name: "User 1", disabled: false },
+    ];
+    const { users, present } = usersForPlan(base, inScope, outside);
+    expect(users.map((u) => [u.guid, u.name, u.disabled, u.excluded?.code])).toEqual([
+      [guidOf(1), `CN=User 1,${BASE}`, false, undefined],
+      [guidOf(2), "User 2", true, "out_of_scope"],
+    ]);
+    expect([...present].sort()).toEqual([guidOf(1), guidOf(2)].sort());
   });
 });
