@@ -292,4 +292,138 @@ describe("a plan as Preview shows it", () => {
       ["Bob Mover", "unchanged", "out_of_scope", "the AD user left the sync scope; kept, as the configuration says", undefined],
     ]);
   });
+
+  it("reports each kind of number conflict in its own words, and leaves a synced user's extension as it is", () => {
+    const numbers: SyncConfig = {
+      ...config,
+      extensionNumbers: { source: "attribute", attribute: "ipPhone" },
+      deprovisioning: { archive: { extension: "0999" } },
+      organisation: { departments: { from: "none" } },
+    };
+    const people = [
+      user(21, "Amy Archive", SALES, { ipPhone: "0999" }),
+      user(22, "Ben Holder", SALES, { ipPhone: "1010" }),
+      user(23, "Cal Wants", SALES, { ipPhone: "1010" }),
+      user(24, "Dan Blank", SALES),
+      user(25, "Eli Bad", SALES, { ipPhone: "n/a" }),
+      user(26, "Fox Moves", SALES, { ipPhone: "1010" }),
+    ];
+    const held = [synced(22, "1010", "Ben Holder", SALES), synced(26, "1011", "Fox Moves", SALES)];
+    const p = planSync({ config: numbers, users: people.map((u) => mapUser(numbers, u, true)), extensions: held, complete: true });
+    const conflicts = p.items.filter((i) => i.action === "conflict").map((i) => [i.name, i.code, i.number, i.reason]);
+    expect(conflicts).toEqual([
+      ["Amy Archive", "number_is_archive", null, "number 0999 is the archive extension (deprovisioning.archive)"],
+      ["Cal Wants", "number_taken", null, "number 1010 is held by extension 1010 (Ben Holder), which keeps it"],
+      ["Dan Blank", "no_number", null, "ipPhone is empty, so there is no extension number"],
+      ["Eli Bad", "no_number", null, 'ipPhone "n/a" does not give an extension number'],
+      [
+        "Fox Moves",
+        "number_taken",
+        "1011",
+        "number 1010 is held by extension 1010 (Ben Holder), which keeps it; extension 1011 is left as it is",
+      ],
+    ]);
+    expect(p.items.find((i) => i.name === "Ben Holder")).toMatchObject({ action: "unchanged", number: "1010" });
+  });
+
+  it("gives a number once to the first user by DN, whoever asks for it again in a later round", () => {
+    const numbers: SyncConfig = {
+      ...config,
+      extensionNumbers: { source: "attribute", attribute: "ipPhone" },
+      organisation: { departments: { from: "none" } },
+    };
+    // Gil leaves 1020 for 1021; Hana and Ivo both want the 1020 Gil frees.
+    const people = [
+      user(31, "Gil Shift", SALES, { ipPhone: "1021" }),
+      user(32, "Hana Next", SALES, { ipPhone: "1020" }),
+      user(33, "Ivo Next", SALES, { ipPhone: "1020" }),
+    ];
+    const p = planSync({
+      config: numbers,
+      users: people.map((u) => mapUser(numbers, u, true)),
+      extensions: [synced(31, "1020", "Gil Shift", SALES)],
+      complete: true,
+    });
+    expect(p.items.map((i) => [i.name, i.action, i.number, i.code ?? null])).toEqual([
+      ["Gil Shift", "update", "1020", null],
+      ["Hana Next", "create", "1020", null],
+      ["Ivo Next", "conflict", null, "number_duplicate"],
+    ]);
+    expect(p.items[0]?.state?.number).toBe("1021");
+    expect(p.items[0]?.changes).toEqual([{ field: "number", from: "1020", to: "1021" }]);
+  });
+
+  it("diffs extension groups as sorted lists, creating missing groups when told to, and leaves groups alone when not managed", () => {
+    const groups: SyncConfig = {
+      ...config,
+      organisation: { departments: { from: "none" }, extensionGroups: { from: "memberOf", createMissing: true } },
+    };
+    const kim = user(11, "Kim Steady", SALES, { ipPhone: "1008", memberOf: [ALL, TEAM] });
+    const current = synced(11, "1008", "Kim Steady", SALES, { departmentPath: null, groups: ["All Staff"] });
+    const p = planSync({
+      config: groups,
+      users: [mapUser(groups, kim, true)],
+      extensions: [current],
+      extensionGroups: ["All Staff"],
+      complete: true,
+    });
+    expect(p.groupsToCreate).toEqual(["Sales Team"]);
+    expect(p.items[0]).toMatchObject({ action: "update", changes: [{ field: "groups", from: "All Staff", to: "All Staff, Sales Team" }] });
+    const left = planSync({
+      config: groups,
+      users: [mapUser(groups, { ...kim, attributes: { ...kim.attributes, memberof: [] } }, true)],
+      extensions: [current],
+      complete: true,
+    });
+    expect(left.items[0]?.changes).toEqual([{ field: "groups", from: "All Staff", to: null }]);
+    const unmanaged: SyncConfig = { ...config, organisation: { departments: { from: "none" } } };
+    const alone = planSync({ config: unmanaged, users: [mapUser(unmanaged, kim, true)], extensions: [current], complete: true });
+    expect(alone.items[0]).toMatchObject({ action: "unchanged" });
+    expect(alone.groupsToCreate).toEqual([]);
+    const fresh = planSync({
+      config: unmanaged,
+      users: [mapUser(unmanaged, user(12, "New Person", SALES, { ipPhone: "1009", memberOf: [ALL] }), true)],
+      extensions: [],
+      complete: true,
+    });
+    expect(fresh.items[0]?.state).toMatchObject({ groups: [], departmentPath: null });
+    expect(fresh.departmentsToCreate).toEqual([]);
+  });
+
+  it("creates every missing department of the run once, sorted", () => {
+    const p = planSync({
+      config,
+      users: [user(41, "Zed", `OU=Zeta,OU=Staff,${BASE}`), user(42, "Amy", SUPPORT), user(43, "Bo", SUPPORT)].map((u) =>
+        mapUser(config, u, true),
+      ),
+      extensions: [],
+      departments: ["Staff"],
+      complete: true,
+    });
+    expect(p.departmentsToCreate).toEqual(["Staff > Support", "Staff > Zeta"]);
+  });
+
+  it("never takes a hand-made extension for a user, even one that names the user's objectGUID", () => {
+    const oddManual = blankExtension("1008", { displayName: "Kim's old phone", guid: guid(11) });
+    const p = planSync({ config, users: [mapUser(config, users[9] as DirectoryUser, true)], extensions: [oddManual], complete: true });
+    expect(p.items).toEqual([expect.objectContaining({ name: "Kim Steady", action: "conflict", code: "number_taken_manual" })]);
+  });
+
+  it("words a user excluded by a pattern after being synced as out of scope, with the pattern's reason", () => {
+    const c: SyncConfig = {
+      ...config,
+      scope: { exclude: [{ pattern: "kim*", reason: "contractors" }] },
+      deprovisioning: { whenOutOfScope: "disable" },
+    };
+    const p = planSync({
+      config: c,
+      users: [mapUser(c, users[9] as DirectoryUser, true)],
+      extensions: [synced(11, "1008", "Kim Steady", SALES)],
+      complete: true,
+    });
+    // One item for the user: the extension's, not a second "excluded" row.
+    expect(p.items.map((i) => [i.action, i.code, i.reason])).toEqual([
+      ["disable", "out_of_scope", "excluded: contractors: the extension is disabled"],
+    ]);
+  });
 });

@@ -194,4 +194,48 @@ describe("the built-in PBX", () => {
       expect(() => p.createManual("1000", "x")).toThrow(expect.objectContaining({ code: "number_taken" }));
     });
   });
+
+  describe("departments, groups and older tables", () => {
+    it("creates departments and extension groups once each, and lists them sorted", async () => {
+      const p = pbx();
+      for (const d of ["Staff > Sales", "Staff", "Staff > Sales"]) await p.createDepartment(d);
+      for (const g of ["Support", "All Staff", "Support"]) await p.createExtensionGroup(g);
+      expect(await p.listDepartments()).toEqual(["Staff", "Staff > Sales"]);
+      expect(await p.listExtensionGroups()).toEqual(["All Staff", "Support"]);
+    });
+
+    it("adds the login-name columns to a directory made before extensions kept them, keeping its extensions", async () => {
+      const db = new DatabaseSync(":memory:");
+      db.exec(`CREATE TABLE pbx_extensions (
+        number TEXT PRIMARY KEY, origin TEXT NOT NULL, guid TEXT UNIQUE, dn TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1, disabled_by_sync INTEGER NOT NULL DEFAULT 0, number_source TEXT,
+        first_name TEXT, last_name TEXT, display_name TEXT, email TEXT, mobile TEXT, work_phone TEXT,
+        department TEXT, job_title TEXT, avatar_hash TEXT, avatar BLOB, department_path TEXT,
+        groups TEXT NOT NULL DEFAULT '[]', settings TEXT NOT NULL DEFAULT '{}',
+        voicemails INTEGER NOT NULL DEFAULT 0, recordings INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+        INSERT INTO pbx_extensions (number, origin, guid, display_name, number_source, created_at, updated_at)
+        VALUES ('1000', 'ad', 'g-old', 'Old User', 'sequential', 1, 1);`);
+      const p = new BuiltinPbx(sqliteStorage(db));
+      expect(view(p, "1000")).toMatchObject({ displayName: "Old User", upn: null, sam: null, numberSource: "sequential", origin: "ad" });
+      await p.updateExtension("1000", { state: {}, login: { upn: "old@example.com", sam: "old" } });
+      expect(p.findByLogin({ sam: "old" }).map((e) => e.number)).toEqual(["1000"]);
+      // Opening it again changes nothing more.
+      expect(view(new BuiltinPbx(sqliteStorage(db)), "1000")).toMatchObject({ upn: "old@example.com" });
+    });
+
+    it("says which number a refused write is about", async () => {
+      const p = pbx();
+      p.createManual("1000", "Reception");
+      await p.createExtension(create("1001", "g-ann", "Ann"));
+      expect(() => p.createManual("1000", "x")).toThrow("Extension 1000 exists already.");
+      expect(() => p.createManual("1", "x")).toThrow("An extension number is 2 to 10 digits.");
+      await expect(p.createExtension(create("1000", "g-bob", "Bob"))).rejects.toThrow("Extension 1000 exists already.");
+      await expect(p.updateExtension("1002", { state: {} })).rejects.toThrow("Extension 1002 does not exist.");
+      await expect(p.updateExtension("1000", { state: {} })).rejects.toThrow("Extension 1000 was made by hand; sync does not change it.");
+      await expect(p.updateExtension("1001", { state: { number: "1000" } })).rejects.toThrow("Extension 1000 exists already.");
+      await expect(p.deleteExtension("1000")).rejects.toThrow("Extension 1000 was made by hand; sync does not delete it.");
+      await expect(p.deleteExtension("1001")).resolves.toBeUndefined();
+    });
+  });
 });
