@@ -9,6 +9,7 @@ import {
   type WorkerMessage,
 } from "../../schema/src/agent-protocol.ts";
 import type { OperationContext, OperationOutput } from "./operations.ts";
+import { pageFrames } from "./page-frames.ts";
 
 export interface TunnelOptions {
   /** The worker's base URL, e.g. https://pbx.example.com or http://127.0.0.1:8787. */
@@ -188,7 +189,7 @@ export class Tunnel {
     };
     request.progress();
     this.#inFlight.set(id, request);
-    const sendPage = async (entries: WireEntry[]) => {
+    const sendFrame = async (entries: WireEntry[]) => {
       while (request.unacked >= pageWindow && !controller.signal.aborted) {
         await new Promise<void>((resolve) => {
           request.wake = resolve;
@@ -199,6 +200,10 @@ export class Tunnel {
       if (controller.signal.aborted || socket.readyState !== WebSocket.OPEN) return;
       request.unacked++;
       socket.send(JSON.stringify({ type: "page", id, entries } satisfies AgentMessage));
+    };
+    // A page goes as one or more messages within the worker's limits, each one acknowledged.
+    const sendPage = async (entries: WireEntry[]) => {
+      for (const frame of pageFrames(entries)) await sendFrame(frame);
     };
     const started = Date.now();
     let reply: AgentMessage;

@@ -143,6 +143,32 @@ export type WorkerMessage =
  */
 export const pageWindow = 2;
 
+/**
+ * The most one agent message may hold, in bytes of its JSON text. The worker closes the
+ * socket of an agent that sends more (RFC 6455 section 7.4.1: 1009, message too big), so
+ * what one agent sends stays bounded whatever it is: at most pageWindow pages of this size
+ * per request are held in a Durable Object, whose isolate has 128 MB. The agent splits its
+ * pages to fit.
+ */
+export const maxMessageBytes = 4 * 1024 * 1024;
+
+/** The most entries one page may carry. */
+export const maxPageEntries = 2000;
+
+/** Close codes the worker gives an agent that breaks the protocol, with the reason beside them. */
+export const agentCloseCodes = {
+  /** Not JSON, not one of the protocol's messages, or a field of the wrong type. */
+  malformed: 4002,
+  /** An answer to a request this agent was never given. */
+  foreignRequest: 4004,
+  /** More pages in flight than the acknowledgement window allows. */
+  windowExceeded: 4005,
+  /** A page with more entries than maxPageEntries. */
+  pageTooLarge: 4006,
+  /** RFC 6455 "message too big": over maxMessageBytes. */
+  messageTooBig: 1009,
+} as const;
+
 /** A failure as the agent reports it: a stable code, what happened, and the likely fix. */
 export interface AgentFailure {
   code: string;

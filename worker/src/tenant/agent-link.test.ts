@@ -1,5 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
-import type { AgentMessage, WorkerMessage } from "../../../schema/src/agent-protocol.ts";
+import {
+  type AgentMessage,
+  agentCloseCodes,
+  maxMessageBytes,
+  maxPageEntries,
+  type WorkerMessage,
+} from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
 import { type AgentAttachment, AgentLink } from "./agent-link.ts";
 
@@ -17,7 +23,10 @@ function fakeAgents(...ids: string[]) {
     } as unknown as WebSocket,
   }));
   const link = new AgentLink({ open: () => sockets.filter((s) => open.has(s.agent.agentId)) });
-  const reply = (message: AgentMessage) => link.receive(JSON.stringify(message));
+  /** The agent that was sent request `id`, last. */
+  const holderOf = (id: string) =>
+    [...sent].filter(([, messages]) => messages.some((m) => m.type === "request" && m.id === id)).at(-1)?.[0] ?? "";
+  const reply = (message: AgentMessage, from = holderOf(message.id)) => link.receive(JSON.stringify(message), from);
   const requestsTo = (id: string) => (sent.get(id) ?? []).filter((m) => m.type === "request");
   const drop = (id: string) => {
     open.delete(id);
@@ -166,6 +175,98 @@ describe("AgentLink", () => {
       } finally {
         vi.useRealTimers();
       }
+    });
+  });
+
+  describe("what an agent may send", () => {
+    const search = { op: "search", target: { connection: {} }, base: "DC=x", scope: "sub", filter: "(a=*)", attributes: [] } as never;
+    const entry = (n: number) => ({ dn: `CN=${n}`, attributes: { cn: [`${n}`] } });
+
+    it.each([
+      [
+        "a message over the byte limit",
+        () => JSON.stringify({ type: "page", id: "x", entries: [{ dn: "CN=x", attributes: { p: ["A".repeat(maxMessageBytes)] } }] }),
+        agentCloseCodes.messageTooBig,
+      ],
+      ["text that is not JSON", () => "{not json", agentCloseCodes.malformed],
+      ["null", () => "null", agentCloseCodes.malformed],
+      ["an array", () => "[]", agentCloseCodes.malformed],
+      ["a message of an unknown type", () => JSON.stringify({ type: "hello", id: "x" }), agentCloseCodes.malformed],
+      ["a message without an id", () => JSON.stringify({ type: "result", result: 1 }), agentCloseCodes.malformed],
+    ])("refuses %s", async (_what, text, code) => {
+      const { link } = fakeAgents("a");
+      const pending = link.call(op, 1000).catch(() => undefined);
+      expect(link.receive(text(), "a")).toMatchObject({ ok: false, code });
+      void pending;
+    });
+
+    it("refuses an answer to a request the agent was not given, and takes a late one to a request it had", async () => {
+      vi.useFakeTimers();
+      try {
+        const { link, requestsTo, reply } = fakeAgents("a", "b");
+        const answer = link.call(op, 1000).catch((e) => e);
+        const id = (requestsTo("a")[0] ?? requestsTo("b")[0]) as { id: string };
+        const holder = requestsTo("a").length > 0 ? "a" : "b";
+        const other = holder === "a" ? "b" : "a";
+        expect(reply({ type: "result", id: id.id, result: "forged" }, other)).toMatchObject({
+          ok: false,
+          code: agentCloseCodes.foreignRequest,
+          reason: "an answer to a request this agent was not given",
+        });
+        expect(reply({ type: "result", id: "never-issued", result: "x" }, holder)).toMatchObject({
+          ok: false,
+          code: agentCloseCodes.foreignRequest,
+        });
+        vi.advanceTimersByTime(1001);
+        expect(await answer).toMatchObject({ code: "agent_timeout" });
+        // The request timed out; its own agent answering late is the race of cancellation, not an attack.
+        expect(reply({ type: "result", id: id.id, result: "late" }, holder)).toEqual({ ok: true });
+        expect(reply({ type: "result", id: id.id, result: "late" }, other)).toMatchObject({ ok: false });
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it("refuses a page beyond the acknowledgement window, and pages that are too long or malformed", async () => {
+      const { link, requestsTo, reply } = fakeAgents("a");
+      let release: () => void = () => {};
+      const stuck = new Promise<void>((r) => {
+        release = r;
+      });
+      const done = link.stream(search, 1000, { page: () => stuck }).catch((e) => e);
+      const id = (requestsTo("a")[0] as { id: string }).id;
+      expect(reply({ type: "page", id, entries: [entry(1)] })).toEqual({ ok: true });
+      expect(reply({ type: "page", id, entries: [entry(2)] })).toEqual({ ok: true });
+      expect(reply({ type: "page", id, entries: [entry(3)] })).toEqual({
+        ok: false,
+        code: agentCloseCodes.windowExceeded,
+        reason: "more than 2 pages without waiting for their acknowledgement",
+      });
+      release();
+      await tick();
+      // Acknowledged, the window is open again.
+      expect(reply({ type: "page", id, entries: [entry(3)] })).toEqual({ ok: true });
+      const tooMany = Array.from({ length: maxPageEntries + 1 }, (_, i) => entry(i));
+      await tick();
+      expect(reply({ type: "page", id, entries: tooMany })).toMatchObject({ ok: false, code: agentCloseCodes.pageTooLarge });
+      for (const entries of [
+        null,
+        [null],
+        [{ dn: 1, attributes: {} }],
+        [{ dn: "CN=x", attributes: { cn: "not a list" } }],
+        [{ dn: "CN=x", attributes: { cn: [1] } }],
+      ])
+        expect(reply({ type: "page", id, entries } as never)).toMatchObject({ ok: false, code: agentCloseCodes.malformed });
+      expect(reply({ type: "result", id, result: null, complete: { complete: "yes" } } as never)).toMatchObject({
+        ok: false,
+        code: agentCloseCodes.malformed,
+      });
+      expect(reply({ type: "error", id, error: { message: "no code" } } as never)).toMatchObject({
+        ok: false,
+        code: agentCloseCodes.malformed,
+      });
+      expect(reply({ type: "result", id, result: null, complete: { complete: true, pages: 2, entries: 3 } })).toEqual({ ok: true });
+      expect(await done).toEqual({ complete: true, pages: 2, entries: 3 });
     });
   });
 });

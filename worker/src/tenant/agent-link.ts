@@ -1,12 +1,52 @@
-import type {
-  AgentFailure,
-  AgentMessage,
-  AgentOperation,
-  SearchCompleteness,
-  WireEntry,
-  WorkerMessage,
+import {
+  type AgentFailure,
+  type AgentMessage,
+  type AgentOperation,
+  agentCloseCodes,
+  maxMessageBytes,
+  maxPageEntries,
+  pageWindow,
+  type SearchCompleteness,
+  type WireEntry,
+  type WorkerMessage,
 } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
+
+/** How an agent's message was taken: accepted, or refused with the close code and reason its socket gets. */
+export type Verdict = { ok: true } | { ok: false; code: number; reason: string };
+
+const accepted: Verdict = { ok: true };
+const refuse = (code: number, reason: string): Verdict => ({ ok: false, code, reason });
+const endedRemembered = 1000;
+
+function isWireEntry(value: unknown): value is WireEntry {
+  if (typeof value !== "object" || value === null) return false;
+  const e = value as { dn?: unknown; attributes?: unknown; binary?: unknown };
+  return (
+    typeof e.dn === "string" &&
+    typeof e.attributes === "object" &&
+    e.attributes !== null &&
+    Object.values(e.attributes).every((v) => Array.isArray(v) && v.every((x) => typeof x === "string")) &&
+    (e.binary === undefined || (Array.isArray(e.binary) && e.binary.every((x) => typeof x === "string")))
+  );
+}
+
+function isCompleteness(value: unknown): value is SearchCompleteness {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return (
+    typeof c.complete === "boolean" &&
+    typeof c.pages === "number" &&
+    typeof c.entries === "number" &&
+    (c.reason === undefined || typeof c.reason === "string")
+  );
+}
+
+function isFailure(value: unknown): value is AgentFailure {
+  if (typeof value !== "object" || value === null) return false;
+  const f = value as Record<string, unknown>;
+  return typeof f.code === "string" && typeof f.message === "string";
+}
 
 /** What the Durable Object keeps on each agent socket, surviving hibernation. */
 export interface AgentAttachment {
@@ -41,6 +81,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
   sink: PageSink | undefined;
   pages: number;
+  /** Pages received from the agent serving it and not yet acknowledged. */
+  unacked: number;
   /** Pages are taken in one after another, and the result only after the last of them. */
   chain: Promise<void>;
   resolve(value: { result: unknown; complete?: SearchCompleteness }): void;
@@ -55,6 +97,8 @@ interface Pending {
 export class AgentLink {
   readonly #sockets: AgentSockets;
   readonly #pending = new Map<string, Pending>();
+  /** Requests that ended, by id, with the agent that had them last: the most recent endedRemembered. */
+  readonly #ended = new Map<string, string>();
 
   constructor(sockets: AgentSockets) {
     this.#sockets = sockets;
@@ -96,6 +140,7 @@ export class AgentLink {
         timer: undefined as never,
         sink,
         pages: 0,
+        unacked: 0,
         chain: Promise.resolve(),
         resolve,
         reject,
@@ -124,26 +169,51 @@ export class AgentLink {
     }, pending.timeoutMs);
   }
 
-  /** A message from an agent; returns false when it was not one of ours. */
-  receive(text: string): boolean {
-    let message: AgentMessage;
+  /**
+   * A message from agent `agentId`. Anything outside the protocol is refused with the close
+   * code and reason the socket is to be closed with: a message over maxMessageBytes, one that
+   * is not a protocol message, an answer to a request this agent was not given, a page over
+   * maxPageEntries, or a page beyond the acknowledgement window. What an agent sends is
+   * therefore bounded: pageWindow pages of maxMessageBytes per request at most.
+   */
+  receive(text: string, agentId: string): Verdict {
+    // UTF-16 code units never outnumber UTF-8 bytes, so an agent within the byte limit is never refused here.
+    if (text.length > maxMessageBytes)
+      return refuse(agentCloseCodes.messageTooBig, `a message of ${text.length} characters is over the ${maxMessageBytes}-byte limit`);
+    let parsed: unknown;
     try {
-      message = JSON.parse(text) as AgentMessage;
+      parsed = JSON.parse(text);
     } catch {
-      return false;
+      return refuse(agentCloseCodes.malformed, "a message that is not JSON");
     }
-    const known = message.type === "result" || message.type === "error" || message.type === "page";
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      return refuse(agentCloseCodes.malformed, "a message that is not an object");
+    const message = parsed as AgentMessage;
+    if (typeof message.id !== "string" || !["page", "result", "error"].includes(message.type as string))
+      return refuse(agentCloseCodes.malformed, `a message of unknown type ${JSON.stringify(String(message.type)).slice(0, 40)}`);
     const pending = this.#pending.get(message.id);
-    if (!known || !pending) return known;
+    if (pending === undefined || pending.agentId !== agentId) {
+      // A late answer to a request this agent had and that ended (timed out, cancelled,
+      // failed over) is the race cancellation always has; anything else is not its to answer.
+      if (this.#ended.get(message.id) === agentId) return accepted;
+      return refuse(agentCloseCodes.foreignRequest, "an answer to a request this agent was not given");
+    }
     if (message.type === "page") {
+      const entries: unknown = message.entries;
+      if (!Array.isArray(entries) || !entries.every(isWireEntry))
+        return refuse(agentCloseCodes.malformed, "a page whose entries are not directory entries");
+      if (entries.length > maxPageEntries)
+        return refuse(agentCloseCodes.pageTooLarge, `a page of ${entries.length} entries, over the limit of ${maxPageEntries}`);
+      if (pending.unacked >= pageWindow)
+        return refuse(agentCloseCodes.windowExceeded, `more than ${pageWindow} pages without waiting for their acknowledgement`);
+      pending.unacked++;
       pending.pages++;
       this.#arm(message.id, pending);
-      const { id, entries } = message;
-      const agentId = pending.agentId;
+      const { id } = message;
       pending.chain = pending.chain.then(async () => {
         if (!this.#pending.has(id)) return;
         try {
-          await pending.sink?.page(entries);
+          await pending.sink?.page(entries as WireEntry[]);
         } catch (error) {
           this.#settle(id, pending);
           this.#sendTo(agentId, { type: "cancel", id });
@@ -154,23 +224,29 @@ export class AgentLink {
           );
           return;
         }
+        pending.unacked--;
         this.#sendTo(agentId, { type: "ack", id });
       });
     } else if (message.type === "result") {
-      const answer = { result: message.result, ...(message.complete ? { complete: message.complete } : {}) };
+      const complete: unknown = message.complete;
+      if (complete !== undefined && !isCompleteness(complete))
+        return refuse(agentCloseCodes.malformed, "a result whose completeness is malformed");
+      const answer = { result: message.result, ...(complete ? { complete: complete as SearchCompleteness } : {}) };
       void pending.chain.then(() => {
         if (!this.#pending.has(message.id)) return;
         this.#settle(message.id, pending);
         pending.resolve(answer);
       });
     } else {
+      const failure: unknown = message.error;
+      if (!isFailure(failure)) return refuse(agentCloseCodes.malformed, "an error without a code and a message");
       void pending.chain.then(() => {
         if (!this.#pending.has(message.id)) return;
         this.#settle(message.id, pending);
-        pending.reject(agentFailure(message.error));
+        pending.reject(agentFailure(failure));
       });
     }
-    return true;
+    return accepted;
   }
 
   /** An agent went away: its requests move to another agent, or fail. */
@@ -193,6 +269,7 @@ export class AgentLink {
         }
         await sink.restart();
         pending.pages = 0;
+        pending.unacked = 0;
         this.#arm(id, pending);
         this.#dispatch(id, pending, "disconnected");
       });
@@ -242,6 +319,9 @@ export class AgentLink {
   #settle(id: string, pending: Pending): void {
     clearTimeout(pending.timer);
     this.#pending.delete(id);
+    // Remembered a while, so that a late answer from its agent is not taken for a foreign one.
+    this.#ended.set(id, pending.agentId);
+    if (this.#ended.size > endedRemembered) this.#ended.delete(this.#ended.keys().next().value as string);
   }
 }
 

@@ -1,13 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
 import type { PlanItem } from "../../../engine/plan.ts";
-import { heartbeat, type OuNode, type TestConnectionResult, type UserAttribute } from "../../../schema/src/agent-protocol.ts";
+import {
+  agentCloseCodes,
+  heartbeat,
+  type OuNode,
+  type TestConnectionResult,
+  type UserAttribute,
+} from "../../../schema/src/agent-protocol.ts";
 import type { Env } from "../env.ts";
 import type { LoginAnswer } from "../login/domain-login.ts";
 import type { AttemptOutcome, LoginAttempt } from "../login/login-attempts.ts";
 import { BuiltinPbx, type ExtensionView } from "../pbx/builtin/builtin-pbx.ts";
 import type { RunEvent, RunInfo } from "../sync/sync-runs.ts";
-import { AgentLink } from "./agent-link.ts";
+import { type AgentAttachment, AgentLink, type Verdict } from "./agent-link.ts";
 import { DirectoryOperations } from "./directory-operations.ts";
+import { logEvent } from "./event-log.ts";
 import { type Outcome, outcome } from "./outcome.ts";
 import { TenantAgents } from "./tenant-agents.ts";
 import { TenantConfig } from "./tenant-config.ts";
@@ -83,7 +90,19 @@ export class TenantObject extends DurableObject<Env> {
     return this.#agents.connect(request);
   }
   override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    if (typeof message !== "string" || !this.#link.receive(message)) socket.close(4002, "unexpected message");
+    // What an agent sent before its socket was closed still arrives: drop it unread.
+    if (socket.readyState !== WebSocket.OPEN) return;
+    const agent = socket.deserializeAttachment() as AgentAttachment;
+    const verdict: Verdict =
+      typeof message === "string"
+        ? this.#link.receive(message, agent.agentId)
+        : { ok: false, code: agentCloseCodes.malformed, reason: "a binary message" };
+    if (verdict.ok) return;
+    // Whatever an agent sends, it cannot make the worker hold more or answer for another:
+    // it is disconnected, and its requests move to another agent or fail.
+    logEvent("agent_protocol_violation", { agentId: agent.agentId, code: verdict.code, reason: verdict.reason });
+    socket.close(verdict.code, verdict.reason.slice(0, 120));
+    this.#link.agentGone(agent.agentId);
   }
   override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
     this.#agentGone(socket, `closed (${code})`);
