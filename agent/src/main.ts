@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { ldifBackend } from "./ldif/ldif-backend.ts";
 import { LdifDirectory } from "./ldif/ldif-directory.ts";
 import { type DirectoryBackend, ldapBackend, runOperation } from "./operations.ts";
+import { AttributePolicy } from "./policy/attribute-policy.ts";
 import { Tunnel } from "./tunnel.ts";
 
 const usage = `usage: adsync-agent --url URL --token TOKEN [--id ID] [--config FILE]
@@ -18,6 +19,10 @@ const usage = `usage: adsync-agent --url URL --token TOKEN [--id ID] [--config F
   --directory-file FILE
             answer from an LDIF export (ldifde or ldapsearch output) instead of a domain
             controller: for trying the product on sample data   (or ADSYNC_DIRECTORY_FILE)
+  --deny-attribute NAME
+            an attribute this agent never reads, besides the secrets it never reads anyway
+            (passwords, LAPS, BitLocker recovery, gMSA); repeatable
+                                  (or ADSYNC_DENY_ATTRIBUTES, comma-separated; denyAttributes in the config file)
 
 The agent dials out to the worker and does read-only LDAP work for it; it needs no inbound port.
 Bind passwords kept on this host are read from the environment variable or file the
@@ -40,8 +45,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(): { url: string; token: string; id: string; directoryFile: string | undefined } {
-  let args: ReturnType<typeof parseArgs<{ options: Record<string, { type: "string" | "boolean" }> }>>["values"];
+function settings(): { url: string; token: string; id: string; directoryFile: string | undefined; denyAttributes: string[] } {
+  let args: ReturnType<typeof parseArgs<{ options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> }>>["values"];
   try {
     args = parseArgs({
       options: {
@@ -50,6 +55,7 @@ function settings(): { url: string; token: string; id: string; directoryFile: st
         id: { type: "string" },
         config: { type: "string" },
         "directory-file": { type: "string" },
+        "deny-attribute": { type: "string", multiple: true },
         help: { type: "boolean" },
       },
       strict: true,
@@ -61,7 +67,7 @@ function settings(): { url: string; token: string; id: string; directoryFile: st
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
-  let file: { url?: unknown; token?: unknown; id?: unknown; directoryFile?: unknown } = {};
+  let file: { url?: unknown; token?: unknown; id?: unknown; directoryFile?: unknown; denyAttributes?: unknown } = {};
   const configPath = (args.config as string | undefined) ?? process.env.ADSYNC_AGENT_CONFIG;
   if (configPath) {
     try {
@@ -87,7 +93,18 @@ function settings(): { url: string; token: string; id: string; directoryFile: st
     pick(args.id, process.env.ADSYNC_AGENT_ID, file.id) ??
     `${host.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${createHash("sha256").update(host).digest("hex").slice(0, 8)}`;
   const directoryFile = pick(args["directory-file"], process.env.ADSYNC_DIRECTORY_FILE, file.directoryFile);
-  return { url, token, id, directoryFile };
+  if (file.denyAttributes !== undefined && !(Array.isArray(file.denyAttributes) && file.denyAttributes.every((a) => typeof a === "string")))
+    fail("denyAttributes in the config file must be a list of attribute names");
+  const denyAttributes = [
+    ...((args["deny-attribute"] as string[] | undefined) ?? []),
+    ...(process.env.ADSYNC_DENY_ATTRIBUTES ?? "").split(","),
+    ...((file.denyAttributes as string[] | undefined) ?? []),
+  ]
+    .map((a) => a.trim())
+    .filter((a) => a !== "");
+  for (const a of denyAttributes)
+    if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(a)) fail(`--deny-attribute: ${JSON.stringify(a)} is not an attribute name`);
+  return { url, token, id, directoryFile, denyAttributes };
 }
 
 /** Where operations are answered: the domain controllers of each request, or a directory file. */
@@ -103,15 +120,17 @@ async function backendFor(file: string | undefined): Promise<DirectoryBackend> {
   }
 }
 
-const { url, token, id, directoryFile } = settings();
+const { url, token, id, directoryFile, denyAttributes } = settings();
 const backend = await backendFor(directoryFile);
+const policy = new AttributePolicy(denyAttributes);
+if (denyAttributes.length > 0) log(`never reads, besides the built-in secrets: ${denyAttributes.join(", ")}`);
 const tunnel = new Tunnel({
   url,
   token,
   agentId: id,
   hostname: hostname(),
   version,
-  handle: (operation, context) => runOperation(operation, context, backend),
+  handle: (operation, context) => runOperation(operation, context, backend, policy),
   log,
   // A refused token stays refused: exit, so a service manager shows the failure instead of a retry loop.
   onRefused: () => setTimeout(() => process.exit(3), 50),

@@ -20,6 +20,7 @@ import { DirectoryError } from "./ldap/errors.ts";
 import { LoginPool } from "./ldap/login-pool.ts";
 import { forEachPage, readEntries, search } from "./ldap/search.ts";
 import { testConnection } from "./ldap/test-connection.ts";
+import { AttributePolicy } from "./policy/attribute-policy.ts";
 
 export interface OperationContext {
   /** Aborted when the worker cancels the request, it times out, or the tunnel drops. */
@@ -56,6 +57,8 @@ export interface DirectoryBackend {
   ): AsyncGenerator<WireEntry[], SearchCompleteness, undefined>;
 }
 
+const defaultPolicy = new AttributePolicy();
+
 // Logins come one by one from many people; their connections stay open between them.
 const loginPool = new LoginPool();
 
@@ -79,6 +82,7 @@ export async function runOperation(
   operation: AgentOperation,
   context: OperationContext,
   backend: DirectoryBackend = ldapBackend,
+  policy: AttributePolicy = defaultPolicy,
 ): Promise<OperationOutput> {
   switch (operation.op) {
     case "testConnection":
@@ -86,17 +90,20 @@ export async function runOperation(
     case "listOus":
       return { result: await backend.listOus(operation.target) };
     case "listUserAttributes":
-      return { result: await backend.listUserAttributes(operation.target) };
+      // The editor offers what a mapping may name: not what the agent would refuse to read.
+      return { result: (await backend.listUserAttributes(operation.target)).filter((a) => !policy.denies(a.name)) };
     case "authenticate":
       return { result: await backend.authenticate(operation.target, operation.username, operation.password) };
     case "search": {
       const { op: _op, target, ...spec } = operation;
-      const complete = await stream(backend.search(target, spec), context);
+      policy.checkRead(spec);
+      const complete = await stream(backend.search(target, spec), context, policy);
       return { result: complete, complete };
     }
     case "readEntries": {
+      policy.checkRead({ attributes: operation.attributes, binaryAttributes: operation.binaryAttributes ?? [] });
       const pages = backend.readEntries(operation.target, operation.dns, operation.attributes, operation.binaryAttributes ?? []);
-      const complete = await stream(pages, context);
+      const complete = await stream(pages, context, policy);
       return { result: complete, complete };
     }
     default: {
@@ -108,11 +115,15 @@ export async function runOperation(
   }
 }
 
-/** Sends each page on, checking between pages whether the request was cancelled. */
-function stream(pages: AsyncGenerator<WireEntry[], SearchCompleteness, undefined>, context: OperationContext): Promise<SearchCompleteness> {
+/** Sends each page on, without any denied attribute, checking between pages whether the request was cancelled. */
+function stream(
+  pages: AsyncGenerator<WireEntry[], SearchCompleteness, undefined>,
+  context: OperationContext,
+  policy: AttributePolicy,
+): Promise<SearchCompleteness> {
   return forEachPage(pages, async (page) => {
     if (context.signal.aborted) throw new OperationCancelled();
-    await context.sendPage(page);
+    await context.sendPage(page.map((entry) => policy.strip(entry)));
     if (context.signal.aborted) throw new OperationCancelled();
   });
 }

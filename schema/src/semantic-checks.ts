@@ -1,7 +1,9 @@
 import type { NumberRange, SyncConfig } from "../generated/config.ts";
 import { isDnWithin, normalizeDn, parseDn } from "./dn.ts";
+import { type FilterNode, parseFilterAst } from "./filter-ast.ts";
 import { checkFilter } from "./ldap-filter.ts";
 import type { Problem } from "./problem.ts";
+import { isSecretAttribute } from "./secret-attributes.ts";
 
 /**
  * Checks a JSON Schema cannot express. They run on documents that may also have schema
@@ -18,6 +20,7 @@ export function semanticProblems(config: SyncConfig): Problem[] {
   checkOrganisation(config, baseDn, ranges, error, warning);
   checkDeprovisioning(config, ranges, error, warning);
   checkSchedule(config, error, warning);
+  checkSecretAttributes(config, warning);
   if (config.domainLogin?.enabled === true && config.connection?.security === "insecurePlainLdap") {
     error(
       "/domainLogin/enabled",
@@ -369,4 +372,39 @@ function isDigits(value: unknown): value is string {
 // biome-ignore lint/suspicious/noExplicitAny: narrows an unknown-shaped value before property reads
 function isObject(value: unknown): value is Record<string, any> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Every place a configuration names an attribute to read; the agent refuses the secrets among them. */
+function checkSecretAttributes(config: SyncConfig, warning: Report): void {
+  const named: Array<[string, string | undefined]> = [];
+  for (const [field, mapping] of Object.entries(config.fields ?? {}))
+    named.push([`/fields/${field}/attribute`, (mapping as { attribute?: string } | undefined)?.attribute]);
+  named.push(["/extensionNumbers/attribute", config.extensionNumbers?.attribute]);
+  for (const [i, rule] of (config.scope?.exclude ?? []).entries()) named.push([`/scope/exclude/${i}/attribute`, rule.attribute]);
+  named.push(["/organisation/departments/attribute", config.organisation?.departments?.attribute]);
+  named.push(["/organisation/extensionGroups/attribute", config.organisation?.extensionGroups?.attribute]);
+  for (const [path, attribute] of named) {
+    if (typeof attribute === "string" && isSecretAttribute(attribute))
+      warning(path, `${attribute} holds a secret: the connector agent never reads it, and a sync or Preview with it fails`);
+  }
+  // A filter on a secret is refused as well: its yes or no answers would reveal the value.
+  if (typeof config.scope?.filter === "string" && checkFilter(config.scope.filter).ok) {
+    const secret = filterAttributeNames(parseFilterAst(config.scope.filter)).find(isSecretAttribute);
+    if (secret !== undefined)
+      warning("/scope/filter", `filters on ${secret}, which holds a secret: the connector agent refuses such a search`);
+  }
+}
+
+function filterAttributeNames(node: FilterNode): string[] {
+  switch (node.kind) {
+    case "and":
+    case "or":
+      return node.filters.flatMap(filterAttributeNames);
+    case "not":
+      return filterAttributeNames(node.filter);
+    case "extensible":
+      return node.attribute === undefined ? [] : [node.attribute];
+    default:
+      return [node.attribute];
+  }
 }

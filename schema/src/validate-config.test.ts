@@ -231,6 +231,36 @@ describe("validateConfig", () => {
       "/schedule/everyMinutes",
       /only used with mode "interval"/,
     ],
+    [
+      "a field mapped to a secret attribute",
+      (c) => Object.assign(c, { fields: { mobile: { attribute: "ms-Mcs-AdmPwd" } } }),
+      "/fields/mobile/attribute",
+      /ms-Mcs-AdmPwd holds a secret: the connector agent never reads it/,
+    ],
+    [
+      "numbers from a secret attribute",
+      (c) => Object.assign(c, { extensionNumbers: { source: "attribute", attribute: "msLAPS-Password" } }),
+      "/extensionNumbers/attribute",
+      /msLAPS-Password holds a secret/,
+    ],
+    [
+      "an exclusion on a secret attribute",
+      (c) => Object.assign(c.scope, { exclude: [{ pattern: "x*", attribute: "unicodePwd" }] }),
+      "/scope/exclude/0/attribute",
+      /unicodePwd holds a secret/,
+    ],
+    [
+      "departments from a secret attribute",
+      (c) => Object.assign(c, { organisation: { departments: { from: "attribute", attribute: "userPassword" } } }),
+      "/organisation/departments/attribute",
+      /userPassword holds a secret/,
+    ],
+    [
+      "a scope filter on a secret attribute",
+      (c) => Object.assign(c.scope, { filter: "(!(ms-Mcs-AdmPwd=*))" }),
+      "/scope/filter",
+      /filters on ms-Mcs-AdmPwd, which holds a secret/,
+    ],
   ])("warns about %s but still accepts it", (_name, change, path, message) => {
     const config = valid() as Config;
     change(config);
