@@ -86,9 +86,9 @@ function workerdPids(): number[] {
     });
 }
 
-async function freshAgent(stack: Stack, id: string): Promise<AgentProcess> {
+async function freshAgent(stack: Stack, dc: SambaDcInfo, id: string): Promise<AgentProcess> {
   const enrolled = await stack.api("POST", "/agents/enrollment-tokens", { label: id });
-  const agent = startAgent({ url: stack.base, token: enrolled.body.token, id });
+  const agent = startAgent({ url: stack.base, token: enrolled.body.token, id, dcs: [dc.ip, dc.hostname] });
   await agent.waitFor(/connected to/);
   return agent;
 }
@@ -118,14 +118,14 @@ export async function benchSyncPath(dc: SambaDcInfo, log: (line: string) => void
       return stack.finished(started.body.id, 30 * 60_000);
     };
 
-    const small = await freshAgent(stack, "bench-quarter");
+    const small = await freshAgent(stack, dc, "bench-quarter");
     agents.push(small);
     const quarterUsers = (await preview()).run.progress.read as number;
     const rssQuarter = peakRssKb(small.child.pid);
     await small.kill();
 
     if ((await stack.api("PUT", "/config", all)).status !== 200) throw new Error("saving the benchmark configuration failed");
-    const agent = await freshAgent(stack, "bench-all");
+    const agent = await freshAgent(stack, dc, "bench-all");
     agents.push(agent);
     // Warm up the DC's caches and the TLS paths once, then alternate reference and preview.
     await ldapsearchScope(dc, all);

@@ -37,6 +37,7 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
   let globex: string;
   let acmeAgentToken: string;
   let spare: SambaDc;
+  let blackHolePort: number;
   const agents: AgentProcess[] = [];
   const workerLog: string[] = [];
   const responses: string[] = [];
@@ -57,8 +58,11 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };
 
+  // What the agent host allows: the test run's DC, the spare DC, a name that does not resolve
+  // (to see DNS fail), and the silent server of the last tests. Nothing else.
+  const allowedDcs = () => [dc.ip, dc.hostname, SPARE_DC_IP, "dc1.nonexistent.invalid", `127.0.0.1:${blackHolePort}`];
   const agent = (id: string, token = acmeAgentToken) => {
-    const a = startAgent({ url: base, token, id });
+    const a = startAgent({ url: base, token, id, dcs: allowedDcs() });
     agents.push(a);
     return a;
   };
@@ -75,11 +79,12 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
   const failed = (r: TestConnectionResult) => r.steps.find((s) => s.status === "failed") as ConnectionStep;
 
   beforeAll(async () => {
-    [{ script }, persistDir, port, spare] = await Promise.all([
+    [{ script }, persistDir, port, spare, blackHolePort] = await Promise.all([
       bundleWorker(),
       mkdtemp(join(tmpdir(), "adsync-tunnel-")),
       freePort(),
       startSambaDc({ ip: SPARE_DC_IP }),
+      freePort(),
     ]);
     await startTheWorker();
     acme = await adminToken("acme");
@@ -126,13 +131,11 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
   it.each([
     ["StartTLS on 389", { security: "starttls", domainControllers: [{ host: dc.ip, port: 389 }] }, undefined, "ok", undefined],
     ["a CA that did not sign the DC's certificate", { caCertificate: rootCertificates[0] }, undefined, "tls", "tls_untrusted"],
-    [
-      "plain LDAP, refused by strong auth",
-      { security: "insecurePlainLdap", domainControllers: [{ host: dc.ip }] },
-      undefined,
-      "bind",
-      "strong_auth_required",
-    ],
+    // The agent host did not allow plain LDAP: refused before any connection.
+    ["plain LDAP", { security: "insecurePlainLdap", domainControllers: [{ host: dc.ip }] }, undefined, "policy", "insecure_not_allowed"],
+    ["skipping certificate verification", { insecureSkipVerify: true }, undefined, "policy", "insecure_not_allowed"],
+    ["a host the agent's host did not allow", { domainControllers: [{ host: "127.0.0.2" }] }, undefined, "policy", "dc_not_allowed"],
+    ["a port the agent's host did not allow", { domainControllers: [{ host: dc.ip, port: 22 }] }, undefined, "policy", "dc_not_allowed"],
     ["a wrong password", {}, CANARY, "bind", "ad_52e"],
     ["an unknown bind user", { bindUsername: "nobody-here@example.com" }, undefined, "bind", /^ad_5(2e|25)$/],
     ["an unknown host", { domainControllers: [{ host: "dc1.nonexistent.invalid" }] }, undefined, "reachable", "dns_not_found"],
@@ -155,7 +158,8 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     expect(step.fix).toBeTruthy();
     const after = result.steps.slice(result.steps.indexOf(step) + 1);
     expect(after.every((s) => s.status === "skipped")).toBe(true);
-    if (code === "strong_auth_required") expect(step.fix).toMatch(/ldaps.*starttls/i);
+    if (code === "insecure_not_allowed") expect(step.fix).toMatch(/--allow-insecure-ldap/);
+    if (code === "dc_not_allowed") expect(step.fix).toMatch(/--dc/);
     if (code === "tls_untrusted") expect(step.fix).toMatch(/caCertificate/);
   });
 
@@ -240,7 +244,7 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
         sockets.add(socket);
         socket.on("close", () => sockets.delete(socket));
       });
-      await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
+      await new Promise<void>((resolve) => blackHole.listen(blackHolePort, "127.0.0.1", resolve));
       const silentFirst = {
         ...config,
         connection: {

@@ -39,7 +39,12 @@ describe("the portal page", { timeout: 90_000 }, () => {
 
   beforeAll(async () => {
     // The agent uses the domain controllers the administrator saves, not the sample file.
-    [product, browser, shots] = await Promise.all([startProduct({ ADSYNC_DIRECTORY_FILE: "" }), launchChromium(), artifactDir("portal")]);
+    // Its host allows the test run's DC, as the README's install says (ADSYNC_DCS).
+    [product, browser, shots] = await Promise.all([
+      startProduct({ ADSYNC_DIRECTORY_FILE: "", ADSYNC_DCS: `${dc.ip},${dc.hostname}` }),
+      launchChromium(),
+      artifactDir("portal"),
+    ]);
     page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     page.on("console", (m) => {
       if (m.type() === "error") consoleErrors.push(m.text());
@@ -330,7 +335,11 @@ describe("the portal page", { timeout: 90_000 }, () => {
     await other.getByRole("button", { name: "Open Agents" }).click();
     await other.getByRole("button", { name: "Add agent" }).click();
     const command = await other.getByLabel(/Install and start/).inputValue();
-    expect(command).toMatch(new RegExp(`--url ${product.origin} --token adsa_lonely_`));
+    // The token travels in the environment, and the agent is told which DC it may connect to: the saved one.
+    expect(command).toMatch(
+      new RegExp(`ADSYNC_TOKEN=adsa_lonely_\\S+ node .*adsync-agent\\.mjs --url ${product.origin} --dc ${dc.ip.replace(/\./g, "\\.")}`),
+    );
+    expect(command).not.toContain("--token");
     await snap(other, shots, "14-agent-offline-add-agent");
     // The command's download is real.
     expect((await fetch(`${product.origin}/downloads/adsync-agent.mjs`)).status).toBe(200);

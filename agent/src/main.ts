@@ -7,15 +7,28 @@ import { ldifBackend } from "./ldif/ldif-backend.ts";
 import { LdifDirectory } from "./ldif/ldif-directory.ts";
 import { type DirectoryBackend, ldapBackend, runOperation } from "./operations.ts";
 import { AttributePolicy } from "./policy/attribute-policy.ts";
+import { type AllowedDc, ConnectionPolicy, type ConnectionPolicySettings, parseAllowedDc } from "./policy/connection-policy.ts";
+import { guardedBackend } from "./policy/guarded-backend.ts";
 import { Tunnel } from "./tunnel.ts";
 
-const usage = `usage: adsync-agent --url URL --token TOKEN [--id ID] [--config FILE]
+const usage = `usage: adsync-agent --url URL --token TOKEN --dc HOST[:PORT]... [--id ID] [--config FILE]
 
   --url     the pbx-ad-sync worker, e.g. https://pbx.example.com   (or ADSYNC_URL)
   --token   the enrollment token from Agents > Add agent           (or ADSYNC_TOKEN)
   --id      this agent's id; defaults to one derived from the host name (or ADSYNC_AGENT_ID)
   --config  a JSON file with any of { "url", "token", "id", "directoryFile" }
                                                                   (or ADSYNC_AGENT_CONFIG)
+  --dc HOST[:PORT]
+            a domain controller this agent may connect to; repeatable. Without a port, the
+            standard LDAP ports (389, 636, 3268, 3269). The agent connects to no other host,
+            whatever the sync configuration says      (or ADSYNC_DCS, comma-separated;
+                                                       domainControllers in the config file)
+  --domain NAME
+            allow the domain controllers DNS names for the AD domain NAME
+            (SRV _ldap._tcp.dc._msdcs.NAME)              (or ADSYNC_DOMAIN; domain in the config file)
+  --allow-insecure-ldap
+            let the sync configuration use plain LDAP or skip certificate verification;
+            refused otherwise           (or ADSYNC_ALLOW_INSECURE_LDAP=1; allowInsecureLdap in the config file)
   --directory-file FILE
             answer from an LDIF export (ldifde or ldapsearch output) instead of a domain
             controller: for trying the product on sample data   (or ADSYNC_DIRECTORY_FILE)
@@ -25,8 +38,10 @@ const usage = `usage: adsync-agent --url URL --token TOKEN [--id ID] [--config F
                                   (or ADSYNC_DENY_ATTRIBUTES, comma-separated; denyAttributes in the config file)
 
 The agent dials out to the worker and does read-only LDAP work for it; it needs no inbound port.
-Bind passwords kept on this host are read from the environment variable or file the
-sync configuration names (connection.bindPassword).`;
+What it may touch is decided here, on its host: the domain controllers above, the secret
+attributes it never reads, plain LDAP only when allowed. Bind passwords kept on this host
+are read from the environment variable or file the sync configuration names
+(connection.bindPassword).`;
 
 // The shipped single-file agent has its version built in (agent/build.ts); run from source,
 // it reads the package's.
@@ -45,7 +60,14 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(): { url: string; token: string; id: string; directoryFile: string | undefined; denyAttributes: string[] } {
+function settings(): {
+  url: string;
+  token: string;
+  id: string;
+  directoryFile: string | undefined;
+  denyAttributes: string[];
+  connections: ConnectionPolicySettings;
+} {
   let args: ReturnType<typeof parseArgs<{ options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> }>>["values"];
   try {
     args = parseArgs({
@@ -56,6 +78,9 @@ function settings(): { url: string; token: string; id: string; directoryFile: st
         config: { type: "string" },
         "directory-file": { type: "string" },
         "deny-attribute": { type: "string", multiple: true },
+        dc: { type: "string", multiple: true },
+        domain: { type: "string", multiple: true },
+        "allow-insecure-ldap": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -67,7 +92,16 @@ function settings(): { url: string; token: string; id: string; directoryFile: st
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
-  let file: { url?: unknown; token?: unknown; id?: unknown; directoryFile?: unknown; denyAttributes?: unknown } = {};
+  let file: {
+    url?: unknown;
+    token?: unknown;
+    id?: unknown;
+    directoryFile?: unknown;
+    denyAttributes?: unknown;
+    domainControllers?: unknown;
+    domain?: unknown;
+    allowInsecureLdap?: unknown;
+  } = {};
   const configPath = (args.config as string | undefined) ?? process.env.ADSYNC_AGENT_CONFIG;
   if (configPath) {
     try {
@@ -104,12 +138,49 @@ function settings(): { url: string; token: string; id: string; directoryFile: st
     .filter((a) => a !== "");
   for (const a of denyAttributes)
     if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(a)) fail(`--deny-attribute: ${JSON.stringify(a)} is not an attribute name`);
-  return { url, token, id, directoryFile, denyAttributes };
+  const list = (name: string, value: unknown): string[] => {
+    if (value === undefined) return [];
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value;
+    fail(`${name} in the config file must be a string or a list of strings`);
+  };
+  const dcTexts = [
+    ...((args.dc as string[] | undefined) ?? []),
+    ...(process.env.ADSYNC_DCS ?? "").split(","),
+    ...list("domainControllers", file.domainControllers),
+  ].filter((d) => d.trim() !== "");
+  const dcs: AllowedDc[] = [];
+  for (const text of dcTexts) {
+    try {
+      dcs.push(parseAllowedDc(text));
+    } catch (e) {
+      fail(`--dc: ${(e as Error).message}`);
+    }
+  }
+  const domains = [
+    ...((args.domain as string[] | undefined) ?? []),
+    ...(process.env.ADSYNC_DOMAIN ?? "").split(","),
+    ...list("domain", file.domain),
+  ]
+    .map((d) => d.trim().toLowerCase())
+    .filter((d) => d !== "");
+  for (const d of domains) if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(d)) fail(`--domain: ${JSON.stringify(d)} is not a DNS domain name`);
+  if (file.allowInsecureLdap !== undefined && typeof file.allowInsecureLdap !== "boolean")
+    fail("allowInsecureLdap in the config file must be true or false");
+  const allowInsecureLdap =
+    args["allow-insecure-ldap"] === true ||
+    ["1", "true", "yes"].includes((process.env.ADSYNC_ALLOW_INSECURE_LDAP ?? "").toLowerCase()) ||
+    file.allowInsecureLdap === true;
+  return { url, token, id, directoryFile, denyAttributes, connections: { dcs, domains, allowInsecureLdap } };
 }
 
-/** Where operations are answered: the domain controllers of each request, or a directory file. */
-async function backendFor(file: string | undefined): Promise<DirectoryBackend> {
-  if (file === undefined) return ldapBackend;
+/** Where operations are answered: the domain controllers this host allows, or a directory file. */
+async function backendFor(file: string | undefined, connections: ConnectionPolicy): Promise<DirectoryBackend> {
+  if (file === undefined) {
+    if (connections.configured) log(`connects only to ${connections.describe()}`);
+    else log("no domain controllers are allowed (--dc, --domain or ADSYNC_DCS): every directory request will be refused");
+    return guardedBackend(ldapBackend, connections);
+  }
   try {
     const directory = await LdifDirectory.fromFile(file);
     log(`answering from the directory file ${file} (${directory.size} entries), not from a domain controller`);
@@ -120,8 +191,8 @@ async function backendFor(file: string | undefined): Promise<DirectoryBackend> {
   }
 }
 
-const { url, token, id, directoryFile, denyAttributes } = settings();
-const backend = await backendFor(directoryFile);
+const { url, token, id, directoryFile, denyAttributes, connections } = settings();
+const backend = await backendFor(directoryFile, new ConnectionPolicy(connections));
 const policy = new AttributePolicy(denyAttributes);
 if (denyAttributes.length > 0) log(`never reads, besides the built-in secrets: ${denyAttributes.join(", ")}`);
 const tunnel = new Tunnel({

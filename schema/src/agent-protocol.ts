@@ -52,7 +52,7 @@ export type StepStatus = "ok" | "failed" | "skipped" | "warning";
 /** One step of Test Connection, in the order an administrator would check things by hand. */
 export interface ConnectionStep {
   /** "agent" and "domainLogin" are the worker's own steps, before and after the agent's. */
-  id: "agent" | "reachable" | "tls" | "bind" | "baseDn" | "scope" | "domainLogin";
+  id: "agent" | "policy" | "reachable" | "tls" | "bind" | "baseDn" | "scope" | "domainLogin";
   title: string;
   status: StepStatus;
   durationMs: number;

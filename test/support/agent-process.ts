@@ -18,8 +18,19 @@ export interface AgentProcess {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function startAgent(options: { url: string; token: string; id: string; env?: Record<string, string> }): AgentProcess {
-  const child = spawn(process.execPath, [...agentNodeFlags, main, "--url", options.url, "--id", options.id], {
+/**
+ * `dcs` are the domain controllers the agent may connect to (--dc HOST[:PORT]); an agent
+ * started without any refuses every directory request, as one installed without them does.
+ */
+export function startAgent(options: {
+  url: string;
+  token: string;
+  id: string;
+  dcs?: string[];
+  env?: Record<string, string>;
+}): AgentProcess {
+  const dcFlags = (options.dcs ?? []).flatMap((dc) => ["--dc", dc]);
+  const child = spawn(process.execPath, [...agentNodeFlags, main, "--url", options.url, "--id", options.id, ...dcFlags], {
     // The token travels in the environment, as a service manager would pass it.
     env: { ...process.env, ADSYNC_TOKEN: options.token, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],

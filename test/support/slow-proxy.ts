@@ -9,7 +9,7 @@ export interface SlowProxy {
   cut(): Promise<void>;
 }
 
-export async function startSlowProxy(target: { host: string; port: number }, delayMs: number): Promise<SlowProxy> {
+export async function startSlowProxy(target: { host: string; port: number }, delayMs: number, listenPort = 0): Promise<SlowProxy> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
@@ -33,7 +33,7 @@ export async function startSlowProxy(target: { host: string; port: number }, del
     client.on("error", close).on("close", close);
     upstream.on("error", close).on("close", close);
   });
-  await new Promise<void>((resolve) => server.listen(0, target.host, resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, target.host, resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
     port,

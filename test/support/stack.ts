@@ -40,7 +40,7 @@ export function adminToken(tenant: string): Promise<string> {
 
 export async function startStack(
   dc: SambaDcInfo,
-  options: { tenant: string; config: Record<string, unknown>; agentEnv?: Record<string, string> },
+  options: { tenant: string; config: Record<string, unknown>; agentEnv?: Record<string, string>; agentDcs?: string[] },
 ): Promise<Stack> {
   const [{ script }, persistDir, port] = await Promise.all([bundleWorker(), mkdtemp(join(tmpdir(), "adsync-stack-")), freePort()]);
   const logs: string[] = [];
@@ -75,6 +75,8 @@ export async function startStack(
     url: base,
     token: enrolled.body.token,
     id: `${options.tenant}-agent`,
+    // The agent host allows the test's DC, by address and by name, and whatever else the test names.
+    dcs: [dc.ip, dc.hostname, ...(options.agentDcs ?? [])],
     ...(options.agentEnv ? { env: options.agentEnv } : {}),
   });
   await agent.waitFor(/connected to/);

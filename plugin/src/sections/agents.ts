@@ -80,7 +80,7 @@ export function agentsSection(ctx: PageContext): Section {
     add.disabled = true;
     try {
       const token = await ctx.api.createEnrollmentToken(label.value.trim() || "agent");
-      showCreated(token.token);
+      await showCreated(token.token);
       label.value = "";
       await refresh();
     } catch (error) {
@@ -90,11 +90,16 @@ export function agentsSection(ctx: PageContext): Section {
     }
   });
 
-  function showCreated(token: string): void {
+  async function showCreated(token: string): Promise<void> {
     const origin = ctx.apiOrigin;
+    // The agent connects only to the DCs its host names: those of the saved connection, or a placeholder.
+    const saved = await ctx.api.getConfig().catch(() => undefined);
+    const dcs = saved?.config?.connection?.domainControllers.map((d) => (d.port === undefined ? d.host : `${d.host}:${d.port}`)) ?? [];
+    const dcFlags = (dcs.length > 0 ? dcs : ["dc1.example.com"]).map((d) => `--dc ${d}`).join(" ");
+    // The token goes in the environment, not on the command line, where other users of the host could read it.
     const command = [
       `curl -fsSLO ${origin}/downloads/adsync-agent.mjs`,
-      `node --max-semi-space-size=1 --max-old-space-size=256 adsync-agent.mjs --url ${origin} --token ${token}`,
+      `ADSYNC_TOKEN=${token} node --max-semi-space-size=1 --max-old-space-size=256 adsync-agent.mjs --url ${origin} ${dcFlags}`,
     ].join(" && \\\n  ");
     const tokenBox = h("input", { type: "text", readOnly: true, value: token, class: "mono", id: "new-agent-token" });
     const commandBox = h("textarea", { readOnly: true, rows: 3, class: "mono", id: "install-command" }, command);

@@ -1,24 +1,24 @@
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
-import type { CreateExtension, ExtensionState } from "../../../../engine/pbx/pbx-port.ts";
+import { blankExtension, type CreateExtension, type ExtensionState } from "../../../../engine/pbx/pbx-port.ts";
 import { sqliteStorage } from "../../../../test/support/sqlite-storage.ts";
 import { BuiltinPbx } from "./builtin-pbx.ts";
 
-const state = (number: string, displayName: string, more: Partial<ExtensionState> = {}): ExtensionState => ({
-  number,
-  firstName: null,
-  lastName: null,
-  displayName,
-  email: null,
-  mobile: null,
-  workPhone: null,
-  department: null,
-  jobTitle: null,
-  avatarHash: null,
-  departmentPath: null,
-  groups: [],
-  ...more,
-});
+/** A blank extension's managed state, with `more` set. */
+const state = (number: string, displayName: string, more: Partial<ExtensionState> = {}): ExtensionState => {
+  const {
+    origin: _o,
+    guid: _g,
+    dn: _d,
+    enabled: _e,
+    disabledBySync: _b,
+    numberSource: _n,
+    upn: _u,
+    sam: _s,
+    ...managed
+  } = blankExtension(number, { displayName });
+  return { ...managed, ...more };
+};
 
 const create = (number: string, guid: string, name: string, more: Partial<CreateExtension> = {}): CreateExtension => ({
   state: state(number, name),
