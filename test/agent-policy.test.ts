@@ -57,11 +57,8 @@ describe("the agent's local policy", () => {
     });
   });
 
-  it("refuses plain LDAP and an unverified certificate the agent's host did not allow, before reading any password file", async () => {
-    for (const patch of [
-      { security: "insecurePlainLdap", bindPassword: { source: "agentFile", path: "/proc/self/environ" } },
-      { insecureSkipVerify: true, bindPassword: { source: "agentEnv", variable: "ADSYNC_TOKEN" } },
-    ]) {
+  it("refuses plain LDAP and an unverified certificate the agent's host did not allow", async () => {
+    for (const patch of [{ security: "insecurePlainLdap", bindPassword: { source: "agent" } }, { insecureSkipVerify: true }]) {
       // (Domain login needs a secure connection: a draft with plain LDAP leaves it off.)
       const res = await stack.api("POST", "/test-connection", { config: { ...aimedAtProbe(patch), domainLogin: { enabled: false } } });
       expect(res.body.steps[1], JSON.stringify(patch)).toMatchObject({
@@ -69,6 +66,24 @@ describe("the agent's local policy", () => {
         code: "insecure_not_allowed",
         fix: expect.stringContaining("--allow-insecure-ldap"),
       });
+    }
+  });
+
+  it.each([
+    ["the agent process's environment", { source: "agentFile", path: "/proc/self/environ" }],
+    ["a system file", { source: "agentFile", path: "/etc/shadow" }],
+    ["the agent's own token", { source: "agentEnv", variable: "ADSYNC_TOKEN" }],
+  ])("cannot even express a bind password read from %s", async (_what, bindPassword) => {
+    const draft = { ...legit, connection: { ...legit.connection, bindPassword } };
+    for (const res of [await stack.api("POST", "/test-connection", { config: draft }), await stack.api("PUT", "/config", draft)]) {
+      expect(res.status).toBe(400);
+      expect(res.body.error.details.problems).toContainEqual(
+        expect.objectContaining({
+          path: "/connection/bindPassword/source",
+          severity: "error",
+          message: expect.stringMatching(/is retired: write \{ "source": "agent" \}/),
+        }),
+      );
     }
   });
 

@@ -17,7 +17,7 @@ const connection = {
   domainControllers: [{ host: "dc1.example.com" }],
   security: "ldaps",
   bindUsername: "svc-pbx@example.com",
-  bindPassword: { source: "agentEnv", variable: "ADSYNC_BIND_PASSWORD" },
+  bindPassword: { source: "agent" },
   baseDn: "DC=example,DC=com",
 };
 

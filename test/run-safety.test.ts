@@ -25,7 +25,7 @@ const connection = {
   security: "ldaps",
   bindUsername: "svc-pbx@example.com",
   // The scripted agent holds no password; the worker sends none.
-  bindPassword: { source: "agentEnv", variable: "ADSYNC_BIND_PASSWORD" },
+  bindPassword: { source: "agent" },
   baseDn: BASE,
 };
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -53,7 +53,7 @@ describe("a configuration that names a secret attribute", () => {
     connection: {
       domainControllers: [{ host: "dc1.example.com" }],
       bindUsername: "svc@example.com",
-      bindPassword: { source: "agentEnv", variable: "ADSYNC_BIND_PASSWORD" },
+      bindPassword: { source: "agent" },
       baseDn: BASE,
     },
     scope: { users: "all" },

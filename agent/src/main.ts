@@ -29,6 +29,10 @@ const usage = `usage: adsync-agent --url URL --token TOKEN --dc HOST[:PORT]... [
   --allow-insecure-ldap
             let the sync configuration use plain LDAP or skip certificate verification;
             refused otherwise           (or ADSYNC_ALLOW_INSECURE_LDAP=1; allowInsecureLdap in the config file)
+  --bind-password-file PATH
+            the bind password, on the file's first line, for a configuration whose
+            connection.bindPassword is { "source": "agent" }; keep the file readable by the
+            agent's account only                 (or ADSYNC_BIND_PASSWORD with the password itself)
   --directory-file FILE
             answer from an LDIF export (ldifde or ldapsearch output) instead of a domain
             controller: for trying the product on sample data   (or ADSYNC_DIRECTORY_FILE)
@@ -39,9 +43,7 @@ const usage = `usage: adsync-agent --url URL --token TOKEN --dc HOST[:PORT]... [
 
 The agent dials out to the worker and does read-only LDAP work for it; it needs no inbound port.
 What it may touch is decided here, on its host: the domain controllers above, the secret
-attributes it never reads, plain LDAP only when allowed. Bind passwords kept on this host
-are read from the environment variable or file the sync configuration names
-(connection.bindPassword).`;
+attributes it never reads, plain LDAP only when allowed, and the bind password it holds.`;
 
 // The shipped single-file agent has its version built in (agent/build.ts); run from source,
 // it reads the package's.
@@ -81,6 +83,7 @@ function settings(): {
         dc: { type: "string", multiple: true },
         domain: { type: "string", multiple: true },
         "allow-insecure-ldap": { type: "boolean" },
+        "bind-password-file": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -171,6 +174,8 @@ function settings(): {
     args["allow-insecure-ldap"] === true ||
     ["1", "true", "yes"].includes((process.env.ADSYNC_ALLOW_INSECURE_LDAP ?? "").toLowerCase()) ||
     file.allowInsecureLdap === true;
+  // The LDAP layer reads the agent's own bind password from its environment (resolveBindPassword).
+  if (typeof args["bind-password-file"] === "string") process.env.ADSYNC_BIND_PASSWORD_FILE = args["bind-password-file"];
   return { url, token, id, directoryFile, denyAttributes, connections: { dcs, domains, allowInsecureLdap } };
 }
 

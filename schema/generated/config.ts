@@ -1,10 +1,6 @@
 /* Types of a sync configuration, generated from schema/config.schema.json by `adsync types`. Do not edit: change the schema and regenerate. */
 
 /**
- * Where the bind password is kept. A configuration never contains the password itself: it is entered in the portal (stored encrypted) or held by the agent in an environment variable or a file, so it never leaves the customer network.
- */
-export type PasswordReference = PasswordReference1;
-/**
  * Which users are synchronised: everyone under the base DN, the users of some OUs, or the members of some groups; narrowed by an optional LDAP filter and exclusions.
  */
 export type Scope = Scope1;
@@ -306,19 +302,14 @@ export interface DomainController {
    */
   port?: number;
 }
-export interface PasswordReference1 {
+/**
+ * Where the bind password is kept. A configuration never contains the password itself, nor says where on the agent host it is: it is entered in the portal (stored encrypted), or the connector agent holds it, set on its own host.
+ */
+export interface PasswordReference {
   /**
-   * stored: entered in the portal and kept encrypted by the PBX. agentEnv: read by the agent from the environment variable named in `variable`. agentFile: read by the agent from the file named in `path`.
+   * stored: entered in the portal and kept encrypted by the PBX. agent: held by the connector agent, set on its host (--bind-password-file or ADSYNC_BIND_PASSWORD).
    */
-  source: "stored" | "agentEnv" | "agentFile";
-  /**
-   * With source agentEnv: the environment variable on the agent host that holds the password, e.g. ADSYNC_BIND_PASSWORD.
-   */
-  variable?: string;
-  /**
-   * With source agentFile: the file on the agent host whose first line is the password, e.g. /etc/adsync/bind-password or C:\ProgramData\adsync\bind-password.txt. Make it readable by the agent's account only.
-   */
-  path?: string;
+  source: "stored" | "agent";
 }
 export interface Scope1 {
   /**

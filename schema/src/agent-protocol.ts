@@ -10,7 +10,7 @@ export const agentProtocolVersion = 1;
 /** The connection settings an operation needs, with the bind password resolved or left to the agent. */
 export interface LdapTarget {
   connection: NonNullable<SyncConfig["connection"]>;
-  /** The bind password when it is stored in the portal; absent when the agent holds it (agentEnv, agentFile). */
+  /** The bind password when it is stored in the portal; absent when the agent holds it (source "agent"). */
   bindPassword?: string;
 }
 

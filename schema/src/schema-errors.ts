@@ -100,6 +100,6 @@ function patternMessage(pattern: string): string {
 /** A plaintext password is the one unknown property worth a specific word. */
 function hint(property: string, at: string): string {
   return /pass(word)?|secret|pwd/i.test(property) || at.endsWith("/bindPassword")
-    ? ": a configuration never holds a password; use bindPassword with source stored, agentEnv or agentFile"
+    ? ': a configuration never holds a password; use bindPassword with source "stored" (entered in the portal) or "agent" (held by the agent)'
     : "";
 }

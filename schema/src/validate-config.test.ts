@@ -8,7 +8,7 @@ function valid() {
       domainControllers: [{ host: "dc1.example.com" }, { host: "dc2.example.com", port: 636 }],
       security: "ldaps",
       bindUsername: "CN=svc-pbx,OU=Service Accounts,DC=example,DC=com",
-      bindPassword: { source: "agentEnv", variable: "ADSYNC_BIND_PASSWORD" },
+      bindPassword: { source: "agent" },
       baseDn: "DC=example,DC=com",
     },
     scope: {
@@ -57,10 +57,22 @@ describe("validateConfig", () => {
     ],
     ["a page size above AD's limit", (c) => Object.assign(c.connection, { pageSize: 5000 }), "/connection/pageSize", /must be <= 1000/],
     [
-      "agentEnv without a variable",
-      (c) => Object.assign(c.connection, { bindPassword: { source: "agentEnv" } }),
-      "/connection/bindPassword",
-      /missing required property "variable"/,
+      "the retired agentEnv, which named a variable for the agent to read",
+      (c) => Object.assign(c.connection, { bindPassword: { source: "agentEnv", variable: "ADSYNC_TOKEN" } }),
+      "/connection/bindPassword/source",
+      /"agentEnv" is retired: write \{ "source": "agent" \} and set the password on the agent host \(--bind-password-file PATH, or ADSYNC_BIND_PASSWORD\)/,
+    ],
+    [
+      "the retired agentFile, which named a file for the agent to read",
+      (c) => Object.assign(c.connection, { bindPassword: { source: "agentFile", path: "/proc/self/environ" } }),
+      "/connection/bindPassword/source",
+      /"agentFile" is retired: write \{ "source": "agent" \}/,
+    ],
+    [
+      "a variable beside source agent",
+      (c) => Object.assign(c.connection, { bindPassword: { source: "agent", variable: "ADSYNC_TOKEN" } }),
+      "/connection/bindPassword/variable",
+      /unknown property "variable"/,
     ],
     ["users=ous without OUs", (c) => Object.assign(c, { scope: { users: "ous", ous: [] } }), "/scope/ous", /at least one/],
     [

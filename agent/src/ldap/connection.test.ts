@@ -181,10 +181,9 @@ describe("resolveBindPassword", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const withSource = (
-    bindPassword: { source: "stored" | "agentEnv" | "agentFile"; variable?: string; path?: string },
-    stored: string | null = null,
-  ) => targetFor(dc, { bindPassword }, stored);
+  const withSource = (bindPassword: { source: "stored" | "agent" }, stored: string | null = null) =>
+    targetFor(dc, { bindPassword }, stored);
+  const agentHeld = withSource({ source: "agent" });
 
   it("takes a stored password from the request", async () => {
     expect(await resolveBindPassword(withSource({ source: "stored" }, "s3cret"))).toBe("s3cret");
@@ -192,35 +191,38 @@ describe("resolveBindPassword", () => {
     expect(error.code).toBe("bind_password_missing");
   });
 
-  it("reads the agent's environment variable, naming it (never the value) when it is missing or empty", async () => {
-    const target = withSource({ source: "agentEnv", variable: "ADSYNC_TEST_BIND_PASSWORD" });
-    expect(await resolveBindPassword(target, { ADSYNC_TEST_BIND_PASSWORD: "from-env" })).toBe("from-env");
-    const missing = await failure(resolveBindPassword(target, {}));
+  it("takes the agent's own ADSYNC_BIND_PASSWORD, never a password that came with the request, and says how to set one", async () => {
+    expect(await resolveBindPassword(agentHeld, { ADSYNC_BIND_PASSWORD: "from-env" })).toBe("from-env");
+    expect(await resolveBindPassword(withSource({ source: "agent" }, "from-the-cloud"), { ADSYNC_BIND_PASSWORD: "from-env" })).toBe(
+      "from-env",
+    );
+    const missing = await failure(resolveBindPassword(withSource({ source: "agent" }, "from-the-cloud"), {}));
     expect(missing.code).toBe("bind_password_missing");
-    expect(missing.message).toContain("ADSYNC_TEST_BIND_PASSWORD");
-    const empty = await failure(resolveBindPassword(target, { ADSYNC_TEST_BIND_PASSWORD: "" }));
+    expect(missing.fix).toMatch(/--bind-password-file PATH.*ADSYNC_BIND_PASSWORD/);
+    const empty = await failure(resolveBindPassword(agentHeld, { ADSYNC_BIND_PASSWORD: "" }));
     expect(empty.code).toBe("bind_password_empty");
   });
 
-  it("reads the first line of the agent's file, without a BOM or line ending", async () => {
+  it("reads the first line of the agent's --bind-password-file, without a BOM or line ending, before the variable", async () => {
     const file = path.join(dir, "password");
     writeFileSync(file, "\uFEFFfirst line \r\nsecond line\r\n");
-    expect(await resolveBindPassword(withSource({ source: "agentFile", path: file }))).toBe("first line ");
+    expect(await resolveBindPassword(agentHeld, { ADSYNC_BIND_PASSWORD_FILE: file, ADSYNC_BIND_PASSWORD: "not this" })).toBe("first line ");
     writeFileSync(file, "\nsecond line\n");
-    expect((await failure(resolveBindPassword(withSource({ source: "agentFile", path: file })))).code).toBe("bind_password_empty");
-    const missing = await failure(resolveBindPassword(withSource({ source: "agentFile", path: path.join(dir, "absent") })));
+    expect((await failure(resolveBindPassword(agentHeld, { ADSYNC_BIND_PASSWORD_FILE: file }))).code).toBe("bind_password_empty");
+    const missing = await failure(resolveBindPassword(agentHeld, { ADSYNC_BIND_PASSWORD_FILE: path.join(dir, "absent") }));
     expect(missing.code).toBe("bind_password_missing");
     expect(missing.message).toContain(path.join(dir, "absent"));
   });
 
-  it("binds with a password from the agent's environment", async () => {
-    const variable = "ADSYNC_TEST_SVC_PASSWORD";
-    process.env[variable] = dc.servicePassword;
+  it("binds with the password the agent holds", async () => {
+    const before = process.env.ADSYNC_BIND_PASSWORD;
+    process.env.ADSYNC_BIND_PASSWORD = dc.servicePassword;
     try {
-      const connection = await openConnection(targetFor(dc, { bindPassword: { source: "agentEnv", variable } }, null));
+      const connection = await openConnection(targetFor(dc, { bindPassword: { source: "agent" } }, null));
       await connection.close();
     } finally {
-      delete process.env[variable];
+      if (before === undefined) delete process.env.ADSYNC_BIND_PASSWORD;
+      else process.env.ADSYNC_BIND_PASSWORD = before;
     }
   });
 });

@@ -96,41 +96,47 @@ export interface DirectoryConnection {
 // The bind password
 
 /**
- * The bind password: from the request for source "stored", else from the agent host's
- * environment variable or the first line of the file the config names. Errors name the
- * variable or file, never the value.
+ * The bind password: from the request for source "stored"; for source "agent", from this
+ * agent's own settings, never from anything the request names: the first line of the file
+ * ADSYNC_BIND_PASSWORD_FILE names (the agent's --bind-password-file sets it), else
+ * ADSYNC_BIND_PASSWORD. Errors name the setting, never the value.
  */
 export async function resolveBindPassword(target: LdapTarget, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const ref = target.connection.bindPassword;
   let password: string | undefined;
   let where: string;
-  if (ref.source === "agentEnv") {
-    const variable = ref.variable ?? "";
-    where = `environment variable ${variable}`;
-    password = env[variable];
-    if (password === undefined) {
-      throw new BindPasswordError("bind_password_missing", `the bind password should be in the ${where}, which is not set for the agent`, {
-        fix: `Set ${variable} in the agent's environment (its service definition) and restart the agent.`,
-      });
+  if (ref.source === "agent") {
+    const file = env.ADSYNC_BIND_PASSWORD_FILE;
+    if (file !== undefined && file !== "") {
+      where = `file ${file}`;
+      let text: string;
+      try {
+        text = await readFile(file, "utf8");
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new BindPasswordError(
+          code === "ENOENT" ? "bind_password_missing" : "bind_password_unreadable",
+          code === "ENOENT"
+            ? `the bind password should be in the ${where} (--bind-password-file), which does not exist on the agent host`
+            : `the agent cannot read the bind password ${where} (${code ?? "error"})`,
+          { fix: `Create ${file} with the password on its first line, readable by the agent's account only.` },
+        );
+      }
+      // Notepad starts UTF-8 files with a byte order mark; it is not part of the password.
+      password = text.replace(/^\uFEFF/, "").split(/\r?\n/)[0] ?? "";
+    } else {
+      where = "environment variable ADSYNC_BIND_PASSWORD";
+      password = env.ADSYNC_BIND_PASSWORD;
+      if (password === undefined) {
+        throw new BindPasswordError(
+          "bind_password_missing",
+          "the configuration says the agent holds the bind password, but this agent was given none",
+          {
+            fix: "On the agent host, start the agent with --bind-password-file PATH (a file readable by the agent's account only) or set ADSYNC_BIND_PASSWORD, then restart it.",
+          },
+        );
+      }
     }
-  } else if (ref.source === "agentFile") {
-    const file = ref.path ?? "";
-    where = `file ${file}`;
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new BindPasswordError(
-        code === "ENOENT" ? "bind_password_missing" : "bind_password_unreadable",
-        code === "ENOENT"
-          ? `the bind password should be in the ${where}, which does not exist on the agent host`
-          : `the agent cannot read the bind password ${where} (${code ?? "error"})`,
-        { fix: `Create ${file} with the password on its first line, readable by the agent's account only.` },
-      );
-    }
-    // Notepad starts UTF-8 files with a byte order mark; it is not part of the password.
-    password = text.replace(/^\uFEFF/, "").split(/\r?\n/)[0] ?? "";
   } else {
     where = "portal";
     password = target.bindPassword;

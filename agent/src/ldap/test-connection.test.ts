@@ -205,12 +205,18 @@ describe("testConnection", () => {
     expect(result.server).toBeUndefined();
   });
 
-  it("fails the bind step when the agent's password variable is missing, naming it", async () => {
-    const result = await testConnection(targetFor(dc, { bindPassword: { source: "agentEnv", variable: "ADSYNC_NOT_SET_ANYWHERE" } }, null));
-    const bind = step(result, "bind");
-    expect(bind.status).toBe("failed");
-    expect(bind.code).toBe("bind_password_missing");
-    expect(bind.detail).toContain("ADSYNC_NOT_SET_ANYWHERE");
+  it("fails the bind step when the agent holds no password, saying how to give it one", async () => {
+    const before = process.env.ADSYNC_BIND_PASSWORD;
+    delete process.env.ADSYNC_BIND_PASSWORD;
+    try {
+      const result = await testConnection(targetFor(dc, { bindPassword: { source: "agent" } }, null));
+      const bind = step(result, "bind");
+      expect(bind.status).toBe("failed");
+      expect(bind.code).toBe("bind_password_missing");
+      expect(bind.fix).toContain("--bind-password-file");
+    } finally {
+      if (before !== undefined) process.env.ADSYNC_BIND_PASSWORD = before;
+    }
   });
 
   it("fails the scope step for a group that does not exist", async () => {

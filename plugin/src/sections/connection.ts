@@ -105,9 +105,8 @@ export function connectionSection(ctx: PageContext): Section {
 
   function showPasswordNote(stored: StoredConfig, c: Partial<ConnectionConfig>): void {
     const source = c.bindPassword?.source ?? "stored";
-    if (source === "agentEnv")
-      passwordNote.textContent = `The agent reads the password from its environment variable ${c.bindPassword?.variable ?? ""}.`;
-    else if (source === "agentFile") passwordNote.textContent = `The agent reads the password from the file ${c.bindPassword?.path ?? ""}.`;
+    if (source === "agent")
+      passwordNote.textContent = "The agent holds the password, set on its host (--bind-password-file or ADSYNC_BIND_PASSWORD).";
     else
       passwordNote.textContent = stored.bindPasswordSet
         ? "A password is saved. It is never shown; type a new one to replace it."

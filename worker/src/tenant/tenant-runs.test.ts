@@ -12,7 +12,7 @@ import { TenantRuns } from "./tenant-runs.ts";
 const BASE = "DC=example,DC=com";
 const DAY = 86_400_000;
 const baseConfig: SyncConfig = {
-  connection: { domainControllers: [{ host: "dc1" }], bindUsername: "svc", bindPassword: { source: "agentEnv" }, baseDn: BASE },
+  connection: { domainControllers: [{ host: "dc1" }], bindUsername: "svc", bindPassword: { source: "agent" }, baseDn: BASE },
   extensionNumbers: { source: "sequential", ranges: [{ start: "1000", end: "1999" }] },
   schedule: { mode: "manual" },
 };
