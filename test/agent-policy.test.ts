@@ -145,4 +145,22 @@ describe("the agent's local policy", () => {
     }
     expect(connections).toBe(0);
   });
+
+  it("stops an agent an administrator revokes, and one that tries another token's agent id", async () => {
+    const enroll = async (label: string) => (await stack.api("POST", "/agents/enrollment-tokens", { label })).body.token as string;
+    const dcs = [dc.ip, dc.hostname];
+    const owner = startAgent({ url: stack.base, token: await enroll("owner"), id: "owned-id", dcs });
+    let intruder: AgentProcess | undefined;
+    try {
+      await owner.waitFor(/connected to/);
+      intruder = startAgent({ url: stack.base, token: await enroll("intruder"), id: "owned-id", dcs });
+      expect(await intruder.exited).toBe(3);
+      expect(intruder.lines.join("\n")).toMatch(/belongs to an agent enrolled with another token/);
+      expect((await stack.api("DELETE", "/agents/owned-id")).status).toBe(200);
+      expect(await owner.exited).toBe(3);
+      expect(owner.lines.join("\n")).toMatch(/an administrator revoked this agent/);
+    } finally {
+      await Promise.all([owner.kill("SIGKILL"), intruder?.kill("SIGKILL")]);
+    }
+  });
 });

@@ -209,6 +209,53 @@ describe("the tenant API in workerd", () => {
       expect((await connect(created.body.token)).opened).toBe(true);
     });
 
+    it("keeps an agent id to the token it connected with: another token can neither take it over nor evict it", async () => {
+      const admin = await adminToken("acme");
+      const first = (await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {})).body.token;
+      const second = (await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {})).body.token;
+      expect((await connect(first, "agent-owned")).opened).toBe(true);
+      const owner = (connect as unknown as { last: WebSocket }).last;
+      expect((await connect(second, "agent-owned")).opened).toBe(false);
+      const verdict = await fetch(new URL("/api/v1/agent/connect", base), {
+        headers: { Authorization: `Bearer ${second}`, "X-Adsync-Agent-Id": "agent-owned" },
+      });
+      expect({ status: verdict.status, code: ((await verdict.json()) as { error: { code: string } }).error.code }).toEqual({
+        status: 409,
+        code: "agent_id_taken",
+      });
+      // The owner is still connected and listed.
+      expect(owner.readyState).toBe(WebSocket.OPEN);
+      const agents = (await api("GET", "/api/v1/tenants/acme/agents", admin)).body as Array<{ id: string; connected: boolean }>;
+      expect(agents.find((a) => a.id === "agent-owned")).toMatchObject({ connected: true });
+      owner.close();
+    });
+
+    it("revokes one agent: its socket closes with 4007, it cannot come back, and its token's other agents stay", async () => {
+      const admin = await adminToken("acme");
+      const token = (await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {})).body.token;
+      expect((await connect(token, "agent-doomed")).opened).toBe(true);
+      const doomed = (connect as unknown as { last: WebSocket }).last;
+      const closed = new Promise<number>((r) => doomed.addEventListener("close", (e) => r(e.code)));
+      expect((await connect(token, "agent-sibling")).opened).toBe(true);
+      const sibling = (connect as unknown as { last: WebSocket }).last;
+      const viewer = await adminToken("acme", "viewer");
+      expect((await api("DELETE", "/api/v1/tenants/acme/agents/agent-doomed", viewer)).status).toBe(403);
+      const revoked = await api("DELETE", "/api/v1/tenants/acme/agents/agent-doomed", admin);
+      expect(revoked).toMatchObject({ status: 200, body: { id: "agent-doomed", revokedAt: expect.any(Number) } });
+      expect(await closed).toBe(4007);
+      expect((await connect(token, "agent-doomed")).opened).toBe(false);
+      const verdict = await fetch(new URL("/api/v1/agent/connect", base), {
+        headers: { Authorization: `Bearer ${token}`, "X-Adsync-Agent-Id": "agent-doomed" },
+      });
+      expect({ status: verdict.status, code: ((await verdict.json()) as { error: { code: string } }).error.code }).toEqual({
+        status: 401,
+        code: "agent_revoked",
+      });
+      expect(sibling.readyState).toBe(WebSocket.OPEN);
+      expect((await api("DELETE", "/api/v1/tenants/acme/agents/no-such-agent", admin)).status).toBe(404);
+      sibling.close();
+    });
+
     it("lists a connected agent, and a revoked token disconnects it and cannot reconnect", async () => {
       const admin = await adminToken("acme");
       const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {});

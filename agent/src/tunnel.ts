@@ -105,6 +105,7 @@ export class Tunnel {
       this.#inFlight.clear();
       if (this.#stopped) return;
       if (event.code === 4001) return this.#refuse("the worker revoked this agent's token");
+      if (event.code === 4007) return this.#refuse("an administrator revoked this agent (Agents)");
       // Replaced by another connection with the same agent id: do not fight over it.
       if (event.code === 4000) return this.#refuse("another connection took over this agent id");
       if (opened) return this.#scheduleReconnect(`disconnected (${event.code}${event.reason ? ` ${event.reason}` : ""})`);
@@ -131,8 +132,15 @@ export class Tunnel {
     http.protocol = url.protocol === "wss:" ? "https:" : "http:";
     let reason = "could not connect";
     try {
-      const response = await fetch(http, { headers: { Authorization: `Bearer ${this.#o.token}` }, signal: AbortSignal.timeout(10_000) });
-      if (response.status === 401) return this.#refuse("the worker refused this agent's token (unknown or revoked)");
+      const response = await fetch(http, {
+        headers: { Authorization: `Bearer ${this.#o.token}`, [agentHeaders.id]: this.#o.agentId },
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (response.status === 401 || response.status === 409) {
+        const said = ((await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null)?.error;
+        if (said?.code === "agent_revoked" || said?.code === "agent_id_taken") return this.#refuse(said.message ?? said.code);
+        if (response.status === 401) return this.#refuse("the worker refused this agent's token (unknown or revoked)");
+      }
       reason = `could not connect (HTTP ${response.status})`;
     } catch (e) {
       const cause = (e as { cause?: { code?: unknown } }).cause?.code;

@@ -154,5 +154,6 @@ export class ApiClient {
   enrollmentTokens = () => this.#json<EnrollmentTokenInfo[]>("GET", "/agents/enrollment-tokens");
   createEnrollmentToken = (label: string) =>
     this.#json<EnrollmentTokenInfo & { token: string }>("POST", "/agents/enrollment-tokens", { label });
+  revokeAgent = (id: string) => this.#json<AgentInfo>("DELETE", `/agents/${encodeURIComponent(id)}`);
   revokeEnrollmentToken = (id: string) => this.#json<unknown>("DELETE", `/agents/enrollment-tokens/${encodeURIComponent(id)}`);
 }

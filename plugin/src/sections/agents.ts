@@ -29,7 +29,7 @@ export function agentsSection(ctx: PageContext): Section {
       h(
         "thead",
         {},
-        h("tr", {}, ...["Host", "Status", "Version", "Since / last seen", "Agent ID"].map((c) => h("th", { scope: "col" }, c))),
+        h("tr", {}, ...["Host", "Status", "Version", "Since / last seen", "Agent ID", ""].map((c) => h("th", { scope: "col" }, c))),
       ),
       h(
         "tbody",
@@ -39,14 +39,37 @@ export function agentsSection(ctx: PageContext): Section {
             "tr",
             {},
             h("td", {}, a.hostname),
-            h("td", {}, h("span", { class: `pill ${a.connected ? "online" : "offline"}` }, a.connected ? "Connected" : "Offline")),
+            h(
+              "td",
+              {},
+              a.revokedAt !== null
+                ? h("span", { class: "pill offline" }, "Revoked")
+                : h("span", { class: `pill ${a.connected ? "online" : "offline"}` }, a.connected ? "Connected" : "Offline"),
+            ),
             h("td", {}, a.version),
             h("td", {}, a.connected && a.connectedSince ? `since ${ctx.formatTime(a.connectedSince)}` : ctx.formatTime(a.lastSeen)),
             h("td", { class: "mono" }, a.id),
+            h("td", {}, a.revokedAt === null ? revokeButton(a) : ""),
           ),
         ),
       ),
     );
+  }
+
+  /** Revoking one agent disconnects it for good; the other agents of its token stay. */
+  function revokeButton(a: AgentInfo): HTMLElement {
+    const revoke = h("button", { type: "button", class: "danger small", "aria-label": `Revoke agent ${a.hostname} (${a.id})` }, "Revoke");
+    revoke.addEventListener("click", async () => {
+      revoke.disabled = true;
+      try {
+        await ctx.api.revokeAgent(a.id);
+        await refresh();
+      } catch (error) {
+        ctx.report(error, status);
+        revoke.disabled = false;
+      }
+    });
+    return revoke;
   }
 
   function showTokens(list: EnrollmentTokenInfo[]): void {

@@ -26,6 +26,7 @@ agentRoutes.post("/agents/enrollment-tokens", async (c) => {
   const label = typeof body?.label === "string" && body.label.trim() !== "" ? body.label.trim().slice(0, 100) : "agent";
   return c.json(unwrap(await tenantOf(c).createEnrollmentToken(tenantName(c), label, by(c))), 201);
 });
+agentRoutes.delete("/agents/:id", async (c) => c.json(unwrap(await tenantOf(c).revokeAgent(c.req.param("id"), by(c)))));
 agentRoutes.delete("/agents/enrollment-tokens/:id", async (c) =>
   c.json(unwrap(await tenantOf(c).revokeEnrollmentToken(c.req.param("id"), by(c)))),
 );

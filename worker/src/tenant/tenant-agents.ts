@@ -35,6 +35,9 @@ export interface OpenAgent {
   agent: AgentAttachment;
 }
 
+/** The close code an agent is told it was revoked with: it stops instead of reconnecting. */
+export const agentRevokedCloseCode = 4007;
+
 const tokenTag = (id: string) => `token:${id}`;
 const agentTag = (id: string) => `agent:${id}`;
 
@@ -46,6 +49,15 @@ export class TenantAgents {
     this.#sql = sql;
     this.#state = state;
     sql.exec(tenantAgentsSchema);
+    // Tenants made before agents could be revoked one by one.
+    const columns = new Set(
+      sql
+        .exec<{ name: string }>("PRAGMA table_info(agents)")
+        .toArray()
+        .map((c) => c.name),
+    );
+    if (!columns.has("revoked_at"))
+      sql.exec("ALTER TABLE agents ADD COLUMN revoked_at INTEGER; ALTER TABLE agents ADD COLUMN revoked_by TEXT");
   }
 
   async createToken(tenant: string, label: string, by: string): Promise<EnrollmentTokenInfo & { token: string }> {
@@ -94,8 +106,8 @@ export class TenantAgents {
       if (socket.readyState === WebSocket.OPEN) live.set(a.agentId, { since: a.connectedAt, seen });
     }
     return this.#sql
-      .exec<{ id: string; token_id: string; hostname: string; version: string; last_seen: number }>(
-        "SELECT id, token_id, hostname, version, last_seen FROM agents ORDER BY hostname, id",
+      .exec<{ id: string; token_id: string; hostname: string; version: string; last_seen: number; revoked_at: number | null }>(
+        "SELECT id, token_id, hostname, version, last_seen, revoked_at FROM agents ORDER BY hostname, id",
       )
       .toArray()
       .map((r) => {
@@ -109,6 +121,7 @@ export class TenantAgents {
           lastSeen: Math.max(r.last_seen, l?.seen ?? 0),
           inFlight: inFlight.get(r.id) ?? 0,
           tokenId: r.token_id,
+          revokedAt: r.revoked_at,
         };
       });
   }
@@ -121,17 +134,47 @@ export class TenantAgents {
       logEvent("agent_refused", { tokenId: parsed?.id ?? null, reason: row?.revoked_at ? "revoked" : "unknown token" });
       return Response.json({ error: { code: "invalid_agent_token", message: "The agent token is unknown or revoked." } }, { status: 401 });
     }
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return Response.json(
-        { error: { code: "upgrade_required", message: "The token is valid; connect with a WebSocket." } },
-        { status: 426 },
-      );
-    }
     const agentId = request.headers.get(agentHeaders.id) ?? "";
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(agentId)) {
       return Response.json(
         { error: { code: "invalid_agent", message: `The ${agentHeaders.id} header is missing or malformed.` } },
         { status: 400 },
+      );
+    }
+    // An agent id belongs to the token it connected with: another live token can neither take
+    // it over nor evict the agent that has it (once that token is revoked, the id may be
+    // enrolled again with a new one), and a revoked agent stays revoked.
+    const known = this.#sql
+      .exec<{ token_id: string; revoked_at: number | null }>("SELECT token_id, revoked_at FROM agents WHERE id = ?", agentId)
+      .toArray()[0];
+    if (known?.revoked_at != null) {
+      logEvent("agent_refused", { agentId, tokenId: parsed.id, reason: "agent revoked" });
+      return Response.json(
+        {
+          error: {
+            code: "agent_revoked",
+            message: `The agent ${agentId} was revoked (Agents); enroll it again with a new token and another id.`,
+          },
+        },
+        { status: 401 },
+      );
+    }
+    if (known !== undefined && known.token_id !== parsed.id && this.#tokenRow(known.token_id)?.revoked_at === null) {
+      logEvent("agent_refused", { agentId, tokenId: parsed.id, reason: "agent id of another token" });
+      return Response.json(
+        {
+          error: {
+            code: "agent_id_taken",
+            message: `The agent id ${agentId} belongs to an agent enrolled with another token; choose another --id.`,
+          },
+        },
+        { status: 409 },
+      );
+    }
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return Response.json(
+        { error: { code: "upgrade_required", message: "The token is valid; connect with a WebSocket." } },
+        { status: 426 },
       );
     }
     const attachment: AgentAttachment = {
@@ -159,6 +202,21 @@ export class TenantAgents {
     );
     logEvent("agent_connected", { agentId, hostname: attachment.hostname, version: attachment.version });
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Revokes one agent: its socket is closed, and it cannot connect again under its id. */
+  revoke(agentId: string, by: string): AgentInfo {
+    const updated = this.#sql.exec(
+      "UPDATE agents SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
+      Date.now(),
+      by,
+      agentId,
+    );
+    if (updated.rowsWritten === 0 && this.#sql.exec("SELECT id FROM agents WHERE id = ?", agentId).toArray().length === 0)
+      throw new ApiError(404, "agent_not_found", `No agent ${agentId}.`);
+    for (const socket of this.#state.getWebSockets(agentTag(agentId))) socket.close(agentRevokedCloseCode, "agent revoked");
+    logEvent("agent_revoked", { agentId, by });
+    return this.list(new Map()).find((a) => a.id === agentId) as AgentInfo;
   }
 
   /** Notes a closed or failed socket; answers the agent it belonged to, if any. */

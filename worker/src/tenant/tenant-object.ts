@@ -81,6 +81,14 @@ export class TenantObject extends DurableObject<Env> {
   revokeEnrollmentToken(id: string, by: string): Promise<Outcome<EnrollmentTokenInfo>> {
     return outcome(() => this.#agents.revokeToken(id, by));
   }
+  revokeAgent(id: string, by: string): Promise<Outcome<AgentInfo>> {
+    return outcome(() => {
+      const revoked = this.#agents.revoke(id, by);
+      // Its requests in flight move to another agent, or fail.
+      this.#link.agentGone(id);
+      return revoked;
+    });
+  }
   listAgents(): Promise<Outcome<AgentInfo[]>> {
     return outcome(() => this.#agents.list(this.#link.inFlight()));
   }

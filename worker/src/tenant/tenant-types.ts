@@ -26,6 +26,8 @@ export interface AgentInfo {
   lastSeen: number;
   inFlight: number;
   tokenId: string;
+  /** When an administrator revoked this agent (Agents > Revoke); it cannot connect again. */
+  revokedAt: number | null;
 }
 
 export interface GroupSummary {
