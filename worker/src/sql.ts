@@ -16,3 +16,13 @@ export interface Sql {
 export function containsPattern(text: string): string {
   return `%${text.replace(/[%_\\]/g, (c) => `\\${c}`)}%`;
 }
+
+/** The columns a table has now: migrations add the ones a tenant made earlier lacks. */
+export function columnNames(sql: Sql, table: string): Set<string> {
+  return new Set(
+    sql
+      .exec<{ name: string }>(`PRAGMA table_info(${table})`)
+      .toArray()
+      .map((c) => c.name),
+  );
+}

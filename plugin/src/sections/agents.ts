@@ -49,27 +49,28 @@ export function agentsSection(ctx: PageContext): Section {
             h("td", {}, a.version),
             h("td", {}, a.connected && a.connectedSince ? `since ${ctx.formatTime(a.connectedSince)}` : ctx.formatTime(a.lastSeen)),
             h("td", { class: "mono" }, a.id),
-            h("td", {}, a.revokedAt === null ? revokeButton(a) : ""),
+            // Revoking one agent disconnects it for good; the other agents of its token stay.
+            h("td", {}, a.revokedAt === null ? revokeButton(`Revoke agent ${a.hostname} (${a.id})`, () => ctx.api.revokeAgent(a.id)) : ""),
           ),
         ),
       ),
     );
   }
 
-  /** Revoking one agent disconnects it for good; the other agents of its token stay. */
-  function revokeButton(a: AgentInfo): HTMLElement {
-    const revoke = h("button", { type: "button", class: "danger small", "aria-label": `Revoke agent ${a.hostname} (${a.id})` }, "Revoke");
-    revoke.addEventListener("click", async () => {
-      revoke.disabled = true;
+  /** A Revoke button: it does `revoke`, then shows the lists again; a failure is reported and the button works again. */
+  function revokeButton(label: string, revoke: () => Promise<unknown>): HTMLElement {
+    const button = h("button", { type: "button", class: "danger small", "aria-label": label }, "Revoke");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
       try {
-        await ctx.api.revokeAgent(a.id);
+        await revoke();
         await refresh();
       } catch (error) {
         ctx.report(error, status);
-        revoke.disabled = false;
+        button.disabled = false;
       }
     });
-    return revoke;
+    return button;
   }
 
   function showTokens(list: EnrollmentTokenInfo[]): void {
@@ -82,17 +83,7 @@ export function agentsSection(ctx: PageContext): Section {
         "tbody",
         {},
         ...live.map((t) => {
-          const revoke = h("button", { type: "button", class: "danger small", "aria-label": `Revoke token ${t.label}` }, "Revoke");
-          revoke.addEventListener("click", async () => {
-            revoke.disabled = true;
-            try {
-              await ctx.api.revokeEnrollmentToken(t.id);
-              await refresh();
-            } catch (error) {
-              ctx.report(error, status);
-              revoke.disabled = false;
-            }
-          });
+          const revoke = revokeButton(`Revoke token ${t.label}`, () => ctx.api.revokeEnrollmentToken(t.id));
           return h("tr", {}, h("td", {}, t.label), h("td", {}, ctx.formatTime(t.createdAt)), h("td", {}, t.createdBy), h("td", {}, revoke));
         }),
       ),

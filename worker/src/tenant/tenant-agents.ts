@@ -4,7 +4,7 @@
 import { agentHeaders } from "../../../schema/src/agent-protocol.ts";
 import { hashSecret, newAgentToken, parseAgentToken, sameHash } from "../agent-token.ts";
 import { ApiError } from "../api-error.ts";
-import type { Sql } from "../sql.ts";
+import { columnNames, type Sql } from "../sql.ts";
 import type { AgentAttachment } from "./agent-link.ts";
 import { logEvent } from "./event-log.ts";
 import type { AgentInfo, EnrollmentTokenInfo } from "./tenant-types.ts";
@@ -50,13 +50,7 @@ export class TenantAgents {
     this.#state = state;
     sql.exec(tenantAgentsSchema);
     // Tenants made before agents could be revoked one by one.
-    const columns = new Set(
-      sql
-        .exec<{ name: string }>("PRAGMA table_info(agents)")
-        .toArray()
-        .map((c) => c.name),
-    );
-    if (!columns.has("revoked_at"))
+    if (!columnNames(sql, "agents").has("revoked_at"))
       sql.exec("ALTER TABLE agents ADD COLUMN revoked_at INTEGER; ALTER TABLE agents ADD COLUMN revoked_by TEXT");
   }
 

@@ -11,7 +11,7 @@ import {
   extensionFields,
   type PbxDirectory,
 } from "../../../../engine/pbx/pbx-port.ts";
-import { containsPattern, type Sql } from "../../sql.ts";
+import { columnNames, containsPattern, type Sql } from "../../sql.ts";
 
 export const builtinPbxSchema = `
   CREATE TABLE IF NOT EXISTS pbx_extensions (
@@ -65,13 +65,8 @@ export class BuiltinPbx implements PbxDirectory {
     this.#sql = sql;
     sql.exec(builtinPbxSchema);
     // Directories made before extensions kept their users' login names.
-    const columns = new Set(
-      sql
-        .exec<{ name: string }>("PRAGMA table_info(pbx_extensions)")
-        .toArray()
-        .map((c) => c.name),
-    );
-    if (!columns.has("upn")) sql.exec("ALTER TABLE pbx_extensions ADD COLUMN upn TEXT; ALTER TABLE pbx_extensions ADD COLUMN sam TEXT");
+    if (!columnNames(sql, "pbx_extensions").has("upn"))
+      sql.exec("ALTER TABLE pbx_extensions ADD COLUMN upn TEXT; ALTER TABLE pbx_extensions ADD COLUMN sam TEXT");
     sql.exec(`
       CREATE INDEX IF NOT EXISTS pbx_extensions_upn ON pbx_extensions (upn);
       CREATE INDEX IF NOT EXISTS pbx_extensions_sam ON pbx_extensions (sam);`);
