@@ -4,6 +4,9 @@
 // and a real agent process. Also the agent's peak RSS for a quarter of the directory and for
 // all of it, each in a fresh agent process, to show whether it grows with the directory.
 import { readdirSync, readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { targetFor } from "../agent/src/ldap/test-support.ts";
 import { neededAttributes } from "../engine/read-directory.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
@@ -88,7 +91,8 @@ function workerdPids(): number[] {
 
 async function freshAgent(stack: Stack, dc: SambaDcInfo, id: string): Promise<AgentProcess> {
   const enrolled = await stack.api("POST", "/agents/enrollment-tokens", { label: id });
-  const agent = startAgent({ url: stack.base, token: enrolled.body.token, id, dcs: [dc.ip, dc.hostname] });
+  const stateDir = await mkdtemp(join(tmpdir(), "adsync-bench-agent-"));
+  const agent = startAgent({ url: stack.base, token: enrolled.body.token, id, dcs: [dc.ip, dc.hostname], stateDir });
   await agent.waitFor(/connected to/);
   return agent;
 }

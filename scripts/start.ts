@@ -7,9 +7,11 @@
 // the domain controllers of the saved configuration instead; PORT moves it off 8787.
 // Ctrl-C stops everything.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { agentBundle, agentNodeFlags } from "../agent/build.ts";
+import { credentialFileName } from "../agent/src/enrollment/credential-store.ts";
 import { devToken } from "../cli/dev-token.ts";
 import { buildPlugin } from "../plugin/build.ts";
 
@@ -17,6 +19,7 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 const port = Number(process.env.PORT ?? 8787);
 const origin = `http://127.0.0.1:${port}`;
 const tenant = "demo";
+const agentId = "demo-agent";
 const api = `${origin}/api/v1/tenants/${tenant}`;
 const directoryFile = process.env.ADSYNC_DIRECTORY_FILE ?? fileURLToPath(new URL("../sample/directory.ldif", import.meta.url));
 
@@ -121,21 +124,28 @@ async function main(): Promise<void> {
       await call(token, "POST", "/extensions", { number, displayName });
   }
 
-  // One enrollment token per start; the one from the previous start is revoked.
-  const tokens = (await call(token, "GET", "/agents/enrollment-tokens")).body as Array<{
-    id: string;
-    label: string;
-    revokedAt: number | null;
-  }>;
-  for (const old of tokens.filter((t) => t.label === "npm start" && t.revokedAt === null))
-    await call(token, "DELETE", `/agents/enrollment-tokens/${old.id}`);
-  const enrolled = await call(token, "POST", "/agents/enrollment-tokens", { label: "npm start" });
-  const agentToken = (enrolled.body as { token?: string }).token;
-  if (enrolled.status !== 201 || !agentToken) throw new Error(`enrolling the agent failed: HTTP ${enrolled.status}`);
-
-  const env: Record<string, string> = { ADSYNC_TOKEN: agentToken };
+  // The demo agent enrolls once, like an installed one: its credential is kept beside the
+  // worker's state (and goes with it), and later starts use it with no token. A credential the
+  // worker no longer knows, or a worker that knows the agent but whose credential is gone, is
+  // started over: the old agent is revoked and a new token, good for an hour, is spent.
+  const agentState = join(process.env.ADSYNC_STATE_DIR ?? join(root, ".wrangler", "state"), "demo-agent");
+  const credentialFile = join(agentState, credentialFileName);
+  const agents = (await call(token, "GET", "/agents")).body as Array<{ id: string; revokedAt: number | null }>;
+  const known = agents.some((a) => a.id === agentId && a.revokedAt === null);
+  if (existsSync(credentialFile) && !known) rmSync(credentialFile);
+  const env: Record<string, string> = {};
+  if (!existsSync(credentialFile)) {
+    if (known) await call(token, "DELETE", `/agents/${agentId}`);
+    const tokens = (await call(token, "GET", "/agents/enrollment-tokens")).body as Array<{ id: string; label: string; status: string }>;
+    for (const old of tokens.filter((t) => t.label === "npm start" && t.status === "pending"))
+      await call(token, "DELETE", `/agents/enrollment-tokens/${old.id}`);
+    const enrolled = await call(token, "POST", "/agents/enrollment-tokens", { label: "npm start", expiresInHours: 1 });
+    const agentToken = (enrolled.body as { token?: string }).token;
+    if (enrolled.status !== 201 || !agentToken) throw new Error(`making the agent's enrollment token failed: HTTP ${enrolled.status}`);
+    env.ADSYNC_TOKEN = agentToken;
+  }
   if (directoryFile !== "") env.ADSYNC_DIRECTORY_FILE = directoryFile;
-  start("agent", process.execPath, [...agentNodeFlags, agentBundle, "--url", origin, "--id", "demo-agent"], env);
+  start("agent", process.execPath, [...agentNodeFlags, agentBundle, "--url", origin, "--id", agentId, "--state-dir", agentState], env);
 
   process.stdout.write(
     [

@@ -2,7 +2,10 @@
 // workerd, a real agent process allowed the test run's Samba DC only, and a listener on
 // another loopback port standing for any internal host an editor of the configuration might
 // name. Whatever route takes the configuration or a draft, the listener sees no connection.
+import { mkdtemp } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { targetFor } from "../agent/src/ldap/test-support.ts";
 import { type AgentProcess, startAgent } from "./support/agent-process.ts";
@@ -146,16 +149,19 @@ describe("the agent's local policy", () => {
     expect(connections).toBe(0);
   });
 
-  it("stops an agent an administrator revokes, and one that tries another token's agent id", async () => {
+  it("stops an agent an administrator revokes, and one that tries to enroll an enrolled agent's id", async () => {
     const enroll = async (label: string) => (await stack.api("POST", "/agents/enrollment-tokens", { label })).body.token as string;
     const dcs = [dc.ip, dc.hostname];
     const owner = startAgent({ url: stack.base, token: await enroll("owner"), id: "owned-id", dcs });
     let intruder: AgentProcess | undefined;
     try {
       await owner.waitFor(/connected to/);
-      intruder = startAgent({ url: stack.base, token: await enroll("intruder"), id: "owned-id", dcs });
+      // Another host, with a token of its own, asks for the same id: it gets none, and the owner stays.
+      const elsewhere = await mkdtemp(join(tmpdir(), "adsync-intruder-"));
+      intruder = startAgent({ url: stack.base, token: await enroll("intruder"), id: "owned-id", dcs, stateDir: elsewhere });
       expect(await intruder.exited).toBe(3);
-      expect(intruder.lines.join("\n")).toMatch(/belongs to an agent enrolled with another token/);
+      expect(intruder.lines.join("\n")).toMatch(/enrollment refused \(agent_id_taken\): The agent id owned-id is already enrolled/);
+      expect(owner.child.exitCode).toBeNull();
       expect((await stack.api("DELETE", "/agents/owned-id")).status).toBe(200);
       expect(await owner.exited).toBe(3);
       expect(owner.lines.join("\n")).toMatch(/an administrator revoked this agent/);

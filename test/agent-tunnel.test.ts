@@ -1,17 +1,19 @@
 // The whole path of issue-free operation and of every usual failure: the bundled worker in
 // workerd on a loopback port, real connector agent processes dialling in to it, and real
 // Samba DCs behind them. Also what must never leak: the bind password.
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import { sign } from "hono/jwt";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { credentialFileName } from "../agent/src/enrollment/credential-store.ts";
 import { targetFor } from "../agent/src/ldap/test-support.ts";
 import type { ConnectionStep, OuNode, TestConnectionResult } from "../schema/src/agent-protocol.ts";
-import { type AgentProcess, freePort, startAgent } from "./support/agent-process.ts";
+import { type AgentProcess, agentStateDir, freePort, startAgent } from "./support/agent-process.ts";
 import { type SambaDc, startSambaDc } from "./support/samba-dc.ts";
 import { bundleWorker, startWorker, testSecrets } from "./support/worker-bundle.ts";
 
@@ -35,7 +37,6 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
   let base: string;
   let acme: string;
   let globex: string;
-  let acmeAgentToken: string;
   let spare: SambaDc;
   let blackHolePort: number;
   const agents: AgentProcess[] = [];
@@ -61,8 +62,16 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
   // What the agent host allows: the test run's DC, the spare DC, a name that does not resolve
   // (to see DNS fail), and the silent server of the last tests. Nothing else.
   const allowedDcs = () => [dc.ip, dc.hostname, SPARE_DC_IP, "dc1.nonexistent.invalid", `127.0.0.1:${blackHolePort}`];
-  const agent = (id: string, token = acmeAgentToken) => {
-    const a = startAgent({ url: base, token, id, dcs: allowedDcs() });
+  /** A new enrollment token of acme's: each enrolls one agent. */
+  const newToken = async (label = "office") => {
+    const enrolled = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", acme, { label });
+    expect(enrolled.status).toBe(201);
+    return enrolled.body.token as string;
+  };
+  /** Starts an agent; its first start spends a new token (or the one given), a later one its saved credential. */
+  const agent = async (id: string, token?: string) => {
+    const enrolled = existsSync(join(agentStateDir(base, id), credentialFileName));
+    const a = startAgent({ url: base, id, dcs: allowedDcs(), ...(enrolled ? {} : { token: token ?? (await newToken()) }) });
     agents.push(a);
     return a;
   };
@@ -91,10 +100,7 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     globex = await adminToken("globex");
     expect((await api("PUT", "/api/v1/tenants/acme/config", acme, config)).status).toBe(200);
     expect((await api("PUT", "/api/v1/tenants/acme/config/bind-password", acme, { password: dc.servicePassword })).status).toBe(200);
-    const enrolled = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", acme, { label: "office" });
-    expect(enrolled.status).toBe(201);
-    acmeAgentToken = enrolled.body.token;
-    await agent("acme-1").waitFor(/connected to/);
+    await (await agent("acme-1")).waitFor(/connected to/);
   });
 
   afterAll(async () => {
@@ -211,13 +217,13 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     });
     expect((await api("GET", "/api/v1/tenants/globex/agents", globex)).body).toEqual([]);
     // The token's tenant part is what routes it; pointed at globex it is simply unknown there.
-    const forged = agent("forged", acmeAgentToken.replace(/^adsa_acme_/, "adsa_globex_"));
+    const forged = await agent("forged", (await newToken()).replace(/^adsa_acme_/, "adsa_globex_"));
     expect(await forged.exited).toBe(3);
-    expect(forged.lines.join("\n")).toMatch(/refused this agent's token/);
+    expect(forged.lines.join("\n")).toMatch(/enrollment refused \(invalid_enrollment_token\)/);
   });
 
   it("spreads requests over two agents and lists both", async () => {
-    await agent("acme-2").waitFor(/connected to/);
+    await (await agent("acme-2")).waitFor(/connected to/);
     const listed = await api("GET", "/api/v1/tenants/acme/agents", acme);
     expect(
       listed.body
@@ -264,7 +270,7 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     const liveAgents = async (n: number) => {
       const live = () => agents.filter((a) => a.id.startsWith("acme-") && a.child.exitCode === null && a.child.signalCode === null);
       for (const extra of live().slice(n)) await extra.kill("SIGKILL");
-      for (let i = live().length; i < n; i++) await agent(`acme-spare-${agents.length}`).waitFor(/connected to/);
+      for (let i = live().length; i < n; i++) await (await agent(`acme-spare-${agents.length}`)).waitFor(/connected to/);
       await expect
         .poll(
           async () =>
@@ -314,7 +320,7 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
   });
 
   it("reconnects its agents after the worker restarts, with configuration and password kept", async () => {
-    const a = agent("acme-3");
+    const a = await agent("acme-3");
     await a.waitFor(/connected to/);
     await mf?.dispose();
     await a.waitFor(/disconnected|could not connect/);
@@ -326,17 +332,64 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     expect(res.body.ok, JSON.stringify(res.body)).toBe(true);
   });
 
-  it("refuses a revoked token at connect, and disconnects the agents using it", async () => {
-    const tokens = await api("GET", "/api/v1/tenants/acme/agents/enrollment-tokens", acme);
-    const live = agents.find((a) => a.id === "acme-3") as AgentProcess;
-    expect((await api("DELETE", `/api/v1/tenants/acme/agents/enrollment-tokens/${tokens.body[0].id}`, acme)).status).toBe(200);
-    expect(await live.exited).toBe(3);
-    expect(live.lines.join("\n")).toMatch(/revoked this agent's token: stopping/);
-    const late = agent("acme-late");
+  it("spends a token once: a restart needs none, the spent token enrolls nothing more, and a revoked agent stops for good", async () => {
+    const token = await newToken("once");
+    const first = await agent("acme-once", token);
+    await first.waitFor(/connected to/);
+    const file = join(agentStateDir(base, "acme-once"), credentialFileName);
+    expect(first.lines.join("\n")).toContain(`enrolled as acme-once; the credential is saved in ${file} and the token is spent`);
+    // The credential is the agent's alone: a file only its account can read, in a directory only it can enter.
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(agentStateDir(base, "acme-once")).mode & 0o777).toBe(0o700);
+    expect(readFileSync(file, "utf8")).not.toContain(token);
+    await first.kill();
+
+    // A restart, as a service manager does it: no token, the saved credential.
+    const again = startAgent({ url: base, id: "acme-once", dcs: allowedDcs() });
+    agents.push(again);
+    await again.waitFor(/connected to/);
+    expect(again.lines.join("\n")).not.toMatch(/enrolling/);
+
+    // The same token, copied to another host: refused, and the enrolled agent is unaffected.
+    const copy = startAgent({
+      url: base,
+      id: "acme-copy",
+      token,
+      dcs: allowedDcs(),
+      stateDir: await mkdtemp(join(tmpdir(), "adsync-copy-")),
+    });
+    agents.push(copy);
+    expect(await copy.exited).toBe(3);
+    expect(copy.lines.join("\n")).toMatch(
+      /enrollment refused \(enrollment_token_used\): This enrollment token was already used, by the agent acme-once/,
+    );
+    expect(again.child.exitCode).toBeNull();
+    const tokens = (await api("GET", "/api/v1/tenants/acme/agents/enrollment-tokens", acme)).body as Array<Record<string, unknown>>;
+    expect(tokens.find((t) => t.label === "once")).toMatchObject({ status: "used", usedBy: "acme-once", usedAt: expect.any(Number) });
+
+    // The administrator's record: who made the token, the host and address that enrolled, the refusal.
+    const events = (await api("GET", "/api/v1/tenants/acme/agents/events", acme)).body as Array<Record<string, unknown>>;
+    expect(events.find((e) => e.type === "enrolled" && e.agentId === "acme-once")).toMatchObject({
+      hostname: hostname(),
+      address: expect.stringMatching(/^127\.0\.0\.1$|^::1$|^::ffff:127\.0\.0\.1$/),
+      tokenLabel: "once",
+      tokenBy: "admin@acme",
+    });
+    expect(events.find((e) => e.type === "enrollment_refused" && e.agentId === "acme-copy")).toMatchObject({
+      detail: "enrollment_token_used",
+      tokenLabel: "once",
+    });
+    const listed = (await api("GET", "/api/v1/tenants/acme/agents", acme)).body as Array<Record<string, unknown>>;
+    expect(listed.find((a) => a.id === "acme-once")).toMatchObject({ connected: true, tokenLabel: "once", enrolledBy: "admin@acme" });
+
+    // Revoked: it stops, says how to enroll the host again, and its credential opens nothing any more.
+    expect((await api("DELETE", "/api/v1/tenants/acme/agents/acme-once", acme)).status).toBe(200);
+    expect(await again.exited).toBe(3);
+    expect(again.lines.join("\n")).toMatch(/an administrator revoked this agent \(Agents\)[\s\S]*delete .*agent-credential\.json/);
+    const late = startAgent({ url: base, id: "acme-once", dcs: allowedDcs() });
+    agents.push(late);
     expect(await late.exited).toBe(3);
-    expect(late.lines.join("\n")).toMatch(/refused this agent's token/);
-    const listed = (await api("GET", "/api/v1/tenants/acme/agents", acme)).body as Array<{ connected: boolean }>;
-    expect(listed.every((x) => !x.connected)).toBe(true);
+    expect(late.lines.join("\n")).toMatch(/The agent acme-once was revoked/);
   });
 
   it("never lets a bind password into a response or a log line", () => {

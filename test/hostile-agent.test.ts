@@ -7,8 +7,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentCloseCodes, agentHeaders, agentProtocolVersion, type WorkerMessage } from "../schema/src/agent-protocol.ts";
+import { agentCloseCodes, agentConnectPath, agentHeaders, agentProtocolVersion, type WorkerMessage } from "../schema/src/agent-protocol.ts";
 import { freePort } from "./support/agent-process.ts";
+import { enrollAgent } from "./support/enroll-agent.ts";
 import { type ScriptedAgent, scriptedUser, startScriptedAgent } from "./support/scripted-agent.ts";
 import { adminToken } from "./support/stack.ts";
 import { bundleWorker, startWorker } from "./support/worker-bundle.ts";
@@ -38,11 +39,13 @@ function workerdRss(port: number): number {
 }
 
 /** A raw agent socket: what the test sends is exactly what goes on the wire. */
-function rawAgent(base: string, token: string, id: string) {
-  const url = new URL("/api/v1/agent/connect", base);
+async function rawAgent(base: string, token: string, id: string) {
+  // An enrolled agent: the hostile one has a credential of its own, as a compromised host would.
+  const credential = await enrollAgent(base, token, id);
+  const url = new URL(agentConnectPath, base);
   url.protocol = "ws:";
   const socket = new WebSocket(url, {
-    headers: { Authorization: `Bearer ${token}`, [agentHeaders.id]: id, [agentHeaders.protocol]: String(agentProtocolVersion) },
+    headers: { Authorization: `Bearer ${credential}`, [agentHeaders.id]: id, [agentHeaders.protocol]: String(agentProtocolVersion) },
   } as never);
   const requests: WorkerMessage[] = [];
   socket.addEventListener("message", (e) => requests.push(JSON.parse(String(e.data))));
@@ -63,8 +66,8 @@ describe("an agent that breaks the protocol", () => {
   let mf: Miniflare;
   let base: string;
   let port: number;
-  let token: string;
   let good: ScriptedAgent;
+  let goodCredential: string;
   const logs: string[] = [];
   let admin: string;
   const api = async (method: string, path: string, body?: unknown) => {
@@ -76,10 +79,12 @@ describe("an agent that breaks the protocol", () => {
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };
+  /** A new enrollment token: each one enrolls a single agent. */
+  const token = async (): Promise<string> => (await api("POST", "/agents/enrollment-tokens", { label: "hostile" })).body.token;
   const startGood = async () => {
     good = startScriptedAgent({
       url: base,
-      token,
+      credential: goodCredential,
       id: "good-agent",
       answer: () => ({ entries: [scriptedUser(1, "OU=Groups,DC=example,DC=com")] }),
     });
@@ -100,7 +105,7 @@ describe("an agent that breaks the protocol", () => {
     admin = await adminToken("hostile");
     const config = { connection, scope: { users: "all" }, schedule: { mode: "manual" } };
     expect((await api("PUT", "/config", config)).status).toBe(200);
-    token = (await api("POST", "/agents/enrollment-tokens", { label: "hostile" })).body.token;
+    goodCredential = await enrollAgent(base, await token(), "good-agent");
     await startGood();
   });
   afterAll(async () => {
@@ -124,15 +129,19 @@ describe("an agent that breaks the protocol", () => {
       agentCloseCodes.foreignRequest,
       /not given/,
     ],
-  ])("is disconnected for %s, and the worker goes on", async (_what, send, code, reason) => {
-    const evil = rawAgent(base, token, `evil-${code}`);
+  ])("is disconnected for %s, and the worker goes on", async (what, send, code, reason) => {
+    const id = `evil-${code}-${what.replace(/[^a-z0-9]+/gi, "-").slice(0, 30)}`;
+    const evil = await rawAgent(base, await token(), id);
     await within(evil.opened, 5000, "connect");
     send(evil.socket);
     const closed = await within(evil.closed, 10_000, "close");
     expect(closed.code).toBe(code);
     expect(closed.reason).toMatch(reason);
-    await expect.poll(() => logs.join("\n"), { timeout: 5000 }).toContain(`"agentId":"evil-${code}"`);
-    expect(logs.find((l) => l.includes("agent_protocol_violation") && l.includes(`evil-${code}`))).toBeDefined();
+    await expect.poll(() => logs.join("\n"), { timeout: 5000 }).toContain(`"agentId":"${id}"`);
+    expect(logs.find((l) => l.includes("agent_protocol_violation") && l.includes(id))).toBeDefined();
+    // And the administrator reads it in the agents' log.
+    const events = (await api("GET", "/agents/events")).body as Array<{ type: string; agentId: string; detail: string }>;
+    expect(events.find((e) => e.type === "protocol_violation" && e.agentId === id)?.detail).toMatch(new RegExp(`^${code} `));
     await stillServes();
   });
 
@@ -144,7 +153,7 @@ describe("an agent that breaks the protocol", () => {
     await expect
       .poll(async () => (await api("GET", "/agents")).body.filter((a: { connected: boolean }) => a.connected).length, { timeout: 10_000 })
       .toBe(0);
-    const evil = rawAgent(base, token, "evil-flood");
+    const evil = await rawAgent(base, await token(), "evil-flood");
     await within(evil.opened, 5000, "connect");
     const before = workerdRss(port);
     const preview = api("POST", "/preview");

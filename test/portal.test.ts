@@ -277,6 +277,20 @@ describe("the portal page", { timeout: 90_000 }, () => {
     expect(await page.evaluate<string>("document.activeElement.shadowRoot.activeElement.id")).toBe("panel-connection");
   });
 
+  it("shows in Agents how the agent enrolled: with which token, by whom, from where", async () => {
+    await page.getByRole("tab", { name: "Agents" }).click();
+    const row = page.locator("table.agents tbody tr", { hasText: "demo-agent" });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/token "npm start" by developer@localhost/);
+    const enrolled = page.locator('table.agent-events tr[data-event="enrolled"]', { hasText: "demo-agent" });
+    await enrolled.first().waitFor();
+    expect(await enrolled.first().textContent()).toContain("npm start (developer@localhost)");
+    await page
+      .locator("table.tokens tbody tr", { hasText: /Used by demo-agent/ })
+      .first()
+      .waitFor();
+  });
+
   it("is usable at a narrow width: nothing spills sideways", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const tab of ["Connection", "Preview & Sync", "Agents"]) {
@@ -340,6 +354,10 @@ describe("the portal page", { timeout: 90_000 }, () => {
       new RegExp(`ADSYNC_TOKEN=adsa_lonely_\\S+ node .*adsync-agent\\.mjs --url ${product.origin} --dc ${dc.ip.replace(/\./g, "\\.")}`),
     );
     expect(command).not.toContain("--token");
+    // It says what the token is good for, and lists it as pending until an agent spends it.
+    await other.getByText(/It enrolls one agent, once, until/).waitFor();
+    await other.locator("table.tokens tbody tr", { hasText: "Pending" }).first().waitFor();
+    await other.locator('table.agent-events tr[data-event="token_created"]').first().waitFor();
     await snap(other, shots, "14-agent-offline-add-agent");
     // The command's download is real.
     expect((await fetch(`${product.origin}/downloads/adsync-agent.mjs`)).status).toBe(200);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "./support/agent-process.ts";
+import { enrollAgent } from "./support/enroll-agent.ts";
 import {
   type ScriptedAgent,
   type ScriptedAnswer,
@@ -65,10 +66,11 @@ async function worker(tenant: string, persistDir?: string, port?: number) {
   return { mf, base, dir, port: at, api, finished, sync, extensions };
 }
 
-async function enroll(w: Awaited<ReturnType<typeof worker>>): Promise<string> {
+/** A scripted agent's credential: a token made and spent, as an agent's first start does. */
+async function enroll(w: Awaited<ReturnType<typeof worker>>, id: string): Promise<string> {
   const created = await w.api("POST", "/agents/enrollment-tokens", { label: "scripted" });
   expect(created.status).toBe(201);
-  return created.body.token;
+  return enrollAgent(w.base, created.body.token, id);
 }
 
 describe("an incomplete read through the run in workerd", () => {
@@ -79,7 +81,7 @@ describe("an incomplete read through the run in workerd", () => {
 
   beforeAll(async () => {
     w = await worker("partial");
-    agent = startScriptedAgent({ url: w.base, token: await enroll(w), id: "scripted-1", answer: (s) => answer(s) });
+    agent = startScriptedAgent({ url: w.base, credential: await enroll(w, "scripted-1"), id: "scripted-1", answer: (s) => answer(s) });
     await agent.connected;
   });
   afterAll(async () => {
@@ -168,9 +170,9 @@ describe("a worker restarted in the middle of applying a plan", () => {
       schedule: { mode: "manual" },
     };
     expect((await first.api("PUT", "/config", config)).status).toBe(200);
-    const token = await enroll(first);
+    const credential = await enroll(first, "scripted-resume");
     const directory = (s: SearchOperation) => ({ entries: searchKind(s) === "scope" ? range(1, USERS).map((i) => scriptedUser(i)) : [] });
-    let agent = startScriptedAgent({ url: first.base, token, id: "scripted-resume", answer: directory });
+    let agent = startScriptedAgent({ url: first.base, credential, id: "scripted-resume", answer: directory });
     await agent.connected;
 
     const started = await first.api("POST", "/sync");
@@ -190,7 +192,7 @@ describe("a worker restarted in the middle of applying a plan", () => {
 
     // The same state on disk, the same address: the agent reconnects and the alarm goes on.
     const second = await worker("resume", first.dir, first.port);
-    agent = startScriptedAgent({ url: second.base, token, id: "scripted-resume", answer: directory });
+    agent = startScriptedAgent({ url: second.base, credential, id: "scripted-resume", answer: directory });
     await agent.connected;
     try {
       const run = await second.finished(started.body.id, 120_000);

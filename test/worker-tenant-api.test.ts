@@ -142,17 +142,32 @@ describe("the tenant API in workerd", () => {
     expect(Date.parse(next.nextRunAt)).toBeGreaterThan(before);
   });
 
-  it("issues an enrollment token once, lists it by id, and revokes it", async () => {
+  it("issues an enrollment token once, for 24 hours unless told, lists it by id, and revokes it", async () => {
     const token = await adminToken("acme");
+    const before = Date.now();
     const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", token, { label: "dc-site-1" });
     expect(created.status).toBe(201);
     expect(created.body.token).toMatch(/^adsa_acme_[a-f0-9]{16}_/);
+    expect(created.body).toMatchObject({ status: "pending", usedAt: null, usedBy: null });
+    expect(created.body.expiresAt - created.body.createdAt).toBe(24 * 3_600_000);
+    expect(created.body.createdAt).toBeGreaterThanOrEqual(before);
     const listed = await api("GET", "/api/v1/tenants/acme/agents/enrollment-tokens", token);
-    expect(listed.body).toEqual([expect.objectContaining({ id: created.body.id, label: "dc-site-1", revokedAt: null })]);
+    expect(listed.body).toEqual([expect.objectContaining({ id: created.body.id, label: "dc-site-1", revokedAt: null, status: "pending" })]);
     expect(listed.text).not.toContain(created.body.token.split("_").pop());
     const revoked = await api("DELETE", `/api/v1/tenants/acme/agents/enrollment-tokens/${created.body.id}`, token);
-    expect(revoked.body.revokedAt).toEqual(expect.any(Number));
+    expect(revoked.body).toMatchObject({ revokedAt: expect.any(Number), status: "revoked" });
     expect((await api("DELETE", "/api/v1/tenants/acme/agents/enrollment-tokens/0123456789abcdef", token)).status).toBe(404);
+
+    const short = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", token, { label: "short", expiresInHours: 2 });
+    expect(short.body.expiresAt - short.body.createdAt).toBe(2 * 3_600_000);
+    for (const expiresInHours of [0, 721, 1.5, "24"]) {
+      const refused = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", token, { expiresInHours });
+      expect({ expiresInHours, status: refused.status, code: refused.body.error?.code }).toEqual({
+        expiresInHours,
+        status: 400,
+        code: "invalid_expiry",
+      });
+    }
   });
 
   it("answers Test Connection without an agent with a failed first step and the fix", async () => {
@@ -169,106 +184,195 @@ describe("the tenant API in workerd", () => {
     expect(res).toMatchObject({ status: 503, body: { error: { code: "agent_offline" } } });
   });
 
-  describe("agent connections", () => {
-    const connect = (token: string | undefined, agentId = "agent-1") =>
-      new Promise<{ opened: boolean; closeCode?: number }>((resolve) => {
+  describe("agent enrollment and connections", () => {
+    const verdictOf = async (res: Response) => ({
+      status: res.status,
+      code: ((await res.json()) as { error?: { code: string } }).error?.code,
+    });
+    const enroll = (token: string | undefined, agentId: string) =>
+      fetch(new URL("/api/v1/agent/enroll", base), {
+        method: "POST",
+        headers: {
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+          "X-Adsync-Agent-Id": agentId,
+          "X-Adsync-Agent-Hostname": `${agentId}.example.test`,
+          "X-Adsync-Agent-Version": "9.9.9",
+        },
+      });
+    const newToken = async () =>
+      (await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", await adminToken("acme"), {})).body.token;
+    /** The agent's first start: a new token spent for its credential. */
+    const enrolled = async (agentId: string, token?: string) => {
+      const res = await enroll(token ?? (await newToken()), agentId);
+      const body = (await res.json()) as { credential: string; agentId: string };
+      expect(res.status, JSON.stringify(body)).toBe(201);
+      return body.credential;
+    };
+    const sockets: WebSocket[] = [];
+    const connect = (credential: string | undefined, agentId = "agent-1") =>
+      new Promise<{ opened: boolean; closeCode?: number; socket: WebSocket }>((resolve) => {
         const url = new URL("/api/v1/agent/connect", base);
         url.protocol = "ws:";
         const ws = new WebSocket(url, {
           headers: {
-            ...(token ? { Authorization: `Bearer ${token}` } : {}),
+            ...(credential ? { Authorization: `Bearer ${credential}` } : {}),
             "X-Adsync-Agent-Id": agentId,
             "X-Adsync-Agent-Hostname": "host-1",
           },
         } as never);
-        ws.addEventListener("open", () => resolve({ opened: true }));
-        ws.addEventListener("error", () => resolve({ opened: false }));
-        ws.addEventListener("close", (e) => resolve({ opened: false, closeCode: e.code }));
-        (connect as unknown as { last?: WebSocket }).last = ws;
+        sockets.push(ws);
+        ws.addEventListener("open", () => resolve({ opened: true, socket: ws }));
+        ws.addEventListener("error", () => resolve({ opened: false, socket: ws }));
+        ws.addEventListener("close", (e) => resolve({ opened: false, closeCode: e.code, socket: ws }));
       });
-
-    it("refuses a missing, malformed, unknown or other-tenant token before upgrading", async () => {
-      const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", await adminToken("acme"), {});
-      const forged = created.body.token.replace("adsa_acme_", "adsa_globex_");
-      const refusals: Array<[string | undefined, string]> = [
-        [undefined, "invalid_agent_token"],
-        ["nope", "invalid_agent_token"],
-        [`adsa_acme_0123456789abcdef_${"A".repeat(43)}`, "invalid_agent_token"],
-        [forged, "invalid_agent_token"],
-      ];
-      for (const [token, code] of refusals) {
-        expect((await connect(token)).opened, String(token)).toBe(false);
-        // The same request without the upgrade says why: the upgrade is refused with HTTP 401, before any socket exists.
-        const verdict = await fetch(new URL("/api/v1/agent/connect", base), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-        expect({ token, status: verdict.status, code: ((await verdict.json()) as { error: { code: string } }).error.code }).toEqual({
-          token,
-          status: 401,
-          code,
-        });
-      }
-      expect((await connect(created.body.token)).opened).toBe(true);
+    /** The same request without the upgrade says why: the upgrade is refused before any socket exists. */
+    const connectVerdict = async (credential: string | undefined, agentId?: string) =>
+      verdictOf(
+        await fetch(new URL("/api/v1/agent/connect", base), {
+          headers: {
+            ...(credential ? { Authorization: `Bearer ${credential}` } : {}),
+            ...(agentId ? { "X-Adsync-Agent-Id": agentId } : {}),
+          },
+        }),
+      );
+    afterAll(() => {
+      for (const ws of sockets) ws.close();
     });
 
-    it("keeps an agent id to the token it connected with: another token can neither take it over nor evict it", async () => {
+    it("connects only with a credential: missing, malformed, unknown, other-tenant and enrollment tokens are refused before upgrading", async () => {
+      const token = await newToken();
+      const credential = await enrolled("agent-1", token);
+      expect(credential).toMatch(/^adsc_acme_[a-f0-9]{16}_[A-Za-z0-9_-]{43}$/);
+      const refusals: Array<[string | undefined, string]> = [
+        [undefined, "invalid_agent_credential"],
+        ["nope", "invalid_agent_credential"],
+        [`adsc_acme_0123456789abcdef_${"A".repeat(43)}`, "invalid_agent_credential"],
+        [credential.replace("adsc_acme_", "adsc_globex_"), "invalid_agent_credential"],
+        // Forged: the right id with another secret.
+        [`${credential.slice(0, -43)}${"B".repeat(43)}`, "invalid_agent_credential"],
+        // The enrollment token it was bought with opens nothing.
+        [token, "enrollment_token_not_credential"],
+        [await newToken(), "enrollment_token_not_credential"],
+      ];
+      for (const [presented, code] of refusals) {
+        expect((await connect(presented)).opened, String(presented)).toBe(false);
+        expect({ presented, ...(await connectVerdict(presented)) }).toEqual({ presented, status: 401, code });
+      }
+      expect((await connect(credential)).opened).toBe(true);
+    });
+
+    it("spends a token once; a spent, revoked or forged token enrolls nothing, and a spent one cannot be revoked", async () => {
       const admin = await adminToken("acme");
-      const first = (await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {})).body.token;
-      const second = (await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {})).body.token;
-      expect((await connect(first, "agent-owned")).opened).toBe(true);
-      const owner = (connect as unknown as { last: WebSocket }).last;
-      expect((await connect(second, "agent-owned")).opened).toBe(false);
-      const verdict = await fetch(new URL("/api/v1/agent/connect", base), {
-        headers: { Authorization: `Bearer ${second}`, "X-Adsync-Agent-Id": "agent-owned" },
+      const token = await newToken();
+      await enrolled("agent-once", token);
+      expect(await verdictOf(await enroll(token, "agent-twice"))).toEqual({ status: 401, code: "enrollment_token_used" });
+      expect(await verdictOf(await enroll(`${token.slice(0, -43)}${"C".repeat(43)}`, "agent-forged"))).toEqual({
+        status: 401,
+        code: "invalid_enrollment_token",
       });
-      expect({ status: verdict.status, code: ((await verdict.json()) as { error: { code: string } }).error.code }).toEqual({
+      expect(await verdictOf(await enroll(undefined, "agent-none"))).toEqual({ status: 401, code: "invalid_enrollment_token" });
+      const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, { label: "withdrawn" });
+      await api("DELETE", `/api/v1/tenants/acme/agents/enrollment-tokens/${created.body.id}`, admin);
+      expect(await verdictOf(await enroll(created.body.token, "agent-withdrawn"))).toEqual({
+        status: 401,
+        code: "enrollment_token_revoked",
+      });
+      const tokens = (await api("GET", "/api/v1/tenants/acme/agents/enrollment-tokens", admin)).body as Array<Record<string, unknown>>;
+      const spent = tokens.find((t) => t.usedBy === "agent-once") as { id: string };
+      expect(spent).toMatchObject({ status: "used" });
+      expect(await api("DELETE", `/api/v1/tenants/acme/agents/enrollment-tokens/${spent.id}`, admin)).toMatchObject({
         status: 409,
-        code: "agent_id_taken",
+        body: { error: { code: "token_used", message: expect.stringMatching(/revoke that agent instead/) } },
       });
-      // The owner is still connected and listed.
-      expect(owner.readyState).toBe(WebSocket.OPEN);
+      // The refused attempts enrolled nobody.
+      const agents = (await api("GET", "/api/v1/tenants/acme/agents", admin)).body as Array<{ id: string }>;
+      expect(agents.map((a) => a.id)).not.toEqual(expect.arrayContaining(["agent-twice"]));
+      expect(agents.map((a) => a.id).filter((id) => ["agent-twice", "agent-forged", "agent-none", "agent-withdrawn"].includes(id))).toEqual(
+        [],
+      );
+    });
+
+    it("keeps an agent id to its credential: another enrollment can neither take it over nor evict it", async () => {
+      const admin = await adminToken("acme");
+      const owner = await connect(await enrolled("agent-owned"), "agent-owned");
+      expect(owner.opened).toBe(true);
+      expect(await verdictOf(await enroll(await newToken(), "agent-owned"))).toEqual({ status: 409, code: "agent_id_taken" });
+      // Another agent's credential does not speak for this id.
+      const other = await enrolled("agent-other");
+      expect(await connectVerdict(other, "agent-owned")).toEqual({ status: 401, code: "invalid_agent_credential" });
+      expect(owner.socket.readyState).toBe(WebSocket.OPEN);
       const agents = (await api("GET", "/api/v1/tenants/acme/agents", admin)).body as Array<{ id: string; connected: boolean }>;
       expect(agents.find((a) => a.id === "agent-owned")).toMatchObject({ connected: true });
-      owner.close();
     });
 
-    it("revokes one agent: its socket closes with 4007, it cannot come back, and its token's other agents stay", async () => {
+    it("revokes one agent: its socket closes with 4007, its credential stops working, and the other agents stay", async () => {
       const admin = await adminToken("acme");
-      const token = (await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {})).body.token;
-      expect((await connect(token, "agent-doomed")).opened).toBe(true);
-      const doomed = (connect as unknown as { last: WebSocket }).last;
-      const closed = new Promise<number>((r) => doomed.addEventListener("close", (e) => r(e.code)));
-      expect((await connect(token, "agent-sibling")).opened).toBe(true);
-      const sibling = (connect as unknown as { last: WebSocket }).last;
+      const doomedCredential = await enrolled("agent-doomed");
+      const doomed = await connect(doomedCredential, "agent-doomed");
+      expect(doomed.opened).toBe(true);
+      // The agent is told first, then the socket closes with 4007; the agent, as the real one
+      // does, closes its end on the message rather than wait for the connection to wind down.
+      const told = new Promise<unknown>((r) =>
+        doomed.socket.addEventListener("message", (e) => {
+          r(JSON.parse(String(e.data)));
+          doomed.socket.close();
+        }),
+      );
+      const closed = new Promise<number>((r) => doomed.socket.addEventListener("close", (e) => r(e.code)));
+      const sibling = await connect(await enrolled("agent-sibling"), "agent-sibling");
+      expect(sibling.opened).toBe(true);
       const viewer = await adminToken("acme", "viewer");
       expect((await api("DELETE", "/api/v1/tenants/acme/agents/agent-doomed", viewer)).status).toBe(403);
       const revoked = await api("DELETE", "/api/v1/tenants/acme/agents/agent-doomed", admin);
       expect(revoked).toMatchObject({ status: 200, body: { id: "agent-doomed", revokedAt: expect.any(Number) } });
+      expect(await told).toEqual({ type: "revoked", reason: expect.stringMatching(/revoked this agent/) });
       expect(await closed).toBe(4007);
-      expect((await connect(token, "agent-doomed")).opened).toBe(false);
-      const verdict = await fetch(new URL("/api/v1/agent/connect", base), {
-        headers: { Authorization: `Bearer ${token}`, "X-Adsync-Agent-Id": "agent-doomed" },
-      });
-      expect({ status: verdict.status, code: ((await verdict.json()) as { error: { code: string } }).error.code }).toEqual({
-        status: 401,
-        code: "agent_revoked",
-      });
-      expect(sibling.readyState).toBe(WebSocket.OPEN);
+      expect((await connect(doomedCredential, "agent-doomed")).opened).toBe(false);
+      expect(await connectVerdict(doomedCredential)).toEqual({ status: 401, code: "agent_revoked" });
+      expect(sibling.socket.readyState).toBe(WebSocket.OPEN);
       expect((await api("DELETE", "/api/v1/tenants/acme/agents/no-such-agent", admin)).status).toBe(404);
-      sibling.close();
+      // The host can be enrolled again, with a new token: a new credential, and the old one stays dead.
+      const renewed = await enrolled("agent-doomed");
+      expect((await connect(renewed, "agent-doomed")).opened).toBe(true);
+      expect(await connectVerdict(doomedCredential)).toEqual({ status: 401, code: "invalid_agent_credential" });
     });
 
-    it("lists a connected agent, and a revoked token disconnects it and cannot reconnect", async () => {
+    it("lists an enrolled agent with its token and enrollment, and logs what happened in the agents' log", async () => {
       const admin = await adminToken("acme");
-      const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, {});
-      expect((await connect(created.body.token, "agent-revoke")).opened).toBe(true);
-      const ws = (connect as unknown as { last: WebSocket }).last;
-      const closed = new Promise<number>((r) => ws.addEventListener("close", (e) => r(e.code)));
-      const agents = await api("GET", "/api/v1/tenants/acme/agents", admin);
-      expect(agents.body).toEqual(
-        expect.arrayContaining([expect.objectContaining({ id: "agent-revoke", hostname: "host-1", connected: true, inFlight: 0 })]),
-      );
-      await api("DELETE", `/api/v1/tenants/acme/agents/enrollment-tokens/${created.body.id}`, admin);
-      expect(await closed).toBe(4001);
-      expect((await connect(created.body.token, "agent-revoke")).opened).toBe(false);
+      const created = await api("POST", "/api/v1/tenants/acme/agents/enrollment-tokens", admin, { label: "branch office" });
+      const credential = await enrolled("agent-listed", created.body.token);
+      expect((await connect(credential, "agent-listed")).opened).toBe(true);
+      const agents = (await api("GET", "/api/v1/tenants/acme/agents", admin)).body as Array<Record<string, unknown>>;
+      expect(agents.find((a) => a.id === "agent-listed")).toMatchObject({
+        hostname: "host-1",
+        connected: true,
+        inFlight: 0,
+        tokenId: created.body.id,
+        tokenLabel: "branch office",
+        enrolledBy: "alice@acme",
+        enrolledAt: expect.any(Number),
+        enrolledFrom: expect.any(String),
+        revokedAt: null,
+      });
+      expect(JSON.stringify(agents)).not.toContain(credential.slice(-43));
+      const events = (await api("GET", "/api/v1/tenants/acme/agents/events", admin)).body as Array<Record<string, unknown>>;
+      expect(events.find((e) => e.type === "enrolled" && e.agentId === "agent-listed")).toMatchObject({
+        hostname: "agent-listed.example.test",
+        tokenId: created.body.id,
+        tokenLabel: "branch office",
+        tokenBy: "alice@acme",
+        detail: "adsync-agent 9.9.9",
+      });
+      expect(events.find((e) => e.type === "token_created" && e.tokenId === created.body.id)).toMatchObject({ by: "alice@acme" });
+      expect(events.find((e) => e.type === "enrollment_refused" && e.agentId === "agent-twice")).toMatchObject({
+        detail: "enrollment_token_used",
+      });
+      expect(events.find((e) => e.type === "revoked" && e.agentId === "agent-doomed")).toMatchObject({ by: "alice@acme" });
+      // Newest first.
+      expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq as number)].sort((x, y) => y - x));
+      const viewer = await adminToken("acme", "viewer");
+      expect((await api("GET", "/api/v1/tenants/acme/agents/events", viewer)).status).toBe(200);
+      expect((await api("GET", "/api/v1/tenants/acme/agents/events", await adminToken("globex"))).status).toBe(403);
     });
   });
 });

@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
+import { CredentialStore, defaultStateDir, type StoredCredential } from "./enrollment/credential-store.ts";
+import { EnrollmentRefused, enroll } from "./enrollment/enroll.ts";
 import { ldifBackend } from "./ldif/ldif-backend.ts";
 import { LdifDirectory } from "./ldif/ldif-directory.ts";
 import { type DirectoryBackend, ldapBackend, runOperation } from "./operations.ts";
@@ -11,12 +13,20 @@ import { type AllowedDc, ConnectionPolicy, type ConnectionPolicySettings, parseA
 import { guardedBackend } from "./policy/guarded-backend.ts";
 import { Tunnel } from "./tunnel.ts";
 
-const usage = `usage: adsync-agent --url URL --token TOKEN --dc HOST[:PORT]... [--id ID] [--config FILE]
+const usage = `usage: adsync-agent --url URL [--token TOKEN] --dc HOST[:PORT]... [--id ID] [--state-dir DIR] [--config FILE]
 
   --url     the pbx-ad-sync worker, e.g. https://pbx.example.com   (or ADSYNC_URL)
-  --token   the enrollment token from Agents > Add agent           (or ADSYNC_TOKEN)
-  --id      this agent's id; defaults to one derived from the host name (or ADSYNC_AGENT_ID)
-  --config  a JSON file with any of { "url", "token", "id", "directoryFile" }
+  --token   the enrollment token from Agents > Add agent, for the first start only: the agent
+            spends it (it is single-use, and expires) for a credential of its own, saved in
+            the state directory; later starts need no token         (or ADSYNC_TOKEN)
+  --state-dir DIR
+            where the agent keeps its credential, in a file only its account can read
+            (default: $STATE_DIRECTORY under systemd, /var/lib/pbx-ad-sync-agent as root,
+            ~/.local/state/pbx-ad-sync-agent otherwise; %LOCALAPPDATA%\\pbx-ad-sync\\agent
+            on Windows)                        (or ADSYNC_AGENT_STATE_DIR; stateDir in the config file)
+  --id      this agent's id, chosen at enrollment; defaults to one derived from the host name
+                                                                  (or ADSYNC_AGENT_ID)
+  --config  a JSON file with any of { "url", "token", "id", "stateDir", "directoryFile", ... }
                                                                   (or ADSYNC_AGENT_CONFIG)
   --dc HOST[:PORT]
             a domain controller this agent may connect to; repeatable. Without a port, the
@@ -64,8 +74,10 @@ function fail(message: string): never {
 
 function settings(): {
   url: string;
-  token: string;
+  token: string | undefined;
   id: string;
+  idChosen: boolean;
+  stateDir: string;
   directoryFile: string | undefined;
   denyAttributes: string[];
   connections: ConnectionPolicySettings;
@@ -77,6 +89,7 @@ function settings(): {
         url: { type: "string" },
         token: { type: "string" },
         id: { type: "string" },
+        "state-dir": { type: "string" },
         config: { type: "string" },
         "directory-file": { type: "string" },
         "deny-attribute": { type: "string", multiple: true },
@@ -99,6 +112,7 @@ function settings(): {
     url?: unknown;
     token?: unknown;
     id?: unknown;
+    stateDir?: unknown;
     directoryFile?: unknown;
     denyAttributes?: unknown;
     domainControllers?: unknown;
@@ -118,7 +132,6 @@ function settings(): {
   const url = pick(args.url, process.env.ADSYNC_URL, file.url);
   const token = pick(args.token, process.env.ADSYNC_TOKEN, file.token);
   if (!url) fail("no worker URL: pass --url, set ADSYNC_URL, or put url in the config file");
-  if (!token) fail("no token: pass --token, set ADSYNC_TOKEN, or put token in the config file");
   try {
     const parsed = new URL(url);
     if (!["http:", "https:", "ws:", "wss:"].includes(parsed.protocol)) fail(`--url must be http(s) or ws(s), not ${parsed.protocol}`);
@@ -126,9 +139,11 @@ function settings(): {
     fail(`--url is not a URL: ${url}`);
   }
   const host = hostname();
+  const chosenId = pick(args.id, process.env.ADSYNC_AGENT_ID, file.id);
   const id =
-    pick(args.id, process.env.ADSYNC_AGENT_ID, file.id) ??
-    `${host.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${createHash("sha256").update(host).digest("hex").slice(0, 8)}`;
+    chosenId ?? `${host.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${createHash("sha256").update(host).digest("hex").slice(0, 8)}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) fail(`--id: ${JSON.stringify(id)} must be 1 to 64 letters, digits, dots, underscores or dashes`);
+  const stateDir = pick(args["state-dir"], process.env.ADSYNC_AGENT_STATE_DIR, file.stateDir) ?? defaultStateDir();
   const directoryFile = pick(args["directory-file"], process.env.ADSYNC_DIRECTORY_FILE, file.directoryFile);
   if (file.denyAttributes !== undefined && !(Array.isArray(file.denyAttributes) && file.denyAttributes.every((a) => typeof a === "string")))
     fail("denyAttributes in the config file must be a list of attribute names");
@@ -176,7 +191,16 @@ function settings(): {
     file.allowInsecureLdap === true;
   // The LDAP layer reads the agent's own bind password from its environment (resolveBindPassword).
   if (typeof args["bind-password-file"] === "string") process.env.ADSYNC_BIND_PASSWORD_FILE = args["bind-password-file"];
-  return { url, token, id, directoryFile, denyAttributes, connections: { dcs, domains, allowInsecureLdap } };
+  return {
+    url,
+    token,
+    id,
+    idChosen: chosenId !== undefined,
+    stateDir,
+    directoryFile,
+    denyAttributes,
+    connections: { dcs, domains, allowInsecureLdap },
+  };
 }
 
 /** Where operations are answered: the domain controllers this host allows, or a directory file. */
@@ -196,28 +220,95 @@ async function backendFor(file: string | undefined, connections: ConnectionPolic
   }
 }
 
-const { url, token, id, directoryFile, denyAttributes, connections } = settings();
+/** A refusal that stays a refusal: exit 3, so a service manager shows it instead of a retry loop. */
+function refused(message: string): never {
+  process.stderr.write(`adsync-agent: ${message}\n`);
+  process.exit(3);
+}
+
+/**
+ * The credential this agent connects with: the saved one, or, at the first start, the one its
+ * enrollment token buys, saved before it is used.
+ */
+async function credentialFor(s: ReturnType<typeof settings>, stopping: AbortSignal): Promise<{ agentId: string; credential: string }> {
+  const store = new CredentialStore(s.stateDir);
+  const worker = new URL(s.url).origin;
+  let saved: StoredCredential | undefined;
+  try {
+    saved = store.read(log);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (saved) {
+    if (saved.worker !== worker)
+      fail(
+        `${store.file} holds the credential of an agent enrolled with ${saved.worker}, not ${worker}; give this agent another --state-dir`,
+      );
+    if (s.idChosen && saved.agentId !== s.id)
+      fail(`--id ${s.id}: this agent was enrolled as ${saved.agentId} (${store.file}); start it without --id, or with that id`);
+    if (s.token !== undefined) log(`already enrolled as ${saved.agentId}: the enrollment token was not needed and is not used`);
+    return saved;
+  }
+  if (s.token === undefined)
+    fail(
+      `this agent is not enrolled yet (no ${store.file}): start it once with --token (or ADSYNC_TOKEN), ` +
+        "an enrollment token from Agents > Add agent",
+    );
+  try {
+    store.ensureWritable();
+  } catch (e) {
+    fail(`cannot keep the agent's credential in ${store.dir} (${(e as Error).message}): give a writable --state-dir`);
+  }
+  log(`enrolling as ${s.id} with ${worker}`);
+  try {
+    const enrolled = await enroll({ url: s.url, token: s.token, agentId: s.id, hostname: hostname(), version, log, stopped: stopping });
+    store.save({
+      worker,
+      tenant: enrolled.tenant,
+      agentId: enrolled.agentId,
+      credential: enrolled.credential,
+      enrolledAt: new Date().toISOString(),
+    });
+    log(`enrolled as ${enrolled.agentId}; the credential is saved in ${store.file} and the token is spent`);
+    return enrolled;
+  } catch (e) {
+    if (e instanceof EnrollmentRefused) refused(`enrollment refused (${e.code}): ${e.message}`);
+    throw e;
+  }
+}
+
+const s = settings();
+const { url, directoryFile, denyAttributes, connections } = s;
+const stopping = new AbortController();
+let tunnel: Tunnel | undefined;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping`);
+    stopping.abort();
+    tunnel?.stop();
+    setTimeout(() => process.exit(0), 200).unref();
+  });
+}
 const backend = await backendFor(directoryFile, new ConnectionPolicy(connections));
 const policy = new AttributePolicy(denyAttributes);
 if (denyAttributes.length > 0) log(`never reads, besides the built-in secrets: ${denyAttributes.join(", ")}`);
-const tunnel = new Tunnel({
+log(`adsync-agent ${version} starting (worker ${new URL(url).origin}, state ${s.stateDir})`);
+const { agentId, credential } = await credentialFor(s, stopping.signal);
+const credentialFile = new CredentialStore(s.stateDir).file;
+tunnel = new Tunnel({
   url,
-  token,
-  agentId: id,
+  credential,
+  agentId,
   hostname: hostname(),
   version,
   handle: (operation, context) => runOperation(operation, context, backend, policy),
   log,
-  // A refused token stays refused: exit, so a service manager shows the failure instead of a retry loop.
-  onRefused: () => setTimeout(() => process.exit(3), 50),
+  onRefused: (reason, code) =>
+    refused(
+      code === "replaced"
+        ? reason
+        : `${reason}\nTo enroll this host again: delete ${credentialFile}, make a token in Agents > Add agent, and start the agent with --token.`,
+    ),
 });
-log(`adsync-agent ${version} starting (id ${id}, worker ${new URL(url).origin})`);
+log(`connecting as ${agentId}`);
 tunnel.start();
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    log(`${signal}: stopping`);
-    tunnel.stop();
-    setTimeout(() => process.exit(0), 200).unref();
-  });
-}

@@ -1,6 +1,6 @@
 // The tunnel against a stand-in worker (a plain WebSocket server on loopback), for what the
 // real worker cannot be made to do on demand: hold back acknowledgements, drop the socket at
-// a chosen moment, refuse a token.
+// a chosen moment, refuse a credential.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocket as ServerSocket, WebSocketServer } from "ws";
@@ -21,7 +21,9 @@ interface StandIn {
 async function standIn(options: { refuse?: boolean } = {}): Promise<StandIn> {
   const server: Server = createServer((_req, res) => {
     res.writeHead(options.refuse ? 401 : 426, { "Content-Type": "application/json" });
-    res.end("{}");
+    res.end(
+      options.refuse ? JSON.stringify({ error: { code: "agent_revoked", message: "The agent agent-1 was revoked (Agents)." } }) : "{}",
+    );
   });
   const wss = new WebSocketServer({ noServer: true });
   const state: StandIn = {
@@ -74,7 +76,7 @@ function tunnelTo(
   const lines: string[] = [];
   const tunnel = new Tunnel({
     url: server.url,
-    token: "adsa_acme_0123456789abcdef_secret",
+    credential: "adsc_acme_0123456789abcdef_secret",
     agentId: "agent-1",
     hostname: "host-1",
     version: "9.9.9",
@@ -98,13 +100,13 @@ const until = async (check: () => boolean, what: string) => {
 };
 
 describe("Tunnel", () => {
-  it("says who it is in the upgrade request, with the token in a header", async () => {
+  it("says who it is in the upgrade request, with its credential in a header", async () => {
     const server = await standIn();
     servers.push(server);
     tunnelTo(server, async () => ({ result: null }));
     await server.connected(1);
     const headers = server.upgrades[0]?.headers ?? {};
-    expect(headers.authorization).toBe("Bearer adsa_acme_0123456789abcdef_secret");
+    expect(headers.authorization).toBe("Bearer adsc_acme_0123456789abcdef_secret");
     expect(headers["x-adsync-agent-id"]).toBe("agent-1");
     expect(headers["x-adsync-agent-hostname"]).toBe("host-1");
     expect(headers["x-adsync-agent-version"]).toBe("9.9.9");
@@ -185,25 +187,44 @@ describe("Tunnel", () => {
     expect(lines.join("\n")).toMatch(/disconnected \(1006\); reconnecting in \d+\.\d s/);
   });
 
-  it("stops for good when the worker refuses the token", async () => {
+  it("stops for good when the worker refuses its credential, and passes on what the worker said", async () => {
     const server = await standIn({ refuse: true });
     servers.push(server);
     let refused = "";
-    const { lines } = tunnelTo(server, async () => ({ result: null }), { onRefused: (reason) => (refused = reason) });
+    let code = "";
+    const { lines } = tunnelTo(server, async () => ({ result: null }), {
+      onRefused: (reason, why) => {
+        refused = reason;
+        code = why;
+      },
+    });
     await until(() => refused !== "", "the refusal");
-    expect(refused).toMatch(/refused this agent's token/);
+    expect({ refused, code }).toEqual({ refused: "The agent agent-1 was revoked (Agents).", code: "agent_revoked" });
     await new Promise((r) => setTimeout(r, 200));
     expect(lines.filter((l) => /reconnecting/.test(l))).toHaveLength(0);
   });
 
-  it("stops when the worker closes with 'revoked' (4001), and does not reconnect", async () => {
+  it("stops when the worker closes with 'revoked' (4007), and does not reconnect", async () => {
     const server = await standIn();
     servers.push(server);
     let refused = "";
     tunnelTo(server, async () => ({ result: null }), { onRefused: (reason) => (refused = reason) });
-    (await server.connected(1)).close(4001, "enrollment token revoked");
+    (await server.connected(1)).close(4007, "agent revoked");
     await until(() => refused !== "", "the stop");
     expect(refused).toMatch(/revoked/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.sockets).toHaveLength(1);
+  });
+
+  it("stops at once when told it was revoked, before the socket has wound down", async () => {
+    const server = await standIn();
+    servers.push(server);
+    let code = "";
+    tunnelTo(server, async () => ({ result: null }), { onRefused: (_reason, why) => (code = why) });
+    const socket = await server.connected(1);
+    socket.send(JSON.stringify({ type: "revoked", reason: "revoked by admin@acme" } satisfies WorkerMessage));
+    await until(() => code !== "", "the stop");
+    expect(code).toBe("agent_revoked");
     await new Promise((r) => setTimeout(r, 200));
     expect(server.sockets).toHaveLength(1);
   });

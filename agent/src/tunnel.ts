@@ -1,8 +1,10 @@
 import {
   type AgentMessage,
   type AgentOperation,
+  agentConnectPath,
   agentHeaders,
   agentProtocolVersion,
+  agentRevokedCloseCode,
   heartbeat,
   pageWindow,
   type WireEntry,
@@ -14,15 +16,16 @@ import { pageFrames } from "./page-frames.ts";
 export interface TunnelOptions {
   /** The worker's base URL, e.g. https://pbx.example.com or http://127.0.0.1:8787. */
   url: string;
-  token: string;
+  /** The agent's own credential (adsc_…), bought with its enrollment token. */
+  credential: string;
   agentId: string;
   hostname: string;
   version: string;
   /** Runs one operation; a thrown error with a `code` (and `fix`) is reported to the worker as such. */
   handle(operation: AgentOperation, context: OperationContext): Promise<OperationOutput>;
   log(line: string): void;
-  /** The worker refused this agent for good (token revoked or unknown, or replaced); the tunnel has stopped. */
-  onRefused?(reason: string): void;
+  /** The worker refused this agent for good (revoked, credential unknown, or replaced); the tunnel has stopped. */
+  onRefused?(reason: string, code: string): void;
   heartbeatMs?: number;
   /** First reconnect delay; it doubles up to maxBackoffMs, with jitter. */
   minBackoffMs?: number;
@@ -60,12 +63,12 @@ export class Tunnel {
 
   #connect(): void {
     if (this.#stopped) return;
-    const url = new URL("/api/v1/agent/connect", this.#o.url);
+    const url = new URL(agentConnectPath, this.#o.url);
     url.protocol = url.protocol === "https:" ? "wss:" : url.protocol === "http:" ? "ws:" : url.protocol;
-    // Node's WebSocket (undici) takes request headers, so the token never appears in a URL or a log.
+    // Node's WebSocket (undici) takes request headers, so the credential never appears in a URL or a log.
     const socket = new WebSocket(url, {
       headers: {
-        Authorization: `Bearer ${this.#o.token}`,
+        Authorization: `Bearer ${this.#o.credential}`,
         [agentHeaders.id]: this.#o.agentId,
         [agentHeaders.hostname]: this.#o.hostname,
         [agentHeaders.version]: this.#o.version,
@@ -104,10 +107,9 @@ export class Tunnel {
       for (const r of this.#inFlight.values()) r.controller.abort();
       this.#inFlight.clear();
       if (this.#stopped) return;
-      if (event.code === 4001) return this.#refuse("the worker revoked this agent's token");
-      if (event.code === 4007) return this.#refuse("an administrator revoked this agent (Agents)");
-      // Replaced by another connection with the same agent id: do not fight over it.
-      if (event.code === 4000) return this.#refuse("another connection took over this agent id");
+      if (event.code === agentRevokedCloseCode) return this.#refuse("an administrator revoked this agent (Agents)", "agent_revoked");
+      // Replaced by another connection with this agent's credential: do not fight over it.
+      if (event.code === 4000) return this.#refuse("another connection took over this agent id", "replaced");
       if (opened) return this.#scheduleReconnect(`disconnected (${event.code}${event.reason ? ` ${event.reason}` : ""})`);
       void this.#diagnose(url);
     });
@@ -116,16 +118,16 @@ export class Tunnel {
     });
   }
 
-  #refuse(reason: string): void {
+  #refuse(reason: string, code: string): void {
     this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#o.log(`${reason}: stopping`);
-    this.#o.onRefused(reason);
+    this.#o.onRefused(reason, code);
   }
 
   /**
    * A WebSocket that never opened says nothing of why, so ask the same URL over plain HTTP:
-   * a refused token is permanent and retrying it would only fill the worker's log.
+   * a refused credential is permanent and retrying it would only fill the worker's log.
    */
   async #diagnose(url: URL): Promise<void> {
     const http = new URL(url);
@@ -133,13 +135,12 @@ export class Tunnel {
     let reason = "could not connect";
     try {
       const response = await fetch(http, {
-        headers: { Authorization: `Bearer ${this.#o.token}`, [agentHeaders.id]: this.#o.agentId },
+        headers: { Authorization: `Bearer ${this.#o.credential}`, [agentHeaders.id]: this.#o.agentId },
         signal: AbortSignal.timeout(10_000),
       });
-      if (response.status === 401 || response.status === 409) {
+      if (response.status === 401) {
         const said = ((await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null)?.error;
-        if (said?.code === "agent_revoked" || said?.code === "agent_id_taken") return this.#refuse(said.message ?? said.code);
-        if (response.status === 401) return this.#refuse("the worker refused this agent's token (unknown or revoked)");
+        return this.#refuse(said?.message ?? "the worker refused this agent's credential", said?.code ?? "invalid_agent_credential");
       }
       reason = `could not connect (HTTP ${response.status})`;
     } catch (e) {
@@ -167,6 +168,11 @@ export class Tunnel {
       message = JSON.parse(data) as WorkerMessage;
     } catch {
       this.#o.log("ignored a message that is not JSON");
+      return;
+    }
+    if (message.type === "revoked") {
+      this.#refuse("an administrator revoked this agent (Agents)", "agent_revoked");
+      socket.close(1000, "revoked");
       return;
     }
     if (message.type === "cancel") {

@@ -2,6 +2,7 @@
 // tells the page how to show it: an expired session and an offline agent each have their own
 // banner; everything else is the server's own sentence, or ours when no answer came at all.
 import type {
+  AgentEvent,
   AgentInfo,
   AttemptOutcome,
   EnrollmentTokenInfo,
@@ -152,8 +153,9 @@ export class ApiClient {
 
   agents = () => this.#json<AgentInfo[]>("GET", "/agents");
   enrollmentTokens = () => this.#json<EnrollmentTokenInfo[]>("GET", "/agents/enrollment-tokens");
-  createEnrollmentToken = (label: string) =>
-    this.#json<EnrollmentTokenInfo & { token: string }>("POST", "/agents/enrollment-tokens", { label });
+  createEnrollmentToken = (label: string, expiresInHours: number) =>
+    this.#json<EnrollmentTokenInfo & { token: string }>("POST", "/agents/enrollment-tokens", { label, expiresInHours });
+  agentEvents = (limit = 50) => this.#json<AgentEvent[]>("GET", `/agents/events?limit=${limit}`);
   revokeAgent = (id: string) => this.#json<AgentInfo>("DELETE", `/agents/${encodeURIComponent(id)}`);
   revokeEnrollmentToken = (id: string) => this.#json<unknown>("DELETE", `/agents/enrollment-tokens/${encodeURIComponent(id)}`);
 }

@@ -8,7 +8,7 @@ export type { Problem } from "../../schema/src/problem.ts";
 export type { AttemptOutcome, LoginAttempt } from "../../worker/src/login/login-attempts.ts";
 export type { ExtensionView as Extension } from "../../worker/src/pbx/builtin/builtin-pbx.ts";
 export type { RunEvent, RunInfo, RunStatus } from "../../worker/src/sync/sync-runs.ts";
-export type { AgentInfo, EnrollmentTokenInfo, StoredConfig } from "../../worker/src/tenant/tenant-types.ts";
+export type { AgentEvent, AgentInfo, EnrollmentTokenInfo, StoredConfig } from "../../worker/src/tenant/tenant-types.ts";
 
 /** GET …/schedule. */
 export interface Schedule {

@@ -114,8 +114,28 @@ export type AuthFailureReason =
   | "directory_unavailable";
 
 /**
- * Headers of the agent's WebSocket upgrade request. The agent says who it is there, so the
- * worker knows it before accepting the socket; `Authorization: Bearer <enrollment token>`.
+ * Where an agent spends its enrollment token, once, at its first start: a POST with
+ * `Authorization: Bearer <enrollment token>` and the headers below, answered with an
+ * AgentEnrollment. The token is single-use and expires; the credential it buys is the only
+ * thing the agent socket accepts.
+ */
+export const agentEnrollPath = "/api/v1/agent/enroll";
+
+/** Where an agent dials in, with `Authorization: Bearer <its credential>`. */
+export const agentConnectPath = "/api/v1/agent/connect";
+
+/** What enrollment answers (HTTP 201). */
+export interface AgentEnrollment {
+  /** The agent's id, as it asked for it. */
+  agentId: string;
+  tenant: string;
+  /** `adsc_…`: kept by the agent in a file only it can read; shown nowhere else. */
+  credential: string;
+}
+
+/**
+ * Headers of the agent's enrollment and WebSocket upgrade requests. The agent says who it is
+ * there, so the worker knows it before accepting the socket.
  */
 export const agentHeaders = {
   id: "X-Adsync-Agent-Id",
@@ -134,7 +154,12 @@ export const heartbeat = { ping: "ping", pong: "pong" } as const;
 export type WorkerMessage =
   | { type: "request"; id: string; operation: AgentOperation; timeoutMs: number }
   | { type: "ack"; id: string }
-  | { type: "cancel"; id: string };
+  | { type: "cancel"; id: string }
+  /**
+   * Sent just before the socket is closed with agentRevokedCloseCode: a WebSocket client
+   * sees the close only once the connection has wound down, which can take seconds.
+   */
+  | { type: "revoked"; reason: string };
 
 /**
  * Pages a search may have sent and not yet had acknowledged. The agent waits for an ack
@@ -168,6 +193,9 @@ export const agentCloseCodes = {
   /** RFC 6455 "message too big": over maxMessageBytes. */
   messageTooBig: 1009,
 } as const;
+
+/** The agent was revoked (Agents > Revoke): it stops instead of reconnecting. */
+export const agentRevokedCloseCode = 4007;
 
 /** A failure as the agent reports it: a stable code, what happened, and the likely fix. */
 export interface AgentFailure {

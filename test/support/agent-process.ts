@@ -1,7 +1,11 @@
 // The connector agent as an administrator runs it: its own Node process running the shipped
 // bundle (built once per test run by the global setup), with its output captured line by line.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { agentBundle, agentNodeFlags } from "../../agent/build.ts";
 
 const main = agentBundle;
@@ -18,23 +22,42 @@ export interface AgentProcess {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+let stateRoot: string | undefined;
+
 /**
- * `dcs` are the domain controllers the agent may connect to (--dc HOST[:PORT]); an agent
+ * Where an agent of this test process keeps its credential unless the test names a place:
+ * one directory per worker and agent id, so that an agent started again with the same id
+ * comes back enrolled, as a restarted service does.
+ */
+export function agentStateDir(url: string, id: string): string {
+  stateRoot ??= mkdtempSync(join(tmpdir(), "adsync-agent-state-"));
+  return join(stateRoot, `${id}-${createHash("sha256").update(new URL(url).origin).digest("hex").slice(0, 8)}`);
+}
+
+/**
+ * `token` is the enrollment token the agent spends at its first start; a later start with the
+ * same state directory needs none. `dcs` are the domain controllers the agent may connect to (--dc HOST[:PORT]); an agent
  * started without any refuses every directory request, as one installed without them does.
  */
 export function startAgent(options: {
   url: string;
-  token: string;
+  token?: string;
   id: string;
   dcs?: string[];
+  stateDir?: string;
   env?: Record<string, string>;
 }): AgentProcess {
   const dcFlags = (options.dcs ?? []).flatMap((dc) => ["--dc", dc]);
-  const child = spawn(process.execPath, [...agentNodeFlags, main, "--url", options.url, "--id", options.id, ...dcFlags], {
-    // The token travels in the environment, as a service manager would pass it.
-    env: { ...process.env, ADSYNC_TOKEN: options.token, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const stateDir = options.stateDir ?? agentStateDir(options.url, options.id);
+  const child = spawn(
+    process.execPath,
+    [...agentNodeFlags, main, "--url", options.url, "--id", options.id, "--state-dir", stateDir, ...dcFlags],
+    {
+      // The token travels in the environment, as a service manager would pass it.
+      env: { ...process.env, ...(options.token === undefined ? {} : { ADSYNC_TOKEN: options.token }), ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const lines: string[] = [];
   const waiters = new Set<{ pattern: RegExp; resolve(line: string): void }>();
   const take = (stream: NodeJS.ReadableStream) => {

@@ -1,11 +1,12 @@
 // A connector agent whose directory the test writes: it dials the worker over the real
-// tunnel (WebSocket, token checked before the upgrade, pages acknowledged) and answers each
+// tunnel (WebSocket, its credential checked before the upgrade, pages acknowledged) and answers each
 // search from a function. It stands in for the real agent only where a test needs the
 // directory to misbehave in one exact way (a lookup cut short), which no real DC does on
 // request; the real agent's own handling of such answers is tested against Samba.
 import {
   type AgentMessage,
   type AgentOperation,
+  agentConnectPath,
   agentHeaders,
   agentProtocolVersion,
   type SearchCompleteness,
@@ -33,15 +34,16 @@ const PAGE = 500;
 
 export function startScriptedAgent(options: {
   url: string;
-  token: string;
+  /** Its credential (enrollAgent), as an enrolled agent has it. */
+  credential: string;
   id: string;
   answer: (search: SearchOperation) => ScriptedAnswer;
 }): ScriptedAgent {
-  const url = new URL("/api/v1/agent/connect", options.url);
+  const url = new URL(agentConnectPath, options.url);
   url.protocol = "ws:";
   const socket = new WebSocket(url, {
     headers: {
-      Authorization: `Bearer ${options.token}`,
+      Authorization: `Bearer ${options.credential}`,
       [agentHeaders.id]: options.id,
       [agentHeaders.hostname]: "scripted.test",
       [agentHeaders.version]: "test",

@@ -75,6 +75,8 @@ export async function startStack(
     url: base,
     token: enrolled.body.token,
     id: `${options.tenant}-agent`,
+    // A worker of its own, so an agent state of its own: nothing enrolled with an earlier one.
+    stateDir: await mkdtemp(join(tmpdir(), "adsync-agent-")),
     // The agent host allows the test's DC, by address and by name, and whatever else the test names.
     dcs: [dc.ip, dc.hostname, ...(options.agentDcs ?? [])],
     ...(options.agentEnv ? { env: options.agentEnv } : {}),

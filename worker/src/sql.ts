@@ -26,3 +26,9 @@ export function columnNames(sql: Sql, table: string): Set<string> {
       .map((c) => c.name),
   );
 }
+
+/** Adds the columns a table made by an earlier version lacks (`ALTER TABLE … ADD COLUMN`). */
+export function addMissingColumns(sql: Sql, table: string, columns: Record<string, string>): void {
+  const have = columnNames(sql, table);
+  for (const [name, type] of Object.entries(columns)) if (!have.has(name)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+}

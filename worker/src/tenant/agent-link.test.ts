@@ -14,7 +14,7 @@ function fakeAgents(...ids: string[]) {
   const sent = new Map<string, WorkerMessage[]>(ids.map((id) => [id, []]));
   const open = new Set(ids);
   const sockets = ids.map((agentId) => ({
-    agent: { agentId, tokenId: "t", hostname: agentId, version: "1", connectedAt: 0 } satisfies AgentAttachment,
+    agent: { agentId, credentialId: "t", hostname: agentId, version: "1", connectedAt: 0 } satisfies AgentAttachment,
     socket: {
       send: (text: string) => {
         if (!open.has(agentId)) throw new Error("closed");

@@ -51,7 +51,8 @@ function isFailure(value: unknown): value is AgentFailure {
 /** What the Durable Object keeps on each agent socket, surviving hibernation. */
 export interface AgentAttachment {
   agentId: string;
-  tokenId: string;
+  /** The credential it connected with: once the agent is revoked or enrolled anew, its socket is not used. */
+  credentialId: string;
   hostname: string;
   version: string;
   connectedAt: number;

@@ -1,108 +1,155 @@
-// The tenant's connector agents: enrollment tokens (only their hashes are kept), the agents
-// seen, and their WebSockets. The sockets use the hibernation API, so an idle tenant costs
-// nothing while its agents stay connected; the token is checked before the upgrade.
-import { agentHeaders } from "../../../schema/src/agent-protocol.ts";
-import { hashSecret, newAgentToken, parseAgentToken, sameHash } from "../agent-token.ts";
+// The tenant's connector agents: each enrolled once (agent-enrollment.ts) and known by its own
+// credential, of which only the hash is kept, and their WebSockets. The sockets use the
+// hibernation API, so an idle tenant costs nothing while its agents stay connected; the
+// credential is checked before the upgrade.
+import { agentHeaders, agentRevokedCloseCode, type WorkerMessage } from "../../../schema/src/agent-protocol.ts";
+import { hashSecret, parseAgentCredential, parseAgentToken, sameHash } from "../agent-token.ts";
 import { ApiError } from "../api-error.ts";
-import { columnNames, type Sql } from "../sql.ts";
+import { addMissingColumns, type Sql } from "../sql.ts";
+import type { AgentEvents } from "./agent-events.ts";
 import type { AgentAttachment } from "./agent-link.ts";
 import { logEvent } from "./event-log.ts";
-import type { AgentInfo, EnrollmentTokenInfo } from "./tenant-types.ts";
+import type { AgentInfo } from "./tenant-types.ts";
 
 export const tenantAgentsSchema = `
-  CREATE TABLE IF NOT EXISTS enrollment_tokens (
-    id TEXT PRIMARY KEY, hash TEXT NOT NULL, label TEXT NOT NULL, created_at INTEGER NOT NULL,
-    created_by TEXT NOT NULL, revoked_at INTEGER);
   CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY, token_id TEXT NOT NULL, hostname TEXT NOT NULL, version TEXT NOT NULL,
     first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);
 `;
 
-type TokenRow = {
-  id: string;
-  hash: string;
-  label: string;
-  created_at: number;
-  created_by: string;
-  revoked_at: number | null;
-};
+/** An agent id as the agent may choose it: it names the agent in logs and in the portal. */
+export const agentIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** The part of DurableObjectState that holds the agents' sockets. */
-export type SocketState = Pick<DurableObjectState, "getWebSockets" | "acceptWebSocket" | "getWebSocketAutoResponseTimestamp">;
+/** A hibernatable socket as the registry uses it: the Durable Object's WebSocket in production. */
+export type AgentSocket = WebSocket & { deserializeAttachment(): unknown };
+
+/**
+ * The part of DurableObjectState that holds the agents' sockets. The upgrade itself
+ * (WebSocketPair, acceptWebSocket) is the Durable Object's: see TenantObject.fetch.
+ */
+export interface SocketState {
+  getWebSockets(tag?: string): AgentSocket[];
+  getWebSocketAutoResponseTimestamp(socket: AgentSocket): Date | null;
+}
 
 export interface OpenAgent {
-  socket: WebSocket;
+  socket: AgentSocket;
   agent: AgentAttachment;
 }
 
-/** The close code an agent is told it was revoked with: it stops instead of reconnecting. */
-export const agentRevokedCloseCode = 4007;
+/** An upgrade the registry allowed: the socket to accept, its tag, and the old sockets of that tag to replace. */
+export interface AcceptedAgent {
+  attachment: AgentAttachment;
+  tag: string;
+}
 
-const tokenTag = (id: string) => `token:${id}`;
+export function refusal(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}
+
+/** The caller's address as Cloudflare's edge saw it (it sets this header itself). */
+export function requestAddress(request: Request): string {
+  return (request.headers.get("CF-Connecting-IP") ?? "unknown").slice(0, 64);
+}
+
+type AgentRow = {
+  id: string;
+  token_id: string;
+  hostname: string;
+  version: string;
+  last_seen: number;
+  revoked_at: number | null;
+  credential_id: string | null;
+  credential_hash: string | null;
+  token_label: string | null;
+  token_by: string | null;
+  enrolled_at: number | null;
+  enrolled_from: string | null;
+};
+
 const agentTag = (id: string) => `agent:${id}`;
 
 export class TenantAgents {
   readonly #sql: Sql;
   readonly #state: SocketState;
+  readonly #events: AgentEvents;
 
-  constructor(sql: Sql, state: SocketState) {
+  constructor(sql: Sql, state: SocketState, events: AgentEvents) {
     this.#sql = sql;
     this.#state = state;
+    this.#events = events;
     sql.exec(tenantAgentsSchema);
-    // Tenants made before agents could be revoked one by one.
-    if (!columnNames(sql, "agents").has("revoked_at"))
-      sql.exec("ALTER TABLE agents ADD COLUMN revoked_at INTEGER; ALTER TABLE agents ADD COLUMN revoked_by TEXT");
+    // Tenants made before agents were revoked one by one, and before they had credentials:
+    // such an agent has none, cannot connect, and its id may be enrolled afresh.
+    addMissingColumns(sql, "agents", {
+      revoked_at: "INTEGER",
+      revoked_by: "TEXT",
+      credential_id: "TEXT",
+      credential_hash: "TEXT",
+      token_label: "TEXT",
+      token_by: "TEXT",
+      enrolled_at: "INTEGER",
+      enrolled_from: "TEXT",
+    });
+    sql.exec("CREATE UNIQUE INDEX IF NOT EXISTS agents_by_credential ON agents (credential_id)");
   }
 
-  async createToken(tenant: string, label: string, by: string): Promise<EnrollmentTokenInfo & { token: string }> {
-    const { token, id, secret } = newAgentToken(tenant);
-    const createdAt = Date.now();
-    this.#sql.exec(
-      "INSERT INTO enrollment_tokens (id, hash, label, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
-      id,
-      await hashSecret(secret),
-      label,
-      createdAt,
-      by,
-    );
-    logEvent("enrollment_token_created", { id, by });
-    return { id, label, createdAt, createdBy: by, revokedAt: null, token };
-  }
-
-  listTokens(): EnrollmentTokenInfo[] {
+  /** The enrolled, unrevoked agent that holds this id, if any. */
+  holder(agentId: string): { hostname: string } | undefined {
     return this.#sql
-      .exec<TokenRow>("SELECT id, hash, label, created_at, created_by, revoked_at FROM enrollment_tokens ORDER BY created_at")
-      .toArray()
-      .map(tokenInfo);
-  }
-
-  /** Revokes a token and disconnects every agent that connected with it. */
-  revokeToken(id: string, by: string): EnrollmentTokenInfo {
-    const updated = this.#sql.exec("UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", Date.now(), id);
-    if (updated.rowsWritten === 0 && !this.#tokenRow(id)) throw new ApiError(404, "token_not_found", `No enrollment token ${id}.`);
-    for (const socket of this.#state.getWebSockets(tokenTag(id))) socket.close(4001, "enrollment token revoked");
-    logEvent("enrollment_token_revoked", { id, by });
-    return tokenInfo(this.#tokenRow(id) as TokenRow);
-  }
-
-  #tokenRow(id: string): TokenRow | undefined {
-    return this.#sql
-      .exec<TokenRow>("SELECT id, hash, label, created_at, created_by, revoked_at FROM enrollment_tokens WHERE id = ?", id)
+      .exec<{ hostname: string }>(
+        "SELECT hostname FROM agents WHERE id = ? AND credential_hash IS NOT NULL AND revoked_at IS NULL",
+        agentId,
+      )
       .toArray()[0];
   }
 
-  /** Every agent seen, whether connected now, and how many requests each is serving. */
+  /** Records an agent that just spent its enrollment token for this credential. */
+  enrolled(a: {
+    agentId: string;
+    hostname: string;
+    version: string;
+    address: string;
+    tokenId: string;
+    tokenLabel: string;
+    tokenBy: string;
+    credentialId: string;
+    credentialHash: string;
+    at: number;
+  }): void {
+    this.#sql.exec(
+      `INSERT INTO agents (id, token_id, hostname, version, first_seen, last_seen, credential_id, credential_hash,
+         token_label, token_by, enrolled_at, enrolled_from)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET token_id = excluded.token_id, hostname = excluded.hostname,
+         version = excluded.version, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+         credential_id = excluded.credential_id, credential_hash = excluded.credential_hash,
+         token_label = excluded.token_label, token_by = excluded.token_by, enrolled_at = excluded.enrolled_at,
+         enrolled_from = excluded.enrolled_from, revoked_at = NULL, revoked_by = NULL`,
+      a.agentId,
+      a.tokenId,
+      a.hostname,
+      a.version,
+      a.at,
+      a.at,
+      a.credentialId,
+      a.credentialHash,
+      a.tokenLabel,
+      a.tokenBy,
+      a.at,
+      a.address,
+    );
+  }
+
+  /** Every agent enrolled, whether connected now, and how many requests each is serving. */
   list(inFlight: Map<string, number>): AgentInfo[] {
     const live = new Map<string, { since: number; seen: number }>();
-    for (const socket of this.#state.getWebSockets()) {
-      const a = socket.deserializeAttachment() as AgentAttachment;
-      const seen = this.#state.getWebSocketAutoResponseTimestamp(socket)?.getTime() ?? a.connectedAt;
-      if (socket.readyState === WebSocket.OPEN) live.set(a.agentId, { since: a.connectedAt, seen });
+    for (const { socket, agent } of this.open()) {
+      const seen = this.#state.getWebSocketAutoResponseTimestamp(socket)?.getTime() ?? agent.connectedAt;
+      live.set(agent.agentId, { since: agent.connectedAt, seen });
     }
     return this.#sql
-      .exec<{ id: string; token_id: string; hostname: string; version: string; last_seen: number; revoked_at: number | null }>(
-        "SELECT id, token_id, hostname, version, last_seen, revoked_at FROM agents ORDER BY hostname, id",
-      )
+      .exec<AgentRow>("SELECT * FROM agents ORDER BY hostname, id")
       .toArray()
       .map((r) => {
         const l = live.get(r.id);
@@ -115,125 +162,118 @@ export class TenantAgents {
           lastSeen: Math.max(r.last_seen, l?.seen ?? 0),
           inFlight: inFlight.get(r.id) ?? 0,
           tokenId: r.token_id,
+          tokenLabel: r.token_label,
+          enrolledBy: r.token_by,
+          enrolledAt: r.enrolled_at,
+          enrolledFrom: r.enrolled_from,
           revokedAt: r.revoked_at,
         };
       });
   }
 
-  /** The agent's WebSocket upgrade; the token is checked before anything is accepted. */
-  async connect(request: Request): Promise<Response> {
-    const parsed = parseAgentToken(request.headers.get("Authorization")?.replace(/^Bearer\s+/, "") ?? "");
-    const row = parsed ? this.#tokenRow(parsed.id) : undefined;
-    if (!parsed || !row || row.revoked_at !== null || !sameHash(row.hash, await hashSecret(parsed.secret))) {
-      logEvent("agent_refused", { tokenId: parsed?.id ?? null, reason: row?.revoked_at ? "revoked" : "unknown token" });
-      return Response.json({ error: { code: "invalid_agent_token", message: "The agent token is unknown or revoked." } }, { status: 401 });
-    }
-    const agentId = request.headers.get(agentHeaders.id) ?? "";
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(agentId)) {
-      return Response.json(
-        { error: { code: "invalid_agent", message: `The ${agentHeaders.id} header is missing or malformed.` } },
-        { status: 400 },
+  /**
+   * The agent's WebSocket upgrade, decided: a refusal, or the socket to accept. Its credential
+   * is checked before anything is accepted.
+   */
+  async connect(request: Request): Promise<Response | AcceptedAgent> {
+    const bearer = request.headers.get("Authorization")?.replace(/^Bearer\s+/, "") ?? "";
+    if (parseAgentToken(bearer))
+      return refusal(
+        401,
+        "enrollment_token_not_credential",
+        "This is an enrollment token: an agent spends it once, at its first start, for a credential of its own, and connects with that. " +
+          "Start the agent with --token (it enrolls itself), or update it to this worker's version.",
+      );
+    const parsed = parseAgentCredential(bearer);
+    const presented = parsed ? await hashSecret(parsed.secret) : "";
+    const row = parsed ? this.#sql.exec<AgentRow>("SELECT * FROM agents WHERE credential_id = ?", parsed.id).toArray()[0] : undefined;
+    if (!parsed || !row || row.credential_hash === null || !sameHash(row.credential_hash, presented)) {
+      logEvent("agent_refused", { credentialId: parsed?.id ?? null, reason: "unknown credential" });
+      return refusal(
+        401,
+        "invalid_agent_credential",
+        "The agent credential is unknown. Enroll the agent again: make a token in Agents > Add agent and start the agent with it.",
       );
     }
-    // An agent id belongs to the token it connected with: another live token can neither take
-    // it over nor evict the agent that has it (once that token is revoked, the id may be
-    // enrolled again with a new one), and a revoked agent stays revoked.
-    const known = this.#sql
-      .exec<{ token_id: string; revoked_at: number | null }>("SELECT token_id, revoked_at FROM agents WHERE id = ?", agentId)
-      .toArray()[0];
-    if (known?.revoked_at != null) {
-      logEvent("agent_refused", { agentId, tokenId: parsed.id, reason: "agent revoked" });
-      return Response.json(
-        {
-          error: {
-            code: "agent_revoked",
-            message: `The agent ${agentId} was revoked (Agents); enroll it again with a new token and another id.`,
-          },
-        },
-        { status: 401 },
+    const address = requestAddress(request);
+    if (row.revoked_at !== null) {
+      this.#events.record("connection_refused", { agentId: row.id, hostname: row.hostname, address, detail: "agent revoked" });
+      return refusal(
+        401,
+        "agent_revoked",
+        `The agent ${row.id} was revoked (Agents). To use this host again, delete the agent's saved credential and enroll it with a new token.`,
       );
     }
-    if (known !== undefined && known.token_id !== parsed.id && this.#tokenRow(known.token_id)?.revoked_at === null) {
-      logEvent("agent_refused", { agentId, tokenId: parsed.id, reason: "agent id of another token" });
-      return Response.json(
-        {
-          error: {
-            code: "agent_id_taken",
-            message: `The agent id ${agentId} belongs to an agent enrolled with another token; choose another --id.`,
-          },
-        },
-        { status: 409 },
-      );
-    }
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-      return Response.json(
-        { error: { code: "upgrade_required", message: "The token is valid; connect with a WebSocket." } },
-        { status: 426 },
-      );
-    }
+    const claimed = request.headers.get(agentHeaders.id);
+    if (claimed !== null && claimed !== row.id)
+      return refusal(401, "invalid_agent_credential", `This credential is the agent ${row.id}'s, not ${claimed}'s.`);
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket")
+      return refusal(426, "upgrade_required", "The credential is valid; connect with a WebSocket.");
     const attachment: AgentAttachment = {
-      agentId,
-      tokenId: parsed.id,
-      hostname: (request.headers.get(agentHeaders.hostname) ?? "unknown").slice(0, 253),
+      agentId: row.id,
+      credentialId: parsed.id,
+      hostname: (request.headers.get(agentHeaders.hostname) ?? row.hostname).slice(0, 253),
       version: (request.headers.get(agentHeaders.version) ?? "unknown").slice(0, 64),
       connectedAt: Date.now(),
     };
-    // A reconnecting agent replaces its old socket rather than counting twice.
-    for (const old of this.#state.getWebSockets(agentTag(agentId))) old.close(4000, "replaced by a new connection");
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    this.#state.acceptWebSocket(server, [tokenTag(parsed.id), agentTag(agentId)]);
-    server.serializeAttachment(attachment);
     this.#sql.exec(
-      `INSERT INTO agents (id, token_id, hostname, version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET token_id = excluded.token_id, hostname = excluded.hostname, version = excluded.version, last_seen = excluded.last_seen`,
-      agentId,
-      parsed.id,
+      "UPDATE agents SET hostname = ?, version = ?, last_seen = ? WHERE id = ?",
       attachment.hostname,
       attachment.version,
       attachment.connectedAt,
-      attachment.connectedAt,
+      row.id,
     );
-    logEvent("agent_connected", { agentId, hostname: attachment.hostname, version: attachment.version });
-    return new Response(null, { status: 101, webSocket: client });
+    logEvent("agent_connected", { agentId: row.id, hostname: attachment.hostname, version: attachment.version, address });
+    return { attachment, tag: agentTag(row.id) };
   }
 
-  /** Revokes one agent: its socket is closed, and it cannot connect again under its id. */
+  /** Revokes one agent: its socket is closed, and its credential stops working. */
   revoke(agentId: string, by: string): AgentInfo {
-    const updated = this.#sql.exec(
-      "UPDATE agents SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
-      Date.now(),
-      by,
-      agentId,
-    );
-    if (updated.rowsWritten === 0 && this.#sql.exec("SELECT id FROM agents WHERE id = ?", agentId).toArray().length === 0)
-      throw new ApiError(404, "agent_not_found", `No agent ${agentId}.`);
-    for (const socket of this.#state.getWebSockets(agentTag(agentId))) socket.close(agentRevokedCloseCode, "agent revoked");
-    logEvent("agent_revoked", { agentId, by });
+    const row = this.#sql.exec<AgentRow>("SELECT * FROM agents WHERE id = ?", agentId).toArray()[0];
+    if (!row) throw new ApiError(404, "agent_not_found", `No agent ${agentId}.`);
+    if (row.revoked_at === null) {
+      this.#sql.exec("UPDATE agents SET revoked_at = ?, revoked_by = ? WHERE id = ?", Date.now(), by, agentId);
+      this.#events.record("revoked", { agentId, hostname: row.hostname, tokenId: row.token_id, tokenLabel: row.token_label, by });
+    }
+    for (const socket of this.#state.getWebSockets(agentTag(agentId))) {
+      const revoked: WorkerMessage = { type: "revoked", reason: `an administrator revoked this agent (Agents), as ${by}` };
+      socket.send(JSON.stringify(revoked));
+      socket.close(agentRevokedCloseCode, "agent revoked");
+    }
     return this.list(new Map()).find((a) => a.id === agentId) as AgentInfo;
   }
 
   /** Notes a closed or failed socket; answers the agent it belonged to, if any. */
   gone(socket: WebSocket, how: string): string | undefined {
-    const agent = socket.deserializeAttachment() as AgentAttachment | null;
+    const agent = (socket as AgentSocket).deserializeAttachment() as AgentAttachment | null;
     if (!agent) return undefined;
     this.#sql.exec("UPDATE agents SET last_seen = ? WHERE id = ?", Date.now(), agent.agentId);
     logEvent("agent_disconnected", { agentId: agent.agentId, how });
     return agent.agentId;
   }
 
+  /**
+   * The open sockets of agents whose credential is valid now. Requests, and with them bind
+   * and users' passwords, go to these only: a socket left from before a revocation or a
+   * re-enrollment is passed over even before it has closed.
+   */
   open(): OpenAgent[] {
+    const valid = new Set(
+      this.#sql
+        .exec<{ id: string; credential_id: string }>(
+          "SELECT id, credential_id FROM agents WHERE revoked_at IS NULL AND credential_hash IS NOT NULL",
+        )
+        .toArray()
+        .map((r) => `${r.id}\n${r.credential_id}`),
+    );
     return this.#state
       .getWebSockets()
       .filter((socket) => socket.readyState === WebSocket.OPEN)
-      .map((socket) => ({ socket, agent: socket.deserializeAttachment() as AgentAttachment }));
+      .map((socket) => ({ socket, agent: socket.deserializeAttachment() as AgentAttachment }))
+      .filter(({ agent }) => valid.has(`${agent.agentId}\n${agent.credentialId}`));
   }
 
   connected(): boolean {
     return this.open().length > 0;
   }
-}
-
-function tokenInfo(r: TokenRow): EnrollmentTokenInfo {
-  return { id: r.id, label: r.label, createdAt: r.created_at, createdBy: r.created_by, revokedAt: r.revoked_at };
 }

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { PlanItem } from "../../../engine/plan.ts";
 import {
   agentCloseCodes,
+  agentEnrollPath,
   heartbeat,
   type OuNode,
   type TestConnectionResult,
@@ -12,16 +13,17 @@ import type { LoginAnswer } from "../login/domain-login.ts";
 import type { AttemptOutcome, LoginAttempt } from "../login/login-attempts.ts";
 import { BuiltinPbx, type ExtensionView } from "../pbx/builtin/builtin-pbx.ts";
 import type { RunEvent, RunInfo } from "../sync/sync-runs.ts";
+import { AgentEnrollment } from "./agent-enrollment.ts";
+import { AgentEvents } from "./agent-events.ts";
 import { type AgentAttachment, AgentLink, type Verdict } from "./agent-link.ts";
 import { DirectoryOperations } from "./directory-operations.ts";
-import { logEvent } from "./event-log.ts";
 import { type Outcome, outcome } from "./outcome.ts";
 import { TenantAgents } from "./tenant-agents.ts";
 import { TenantConfig } from "./tenant-config.ts";
 import { TenantExtensions } from "./tenant-extensions.ts";
 import { TenantLogin } from "./tenant-login.ts";
 import { TenantRuns } from "./tenant-runs.ts";
-import type { AgentInfo, EnrollmentTokenInfo, GroupList, StoredConfig } from "./tenant-types.ts";
+import type { AgentEvent, AgentInfo, EnrollmentTokenInfo, GroupList, StoredConfig } from "./tenant-types.ts";
 
 /**
  * One per tenant, in its own SQLite. This class owns what only a Durable Object has (storage,
@@ -31,6 +33,8 @@ import type { AgentInfo, EnrollmentTokenInfo, GroupList, StoredConfig } from "./
 export class TenantObject extends DurableObject<Env> {
   readonly #config: TenantConfig;
   readonly #agents: TenantAgents;
+  readonly #enrollment: AgentEnrollment;
+  readonly #agentEvents: AgentEvents;
   readonly #link: AgentLink;
   readonly #directory: DirectoryOperations;
   readonly #login: TenantLogin;
@@ -43,7 +47,9 @@ export class TenantObject extends DurableObject<Env> {
     // Heartbeats are answered by the runtime itself, without waking a hibernating object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(heartbeat.ping, heartbeat.pong));
     this.#config = new TenantConfig(sql, env.CONFIG_ENCRYPTION_KEY);
-    this.#agents = new TenantAgents(sql, ctx);
+    this.#agentEvents = new AgentEvents(sql);
+    this.#agents = new TenantAgents(sql, ctx, this.#agentEvents);
+    this.#enrollment = new AgentEnrollment(sql, this.#agents, this.#agentEvents);
     this.#link = new AgentLink({ open: () => this.#agents.open() });
     const agentConnected = () => this.#agents.connected();
     const pbx = new BuiltinPbx(sql);
@@ -72,14 +78,22 @@ export class TenantObject extends DurableObject<Env> {
 
   // ---- agents ---------------------------------------------------------------------------
 
-  createEnrollmentToken(tenant: string, label: string, by: string): Promise<Outcome<EnrollmentTokenInfo & { token: string }>> {
-    return outcome(() => this.#agents.createToken(tenant, label, by));
+  createEnrollmentToken(
+    tenant: string,
+    label: string,
+    by: string,
+    hours: number,
+  ): Promise<Outcome<EnrollmentTokenInfo & { token: string }>> {
+    return outcome(() => this.#enrollment.createToken(tenant, label, by, hours));
   }
   listEnrollmentTokens(): Promise<Outcome<EnrollmentTokenInfo[]>> {
-    return outcome(() => this.#agents.listTokens());
+    return outcome(() => this.#enrollment.listTokens());
   }
   revokeEnrollmentToken(id: string, by: string): Promise<Outcome<EnrollmentTokenInfo>> {
-    return outcome(() => this.#agents.revokeToken(id, by));
+    return outcome(() => this.#enrollment.revokeToken(id, by));
+  }
+  agentEvents(limit: number): Promise<Outcome<AgentEvent[]>> {
+    return outcome(() => this.#agentEvents.list(limit));
   }
   revokeAgent(id: string, by: string): Promise<Outcome<AgentInfo>> {
     return outcome(() => {
@@ -93,9 +107,23 @@ export class TenantObject extends DurableObject<Env> {
     return outcome(() => this.#agents.list(this.#link.inFlight()));
   }
 
-  /** The agent's WebSocket upgrade; the token is checked before anything is accepted. */
-  override fetch(request: Request): Promise<Response> {
-    return this.#agents.connect(request);
+  /**
+   * An agent's own requests: its enrollment (token for credential), and its WebSocket upgrade,
+   * where the credential is checked before anything is accepted.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === agentEnrollPath && request.method === "POST") return this.#enrollment.enroll(request);
+    const verdict = await this.#agents.connect(request);
+    if (verdict instanceof Response) return verdict;
+    // A reconnecting agent replaces its old socket rather than counting twice: only the
+    // holder of this agent's credential gets this far.
+    for (const old of this.ctx.getWebSockets(verdict.tag)) old.close(4000, "replaced by a new connection");
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [verdict.tag]);
+    server.serializeAttachment(verdict.attachment);
+    return new Response(null, { status: 101, webSocket: client });
   }
   override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
     // What an agent sent before its socket was closed still arrives: drop it unread.
@@ -108,7 +136,11 @@ export class TenantObject extends DurableObject<Env> {
     if (verdict.ok) return;
     // Whatever an agent sends, it cannot make the worker hold more or answer for another:
     // it is disconnected, and its requests move to another agent or fail.
-    logEvent("agent_protocol_violation", { agentId: agent.agentId, code: verdict.code, reason: verdict.reason });
+    this.#agentEvents.record("protocol_violation", {
+      agentId: agent.agentId,
+      hostname: agent.hostname,
+      detail: `${verdict.code} ${verdict.reason}`.slice(0, 200),
+    });
     socket.close(verdict.code, verdict.reason.slice(0, 120));
     this.#link.agentGone(agent.agentId);
   }
