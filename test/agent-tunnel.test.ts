@@ -1,7 +1,7 @@
 // The whole path of issue-free operation and of every usual failure: the bundled worker in
 // workerd on a loopback port, real connector agent processes dialling in to it, and real
 // Samba DCs behind them. Also what must never leak: the bind password.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { hostname, tmpdir } from "node:os";
@@ -363,6 +363,20 @@ describe("agents, the tunnel and Test Connection, end to end", () => {
     expect(copy.lines.join("\n")).toMatch(
       /enrollment refused \(enrollment_token_used\): This enrollment token was already used, by the agent acme-once/,
     );
+    expect(again.child.exitCode).toBeNull();
+
+    // A forged credential: the enrolled agent's file, copied to another host with the secret guessed.
+    const forgedDir = await mkdtemp(join(tmpdir(), "adsync-forged-"));
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { credential: string };
+    writeFileSync(
+      join(forgedDir, credentialFileName),
+      JSON.stringify({ ...saved, credential: `${saved.credential.slice(0, -43)}${"F".repeat(43)}` }),
+      { mode: 0o600 },
+    );
+    const forged = startAgent({ url: base, id: "acme-once", dcs: allowedDcs(), stateDir: forgedDir });
+    agents.push(forged);
+    expect(await forged.exited).toBe(3);
+    expect(forged.lines.join("\n")).toMatch(/The agent credential is unknown/);
     expect(again.child.exitCode).toBeNull();
     const tokens = (await api("GET", "/api/v1/tenants/acme/agents/enrollment-tokens", acme)).body as Array<Record<string, unknown>>;
     expect(tokens.find((t) => t.label === "once")).toMatchObject({ status: "used", usedBy: "acme-once", usedAt: expect.any(Number) });
