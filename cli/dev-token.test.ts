@@ -30,6 +30,7 @@ describe("adsync dev-token", () => {
     [["--tenant", "Demo"], /lower-case/],
     [["--tenant", "demo", "--role", "owner"], /admin or viewer/],
     [["--tenant", "demo", "--hours", "0"], /--hours/],
+    [["--tenant", "demo", "--hours", "25"], /--hours is a number from 0 to 24/],
     [["--tenant"], /needs a value/],
     [["--tenant", "demo", "--expires", "1"], /unknown option --expires/],
   ])("refuses %j", (args, message) => {

@@ -70,7 +70,8 @@ export function parseDevTokenArgs(args: string[]): DevTokenOptions {
   if (options.role !== undefined && options.role !== "admin" && options.role !== "viewer")
     throw new UsageError("dev-token: --role is admin or viewer");
   const hours = options.hours === undefined ? undefined : Number(options.hours);
-  if (hours !== undefined && !(hours > 0 && hours <= 24 * 30)) throw new UsageError("dev-token: --hours is a number from 0 to 720");
+  // The worker refuses sessions longer than ADMIN_JWT_MAX_LIFETIME_SECONDS, 24 hours by default.
+  if (hours !== undefined && !(hours > 0 && hours <= 24)) throw new UsageError("dev-token: --hours is a number from 0 to 24");
   return {
     tenant: options.tenant,
     ...(options.role ? { role: options.role as "admin" | "viewer" } : {}),

@@ -1,9 +1,11 @@
 // The run as it ships, in workerd, fed by an agent whose directory the test scripts: a
-// lookup or nested search cut short deletes nobody, and a worker restarted in the middle of
-// applying a plan finishes it with every operation done exactly once.
+// lookup or nested search cut short deletes nobody, a worker restarted in the middle of
+// applying a plan finishes it with every operation done exactly once, and a run cancelled
+// over HTTP in the middle of applying keeps what it applied and frees the lock.
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sign } from "hono/jwt";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "./support/agent-process.ts";
@@ -17,7 +19,7 @@ import {
   startScriptedAgent,
 } from "./support/scripted-agent.ts";
 import { adminToken, type Json } from "./support/stack.ts";
-import { bundleWorker, startWorker } from "./support/worker-bundle.ts";
+import { bundleWorker, startWorker, testSecrets } from "./support/worker-bundle.ts";
 
 const BASE = "DC=example,DC=com";
 const GROUP = `CN=Phone Users,OU=Groups,${BASE}`;
@@ -210,6 +212,92 @@ describe("a worker restarted in the middle of applying a plan", () => {
     } finally {
       agent.close();
       await second.mf.dispose();
+    }
+  }, 240_000);
+});
+
+describe("a run cancelled over HTTP", () => {
+  const USERS = 3000;
+
+  it("ends the run in the middle of applying, keeps what it applied, and lets a new Sync Now start", async () => {
+    const w = await worker("cancel");
+    const config = {
+      connection,
+      scope: { users: "all" },
+      extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "19999" }] },
+      organisation: { departments: { from: "none" } },
+      safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
+      schedule: { mode: "manual" },
+    };
+    expect((await w.api("PUT", "/config", config)).status).toBe(200);
+    const directory = (s: SearchOperation) => ({ entries: searchKind(s) === "scope" ? range(1, USERS).map((i) => scriptedUser(i)) : [] });
+    const agent = startScriptedAgent({
+      url: w.base,
+      credential: await enroll(w, "scripted-cancel"),
+      id: "scripted-cancel",
+      answer: directory,
+    });
+    await agent.connected;
+    try {
+      const started = await w.api("POST", "/sync");
+      expect(started.status).toBe(202);
+      const id = started.body.id as string;
+      // Some operations done, most not: the run is in the middle of applying.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const progress = (await w.api("GET", `/runs/${id}`)).body.progress;
+        if (progress?.phase === "applying" && progress.done > 0) break;
+        if (Date.now() > deadline) throw new Error(`the run did not start applying: ${JSON.stringify(progress)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+
+      // A viewer may not cancel, like any other write.
+      const viewer = await sign(
+        { sub: "viewer@cancel", tenant: "cancel", role: "viewer", exp: Math.floor(Date.now() / 1000) + 3600 },
+        testSecrets.ADMIN_JWT_SECRET,
+      );
+      const refused = await fetch(`${w.base}/api/v1/tenants/cancel/runs/${id}/cancel`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${viewer}` },
+      });
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as Json).error).toMatchObject({ code: "forbidden_role" });
+
+      const cancelled = await w.api("POST", `/runs/${id}/cancel`);
+      expect(cancelled.status, cancelled.text).toBe(200);
+      expect(cancelled.body).toMatchObject({
+        id,
+        status: "cancelled",
+        error: expect.stringMatching(/^Cancelled by admin@cancel: \d+ operations applied/),
+      });
+      const done = cancelled.body.progress.done as number;
+      expect(done).toBeGreaterThan(0);
+      expect(done).toBeLessThan(USERS);
+
+      // Nothing more is applied after the cancel; what was applied stays, and is what the run reports.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const after = (await w.api("GET", `/runs/${id}`)).body;
+      expect(after).toMatchObject({ status: "cancelled", progress: { phase: "cancelled", done, total: USERS } });
+      expect((await w.api("GET", "/extensions?limit=1")).body.total).toBe(done);
+      const events = (await w.api("GET", `/runs/${id}/events`)).body as Json[];
+      expect(events.filter((e) => e.operation === "create")).toHaveLength(done);
+      expect(events.at(-1)).toMatchObject({
+        type: "warning",
+        user: "admin@cancel",
+        event: expect.stringMatching(/^Cancelled by admin@cancel/),
+      });
+
+      // An ended run cannot be cancelled again; an unknown one is not found.
+      expect(await w.api("POST", `/runs/${id}/cancel`)).toMatchObject({ status: 409, body: { error: { code: "run_finished" } } });
+      expect(await w.api("POST", "/runs/no-such-run/cancel")).toMatchObject({ status: 404, body: { error: { code: "run_not_found" } } });
+
+      // The lock is free: a new Sync Now starts (202) and does the rest.
+      const next = await w.sync();
+      expect(next).toMatchObject({ status: "succeeded", summary: { create: USERS - done, unchanged: done } });
+      expect((await w.api("GET", "/extensions?limit=1")).body.total).toBe(USERS);
+    } finally {
+      agent.close();
+      await w.mf.dispose();
     }
   }, 240_000);
 });

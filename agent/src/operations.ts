@@ -47,7 +47,7 @@ export interface DirectoryBackend {
   testConnection(target: LdapTarget, scope?: Scope): Promise<TestConnectionResult>;
   listOus(target: LdapTarget): Promise<OuNode>;
   listUserAttributes(target: LdapTarget): Promise<UserAttribute[]>;
-  authenticate(target: LdapTarget, username: string, password: string): Promise<AuthenticateResult>;
+  authenticate(target: LdapTarget, username: string, password: string, objectGuid?: string): Promise<AuthenticateResult>;
   search(target: LdapTarget, spec: SearchSpec): AsyncGenerator<WireEntry[], SearchCompleteness, undefined>;
   readEntries(
     target: LdapTarget,
@@ -66,7 +66,8 @@ export const ldapBackend: DirectoryBackend = {
   testConnection,
   listOus,
   listUserAttributes,
-  authenticate: (target, username, password) => authenticate(target, username, password, loginPool),
+  authenticate: (target, username, password, objectGuid) =>
+    authenticate(target, username, password, loginPool, objectGuid === undefined ? {} : { objectGuid }),
   search,
   async *readEntries(target, dns, attributes, binaryAttributes) {
     const connection = await openConnection(target);
@@ -93,7 +94,7 @@ export async function runOperation(
       // The editor offers what a mapping may name: not what the agent would refuse to read.
       return { result: (await backend.listUserAttributes(operation.target)).filter((a) => !policy.denies(a.name)) };
     case "authenticate":
-      return { result: await backend.authenticate(operation.target, operation.username, operation.password) };
+      return { result: await backend.authenticate(operation.target, operation.username, operation.password, operation.objectGuid) };
     case "search": {
       const { op: _op, target, ...spec } = operation;
       policy.checkRead(spec);

@@ -143,6 +143,7 @@ export class ApiClient {
   loginAttemptsCsv = async () => (await this.#fetch("GET", "/auth/attempts?format=csv")).text();
   approve = (id: string) => this.#json<RunInfo>("POST", `/runs/${encodeURIComponent(id)}/approve`);
   reject = (id: string) => this.#json<RunInfo>("POST", `/runs/${encodeURIComponent(id)}/reject`);
+  cancelRun = (id: string) => this.#json<RunInfo>("POST", `/runs/${encodeURIComponent(id)}/cancel`);
   schedule = () => this.#json<Schedule>("GET", "/schedule");
 
   extensions = (q: string, limit = 100, offset = 0) => {

@@ -137,7 +137,7 @@ button.chip[aria-pressed="true"] { outline: 2px solid var(--accent); }
 .held { border: 1px solid var(--warn); border-radius: 8px; padding: 10px 14px; margin: 12px 0; }
 .run-status.failed, .run-status.partial, .type.error { color: var(--bad); }
 .run-status.succeeded, .run-status.previewed { color: var(--ok); }
-.type.warning, .run-status.awaiting-approval, .run-status.missed { color: var(--warn); }
+.type.warning, .run-status.awaiting-approval, .run-status.missed, .run-status.cancelled { color: var(--warn); }
 .login-outcome.success { color: var(--ok); }
 .login-outcome.failure { color: var(--bad); }
 .login-outcome.blocked, .login-outcome.unavailable { color: var(--warn); }

@@ -683,11 +683,149 @@ export interface DomainLogin {
    */
   enabled?: boolean;
   /**
+   * The web origins of a browser-based UC client allowed to call the login route (CORS), e.g. https://phone.example.com. Empty: no browser page may call it; native clients and back ends are not affected.
+   *
+   * @maxItems 20
+   */
+  allowedOrigins?:
+    | []
+    | [string]
+    | [string, string]
+    | [string, string, string]
+    | [string, string, string, string]
+    | [string, string, string, string, string]
+    | [string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string, string, string, string, string, string, string]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ]
+    | [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+  /**
    * The UPN suffixes accepted at login, e.g. example.com; a login as someone@other.com is refused before it reaches AD. Empty: every suffix of a synced user.
    */
   allowedUpnSuffixes?: string[];
   /**
-   * Failed logins for one account within failureWindowMinutes before its logins are paused. Keep it below AD's own lockout threshold so logins here can never lock the Windows account.
+   * Failed logins with one name within failureWindowMinutes before logins with that name are paused (whether or not anyone has it, so a pause reveals nothing). A ceiling: the worker never allows more than AD's lockout threshold minus two, and the agent reads each account's live bad-password count before binding, so a login here never locks a Windows account.
    */
   maxFailures?: number;
   /**

@@ -35,7 +35,11 @@ export type AgentOperation =
   | { op: "readEntries"; target: LdapTarget; dns: string[]; attributes: string[]; binaryAttributes?: string[] }
   | { op: "listOus"; target: LdapTarget }
   | { op: "listUserAttributes"; target: LdapTarget }
-  | { op: "authenticate"; target: LdapTarget; username: string; password: string };
+  /**
+   * `objectGuid` (base64 of its 16 bytes) is the synced user's: the agent binds only that
+   * account, whatever else AD resolves the name to.
+   */
+  | { op: "authenticate"; target: LdapTarget; username: string; password: string; objectGuid?: string };
 
 export type AgentOperationName = AgentOperation["op"];
 
@@ -99,8 +103,18 @@ export type AuthenticateResult =
       objectGuid?: string;
       upn?: string;
       displayName?: string;
+      /** The lockout policy that applied, as for a refusal: the worker keeps its pause below the domain's. */
+      lockout?: { threshold: number; observationWindowMs: number; badPwdCount: number; source: "domain" | "fine-grained" };
     }
-  | { ok: false; reason: AuthFailureReason; adCode?: string };
+  | {
+      ok: false;
+      reason: AuthFailureReason;
+      adCode?: string;
+      /** Why the agent did not bind, or what AD said, for the administrator's log. */
+      detail?: string;
+      /** The lockout policy that applies to the user and their count at the DC, when read. */
+      lockout?: { threshold: number; observationWindowMs: number; badPwdCount: number; source: "domain" | "fine-grained" };
+    };
 
 export type AuthFailureReason =
   | "invalid_credentials"
@@ -111,6 +125,12 @@ export type AuthFailureReason =
   | "password_expired"
   | "password_must_change"
   | "not_permitted"
+  /** One more wrong password could lock the Windows account: refused without a bind. */
+  | "lockout_risk"
+  /** A fine-grained password policy applies and the service account cannot read it: refused without a bind. */
+  | "lockout_policy_unreadable"
+  /** The name belongs to another account than the synced one: refused without a bind. */
+  | "account_changed"
   | "directory_unavailable";
 
 /**

@@ -50,7 +50,10 @@ export async function startWorker(script: string, options: WorkerOptions = {}): 
       modulesRoot: dirname(script),
       compatibilityDate: "2026-11-01",
       compatibilityFlags: ["nodejs_compat"],
-      durableObjects: { TENANT: { className: "TenantObject", useSQLite: true } },
+      durableObjects: {
+        TENANT: { className: "TenantObject", useSQLite: true },
+        REGISTRY: { className: "TenantRegistry", useSQLite: true },
+      },
       bindings: { ...testSecrets, ...options.bindings },
       ...(options.persistDir ? { resourcePersistencePath: options.persistDir } : {}),
       ...(options.port !== undefined ? { host: "127.0.0.1", port: options.port } : {}),

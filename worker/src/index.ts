@@ -10,6 +10,7 @@ import { configValidation } from "./routes/config-routes.ts";
 import { ucLoginRoutes } from "./routes/login-routes.ts";
 import type { AppEnv } from "./routes/route-helpers.ts";
 
+export { TenantRegistry } from "./registry/tenant-registry.ts";
 export { TenantObject } from "./tenant/tenant-object.ts";
 
 export const app = new Hono<AppEnv>();

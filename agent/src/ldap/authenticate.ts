@@ -1,6 +1,8 @@
 // Domain login: is this the password of this AD user? The service account finds the user
-// (the name goes into the filter escaped, once, by the filter tag) and a second connection
-// binds with the DN the directory returned, never one built from what was typed.
+// (the name goes into the filter escaped, once, by the filter tag) and reads, on the same DC,
+// the user's bad-password count and the lockout policy that applies to them; only when the
+// entry is the synced user's and one more failure cannot lock the account does a second
+// connection bind, with the DN the directory returned, never one built from what was typed.
 import type { AuthenticateResult, LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { domainOfDn } from "../../../schema/src/dn.ts";
 import { type LoginName, parseLoginName } from "../../../schema/src/domain-login.ts";
@@ -14,6 +16,7 @@ import {
   openTransport,
 } from "./connection.ts";
 import { BindError, toDirectoryError } from "./errors.ts";
+import { fileTimeToMs, intervalToMs, type LockoutPolicy, lockoutVerdict } from "./lockout-guard.ts";
 import { searchPages } from "./search.ts";
 
 /** Where a login's connections come from: fresh ones each time, or a LoginPool's. */
@@ -26,9 +29,12 @@ export interface LoginConnections {
   domainNames(target: LdapTarget, connection: DirectoryConnection): Promise<DomainNames>;
 }
 
+/** What a login needs to know of the domain; it changes rarely, so a LoginPool keeps it a while. */
 export interface DomainNames {
   netbios?: string;
   dns?: string;
+  /** The domain's DN (defaultNamingContext), where its lockout policy is kept. */
+  domainDn?: string;
 }
 
 /** A new service connection and a new user connection per login, closed after it. */
@@ -64,20 +70,56 @@ export async function authenticate(
   username: string,
   password: string,
   connections: LoginConnections = freshConnections,
+  options: { objectGuid?: string; now?: () => number } = {},
 ): Promise<AuthenticateResult> {
   // RFC 4513 section 5.1.2: a bind with a name and an empty password succeeds, anonymously.
   if (password === "") return { ok: false, reason: "invalid_credentials" };
   const name = parseLoginName(username);
   if (name === undefined) return { ok: false, reason: "no_such_user" };
 
-  const lookup = await connections.service(target, async (service) => ({
-    found: await findUser(service, name, await connections.domainNames(target, service)),
-    endpoint: service.endpoint,
-  }));
+  const lookup = await connections.service(target, async (service) => {
+    const domain = await connections.domainNames(target, service);
+    const found = await findUser(service, name, domain);
+    const only = found.length === 1 ? (found[0] as FoundUser) : undefined;
+    // Read at every login, not cached with the names: a policy tightened a minute ago applies now.
+    const domainPolicy = domain.domainDn === undefined ? undefined : await readDomainPolicy(service, domain.domainDn);
+    // The winning fine-grained policy, if any, read as the service account: by default only
+    // Domain Admins may read Password Settings Objects, so it may not be readable.
+    const fineGrained = only?.resultantPso === undefined ? undefined : await readPso(service, only.resultantPso);
+    return { found, domainPolicy, fineGrained, endpoint: service.endpoint };
+  });
   if (lookup.found.length === 0) return { ok: false, reason: "no_such_user" };
   // Two accounts answer to this name: never guess which one is meant.
   if (lookup.found.length > 1) return { ok: false, reason: "not_permitted" };
   const user = lookup.found[0] as FoundUser;
+  if (options.objectGuid !== undefined && user.objectGuid !== options.objectGuid)
+    return { ok: false, reason: "account_changed", detail: `AD resolves the name to ${user.dn}, which is not the synced account.` };
+
+  const policy = user.resultantPso === undefined ? lookup.domainPolicy : lookup.fineGrained;
+  if (policy === undefined) {
+    return user.resultantPso === undefined
+      ? {
+          ok: false,
+          reason: "lockout_policy_unreadable",
+          detail:
+            "The domain's lockout policy (lockoutThreshold on the domain object) could not be read, so a bind could lock the account.",
+        }
+      : {
+          ok: false,
+          reason: "lockout_policy_unreadable",
+          detail:
+            `The fine-grained password policy ${user.resultantPso} applies to this user, and the service account cannot read its ` +
+            "lockout settings, so a bind could lock the account. Grant the service account Read on the Password Settings Container.",
+        };
+  }
+  const verdict = lockoutVerdict(policy, user.badPassword, (options.now ?? Date.now)());
+  const lockout = {
+    threshold: policy.threshold,
+    observationWindowMs: policy.observationWindowMs,
+    badPwdCount: verdict.effectiveCount,
+    source: policy.source,
+  };
+  if (!verdict.bind) return { ok: false, reason: verdict.reason, detail: verdict.detail, lockout };
 
   // The same DC that found the user, so a just-created account or new password is there too.
   const refused = await connections.binder(target, lookup.endpoint, async (connection) => {
@@ -91,11 +133,11 @@ export async function authenticate(
     }
   });
   if (refused !== undefined) {
-    const result: AuthenticateResult = { ok: false, reason: refused.reason };
+    const result: AuthenticateResult = { ok: false, reason: refused.reason, lockout };
     if (refused.adCode !== undefined) result.adCode = refused.adCode;
     return result;
   }
-  const result: AuthenticateResult = { ok: true, dn: user.dn };
+  const result: AuthenticateResult = { ok: true, dn: user.dn, lockout };
   if (user.objectGuid !== undefined) result.objectGuid = user.objectGuid;
   if (user.upn !== undefined) result.upn = user.upn;
   if (user.displayName !== undefined) result.displayName = user.displayName;
@@ -107,7 +149,12 @@ interface FoundUser {
   objectGuid?: string;
   upn?: string;
   displayName?: string;
+  resultantPso?: string;
+  badPassword: { badPwdCount: number; badPasswordTime: number; lockedNow: boolean };
 }
+
+/** UF_LOCKOUT in msDS-User-Account-Control-Computed, which AD computes with lockoutDuration in mind. */
+const UF_LOCKOUT = 0x10;
 
 async function findUser(connection: DirectoryConnection, name: LoginName, domain: DomainNames): Promise<FoundUser[]> {
   if (name.kind === "downLevel") {
@@ -128,13 +175,32 @@ async function lookUp(connection: DirectoryConnection, userFilter: string): Prom
     base: connection.settings.baseDn,
     scope: "sub" as const,
     filter: userFilter,
-    attributes: ["objectGUID", "userPrincipalName", "displayName"],
+    // badPwdCount and badPasswordTime are per DC: read on the DC the bind will go to.
+    attributes: [
+      "objectGUID",
+      "userPrincipalName",
+      "displayName",
+      "badPwdCount",
+      "badPasswordTime",
+      "msDS-User-Account-Control-Computed",
+      "msDS-ResultantPSO",
+    ],
     // Two are enough to know the name is ambiguous.
     sizeLimit: 2,
   };
   for await (const page of searchPages(connection, spec)) {
     for (const entry of page) {
-      const user: FoundUser = { dn: entry.dn };
+      const computed = Number(entry.attributes["msDS-User-Account-Control-Computed"]?.[0] ?? 0);
+      const user: FoundUser = {
+        dn: entry.dn,
+        badPassword: {
+          badPwdCount: Number(entry.attributes.badPwdCount?.[0] ?? 0) || 0,
+          badPasswordTime: fileTimeToMs(entry.attributes.badPasswordTime?.[0]),
+          lockedNow: (computed & UF_LOCKOUT) !== 0,
+        },
+      };
+      const pso = entry.attributes["msDS-ResultantPSO"]?.[0];
+      if (pso !== undefined && pso !== "") user.resultantPso = pso;
       const guid = entry.attributes.objectGUID?.[0];
       if (guid !== undefined) user.objectGuid = guid;
       const upn = entry.attributes.userPrincipalName?.[0];
@@ -153,6 +219,7 @@ async function domainNames(connection: DirectoryConnection): Promise<DomainNames
   const configuration = root?.configurationNamingContext?.[0];
   const names: DomainNames = {};
   if (domainDn === undefined) return names;
+  names.domainDn = domainDn;
   const dns = domainOfDn(domainDn)?.dns;
   if (dns !== undefined) names.dns = dns;
   if (configuration === undefined) return names;
@@ -169,6 +236,28 @@ async function domainNames(connection: DirectoryConnection): Promise<DomainNames
   if (netbios !== undefined) names.netbios = netbios;
   if (dnsRoot !== undefined) names.dns = dnsRoot;
   return names;
+}
+
+async function readDomainPolicy(connection: DirectoryConnection, domainDn: string): Promise<LockoutPolicy | undefined> {
+  const policy = await firstEntry(connection, domainDn, "(objectClass=*)", ["lockoutThreshold", "lockOutObservationWindow"]).catch(
+    () => undefined,
+  );
+  const threshold = policy?.lockoutThreshold?.[0];
+  if (threshold === undefined) return undefined;
+  return { threshold: Number(threshold), observationWindowMs: intervalToMs(policy?.lockOutObservationWindow?.[0]), source: "domain" };
+}
+
+async function readPso(connection: DirectoryConnection, dn: string): Promise<LockoutPolicy | undefined> {
+  const pso = await firstEntry(connection, dn, "(objectClass=*)", ["msDS-LockoutThreshold", "msDS-LockoutObservationWindow"]).catch(
+    () => undefined,
+  );
+  const threshold = pso?.["msDS-LockoutThreshold"]?.[0];
+  if (threshold === undefined) return undefined;
+  return {
+    threshold: Number(threshold),
+    observationWindowMs: intervalToMs(pso?.["msDS-LockoutObservationWindow"]?.[0]),
+    source: "fine-grained",
+  };
 }
 
 async function firstEntry(

@@ -35,9 +35,9 @@ export function guardedBackend(backend: DirectoryBackend, policy: ConnectionPoli
       await policy.check(target);
       return backend.listUserAttributes(target);
     },
-    async authenticate(target, username, password) {
+    async authenticate(target, username, password, objectGuid) {
       await policy.check(target);
-      return backend.authenticate(target, username, password);
+      return backend.authenticate(target, username, password, objectGuid);
     },
     async *search(target, spec) {
       await policy.check(target);

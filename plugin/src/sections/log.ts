@@ -153,7 +153,13 @@ export function logSection(ctx: PageContext): Section {
             h(
               "tr",
               { class: a.outcome },
-              h("td", {}, ctx.formatTime(a.at)),
+              // A spray's repeats are one row: "×40, until 10:02".
+              h(
+                "td",
+                {},
+                ctx.formatTime(a.at),
+                (a.repeats ?? 1) > 1 ? h("span", { class: "hint" }, ` ×${a.repeats}, until ${ctx.formatTime(a.lastAt ?? a.at)}`) : "",
+              ),
               h("td", {}, a.username),
               h("td", {}, a.source),
               h("td", {}, h("span", { class: `login-outcome ${a.outcome}` }, a.outcome)),

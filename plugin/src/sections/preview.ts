@@ -1,11 +1,11 @@
 // Preview and Sync Now: the plan as a table the administrator can filter and search, a held
-// run's approve/reject, and a sync's live progress followed by what it did.
+// run's approve/reject, and a sync's live progress (with Cancel) followed by what it did.
 import { type PlanAction, type PlanItem, planActions, type RunInfo, summaryText } from "../api-types.ts";
 import { fill, h } from "../dom.ts";
 import type { PageContext, Section } from "../page-context.ts";
 
 const pageSize = 200;
-const ended = new Set(["succeeded", "partial", "failed", "rejected", "missed", "previewed"]);
+const ended = new Set(["succeeded", "partial", "failed", "rejected", "missed", "previewed", "cancelled"]);
 
 const actionLabel: Record<PlanAction, string> = {
   create: "Create",
@@ -21,6 +21,8 @@ const actionLabel: Record<PlanAction, string> = {
 export function previewSection(ctx: PageContext): Section {
   const previewButton = h("button", { type: "button" }, "Preview");
   const syncButton = h("button", { type: "button", class: "primary" }, "Sync Now");
+  // Shown only while a sync is followed: a run that is stuck otherwise holds the lock for good.
+  const cancelButton = h("button", { type: "button", class: "danger", hidden: true }, "Cancel sync");
   const status = h("div", { class: "status", "aria-live": "polite" });
   const progress = h("progress", { max: 1, hidden: true, "aria-label": "Sync progress" });
   const progressText = h("p", { class: "progress-text", role: "status", "aria-live": "polite" });
@@ -51,6 +53,8 @@ export function previewSection(ctx: PageContext): Section {
     more,
   );
   let run: RunInfo | null = null;
+  /** The run whose progress is being followed, for Cancel. */
+  let following: RunInfo | null = null;
   let shownItems = 0;
   let query = 0;
 
@@ -86,13 +90,35 @@ export function previewSection(ctx: PageContext): Section {
     }
   });
 
+  cancelButton.addEventListener("click", async () => {
+    if (!following) return;
+    cancelButton.disabled = true;
+    try {
+      // The loop in follow() sees the run cancelled on its next look and shows what it did.
+      await ctx.api.cancelRun(following.id);
+      progressText.textContent = "Cancelling the sync…";
+    } catch (error) {
+      // A 409 says the run ended meanwhile: follow() shows how.
+      ctx.report(error, status);
+      cancelButton.disabled = false;
+    }
+  });
+
   async function follow(started: RunInfo): Promise<void> {
     let current = started;
     progress.hidden = false;
-    while (!ended.has(current.status) && current.status !== "awaiting-approval") {
-      showProgress(current);
-      await new Promise((r) => setTimeout(r, 600));
-      current = await ctx.api.run(current.id);
+    following = current;
+    cancelButton.disabled = false;
+    cancelButton.hidden = false;
+    try {
+      while (!ended.has(current.status) && current.status !== "awaiting-approval") {
+        showProgress(current);
+        await new Promise((r) => setTimeout(r, 600));
+        current = await ctx.api.run(current.id);
+      }
+    } finally {
+      following = null;
+      cancelButton.hidden = true;
     }
     progress.hidden = true;
     progressText.textContent = "";
@@ -119,7 +145,7 @@ export function previewSection(ctx: PageContext): Section {
   }
 
   function showEnd(r: RunInfo): void {
-    const failed = r.status === "failed" || r.status === "partial";
+    const failed = r.status === "failed" || r.status === "partial" || r.status === "cancelled";
     fill(
       status,
       h("p", { class: failed ? "error" : "ok", role: failed ? "alert" : null }, planSentence(r, "Sync")),
@@ -244,7 +270,7 @@ export function previewSection(ctx: PageContext): Section {
       { class: "intro" },
       "Preview reads the directory and shows exactly what a sync would do, without changing anything. Sync Now applies it; deletes beyond the safety limits wait for your approval.",
     ),
-    h("div", { class: "actions" }, previewButton, syncButton),
+    h("div", { class: "actions" }, previewButton, syncButton, cancelButton),
     progress,
     progressText,
     status,
@@ -300,6 +326,10 @@ function row(item: PlanItem & { status?: string; error?: string | null }, applie
 const resultLabel: Record<string, string> = { done: "Done", failed: "Failed", pending: "Not applied", applying: "Applying" };
 
 function planSentence(r: RunInfo, what: string): string {
+  if (r.status === "cancelled") {
+    const p = r.progress;
+    return `${what} was cancelled: ${p?.total && p.done ? `${p.done} of ${p.total} changes were applied and stay applied` : "nothing was changed"}.`;
+  }
   const result =
     r.status === "previewed"
       ? "done"

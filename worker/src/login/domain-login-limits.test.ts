@@ -74,7 +74,7 @@ function setup(
 }
 
 describe("DomainLogin limits", () => {
-  it("pauses an account after maxFailures wrong passwords, for blockMinutes, without asking AD again", async () => {
+  it("pauses a name after maxFailures wrong passwords, for blockMinutes, without asking AD again", async () => {
     const { attempt, asked, last } = setup({ domainLogin: { maxFailures: 3, blockMinutes: 2 } });
     for (let i = 0; i < 3; i++) expect((await attempt("jjones@example.com", "wrong")).status).toBe(401);
     expect(asked).toHaveLength(3);
@@ -87,13 +87,12 @@ describe("DomainLogin limits", () => {
     expect(paused.retryAfterSeconds).toBeLessThanOrEqual(120);
     expect(last()).toMatchObject({
       outcome: "blocked",
-      reason: "blocked_account",
-      extension: "1000",
+      reason: "blocked_name",
       detail: expect.stringMatching(
-        /^Paused until .+ after 3 failed logins for this account \(domainLogin\.maxFailures\); AD was not asked\.$/,
+        /^Paused until .+ after 3 failed logins with this name \(domainLogin\.maxFailures, below AD's lockout threshold\); AD was not asked\.$/,
       ),
     });
-    // The same account under its other name is the same pause; AD is still not asked.
+    // The same name in its other form is the same pause, as it would be for a name nobody has; AD is still not asked.
     expect((await attempt("EXAMPLE\\jjones", "right")).status).toBe(429);
     expect(asked).toHaveLength(3);
   });
@@ -120,7 +119,7 @@ describe("DomainLogin limits", () => {
     expect(paused).toMatchObject({ status: 429, body: { error: { message: "Too many failed logins. Try again in 1 minute." } } });
     expect(last()).toMatchObject({
       reason: "blocked_address",
-      detail: expect.stringContaining("after 3 failed logins from this address (domainLogin.maxFailuresPerAddress)"),
+      detail: expect.stringContaining("after 3 failed logins from this address or its network (domainLogin.maxFailuresPerAddress)"),
     });
     expect(asked).toEqual([]);
     expect((await attempt("jjones@example.com", "right", "203.0.113.5")).status).toBe(200);
@@ -242,9 +241,24 @@ describe("DomainLogin answers", () => {
     expect(asked).toEqual(["JJones@example.com"]);
   });
 
-  it("refuses everyone before the first configuration is saved", async () => {
+  it("refuses everyone before the first configuration is saved, and writes nothing", async () => {
     const { attempt, last } = setup({ config: null });
     expect((await attempt("jjones@example.com")).status).toBe(401);
-    expect(last()).toMatchObject({ reason: "login_disabled" });
+    expect(last()).toBeUndefined();
+  });
+
+  it("pauses every address of one IPv6 /64 together, and a /48 at four times the limit", async () => {
+    const { attempt } = setup({ domainLogin: { maxFailures: 50, maxFailuresPerAddress: 3, blockMinutes: 1 } });
+    // A host rotating its address inside its /64, written every way IPv6 allows.
+    for (const address of ["2001:db8:1:2::1", "2001:0db8:0001:0002:0000:0000:0000:0002", "2001:db8:1:2:ffff::3"])
+      expect((await attempt(`n${address.length}@example.com`, "x", address)).status).toBe(401);
+    expect((await attempt("jjones@example.com", "right", "2001:db8:1:2:abcd::9")).status).toBe(429);
+    // Another /64 of the same /48 is not paused yet; the /48 is, after 12.
+    expect((await attempt("jjones@example.com", "right", "2001:db8:1:3::1")).status).toBe(200);
+    for (let net = 4; net < 13; net++) await attempt(`x${net}@example.com`, "x", `2001:db8:1:${net}::1`);
+    expect((await attempt("jjones@example.com", "right", "2001:db8:1:99::1")).status).toBe(429);
+    // Another /48, and IPv4, are apart.
+    expect((await attempt("jjones@example.com", "right", "2001:db8:2::1")).status).toBe(200);
+    expect((await attempt("jjones@example.com", "right", "::ffff:198.51.100.7")).status).toBe(200);
   });
 });

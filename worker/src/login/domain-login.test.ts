@@ -83,14 +83,6 @@ describe("DomainLogin", () => {
     ) => ({ ...config, connection: { ...config.connection, ...connection }, domainLogin }) as SyncConfig;
     const judyTwin: Extension = { ...judy, number: "1001", guid: "11111111-2222-3333-4444-555555555555", upn: "judy.jones@example.com" };
     it.each([
-      ["domain login switched off", "jjones@example.com", { config: withLogin({ enabled: false }) }, "login_disabled"],
-      ["domain login left unset", "jjones@example.com", { config: { ...config, domainLogin: {} } as SyncConfig }, "login_disabled"],
-      [
-        "plain LDAP",
-        "jjones@example.com",
-        { config: withLogin({ enabled: true }, { security: "insecurePlainLdap" }) },
-        "insecure_connection",
-      ],
       [
         "a UPN suffix outside the list",
         "jjones@example.com",
@@ -121,6 +113,35 @@ describe("DomainLogin", () => {
       },
     );
 
+    it.each([
+      ["domain login switched off", withLogin({ enabled: false })],
+      ["domain login left unset", { ...config, domainLogin: {} } as SyncConfig],
+      ["no configuration at all", null],
+      ["plain LDAP", withLogin({ enabled: true }, { security: "insecurePlainLdap" })],
+      ["a certificate not verified (insecureSkipVerify)", withLogin({ enabled: true }, { security: "ldaps", insecureSkipVerify: true })],
+    ] as Array<[string, SyncConfig | null]>)("%s: answered as a wrong password, and nothing is written", async (_what, config) => {
+      const sql = sqliteStorage();
+      const login = new DomainLogin(new LoginThrottle(sql), new LoginAttempts(sql));
+      const asked: string[] = [];
+      const context: LoginContext = {
+        config,
+        agentConnected: () => true,
+        findByLogin: () => [judy],
+        authenticate: async (username) => {
+          asked.push(username);
+          return { ok: true, dn: "x" };
+        },
+        issue: async () => ({ token: "t", expiresAt: 0 }),
+      };
+      for (let i = 0; i < 20; i++) {
+        const answer = await login.login({ tenant: "t", username: "jjones@example.com", password: "pw", source: "a" }, context);
+        expect(answer).toMatchObject({ status: 401, body: { error: { code: "invalid_credentials" } } });
+      }
+      expect(asked).toEqual([]);
+      expect(sql.exec<{ n: number }>("SELECT count(*) AS n FROM login_attempts").one().n).toBe(0);
+      expect(sql.exec<{ n: number }>("SELECT count(*) AS n FROM login_throttle").one().n).toBe(0);
+    });
+
     it("compares UPN suffixes without regard to case, for both name forms", async () => {
       const config = withLogin({ enabled: true, allowedUpnSuffixes: ["Example.COM"] });
       const { attempt, asked } = setup(slowAgent(0), true, { config });
@@ -136,14 +157,70 @@ describe("DomainLogin", () => {
     });
   });
 
-  it("holds back answers that did not wait for AD to the time of those that did", async () => {
+  it("holds back answers that did not wait for AD to the time of those that did, within the name's turn", async () => {
     const { attempt } = setup(slowAgent(150));
     for (let i = 0; i < 8; i++) await attempt("jjones@example.com");
-    const refused = await attempt("nobody@example.com");
-    expect(refused.status).toBe(401);
-    expect(refused.holdMs).toBeGreaterThan(100);
-    const wrong = await attempt("jjones@example.com", "nope");
-    expect(wrong).toMatchObject({ status: 401, holdMs: 0 });
+    const timed = async (name: string, password = "pw") => {
+      const started = performance.now();
+      const answer = await attempt(name, password);
+      return { answer, ms: performance.now() - started };
+    };
+    const refused = await timed("nobody@example.com");
+    const wrong = await timed("jjones@example.com", "nope");
+    expect(refused.answer).toMatchObject({ status: 401, holdMs: 0 });
+    expect(wrong.answer).toMatchObject({ status: 401, holdMs: 0 });
+    expect(refused.ms).toBeGreaterThan(120);
+    expect(refused.ms / wrong.ms).toBeGreaterThan(0.75);
+    expect(refused.ms / wrong.ms).toBeLessThan(1.33);
+  });
+
+  it("queues a stranger's parallel tries exactly like a real account's", async () => {
+    const { attempt } = setup(slowAgent(100));
+    for (let i = 0; i < 8; i++) await attempt("jjones@example.com");
+    const burst = async (name: string) => {
+      const started = performance.now();
+      await Promise.all(Array.from({ length: 4 }, () => attempt(name, "nope")));
+      return performance.now() - started;
+    };
+    const real = await burst("jjones@example.com");
+    const stranger = await burst("nobody@example.com");
+    // Four tries one after another, about 400 ms, for both.
+    expect(real).toBeGreaterThan(300);
+    expect(stranger / real).toBeGreaterThan(0.75);
+    expect(stranger / real).toBeLessThan(1.33);
+  });
+
+  it("binds only the synced account: the agent is told its objectGUID", async () => {
+    const guids: Array<string | undefined> = [];
+    const { login, context } = setup(slowAgent(0));
+    const asking: LoginContext = {
+      ...context,
+      authenticate: async (username, password, objectGuid) => {
+        guids.push(objectGuid);
+        return context.authenticate(username, password, objectGuid);
+      },
+    };
+    await login.login({ tenant: "t", username: "jjones@example.com", password: "pw", source: "a" }, asking);
+    expect(guids).toEqual([judyGuid]);
+  });
+
+  it("answers the agent's refusals before a bind as a wrong password, and lowers the pause below AD's threshold", async () => {
+    const { attempt, login } = setup(async () => ({
+      ok: false,
+      reason: "lockout_risk",
+      detail: "AD has counted 3 wrong passwords",
+      lockout: { threshold: 4, observationWindowMs: 3_600_000, badPwdCount: 3, source: "domain" },
+    }));
+    expect(await attempt("jjones@example.com")).toMatchObject({ status: 401, body: { error: { code: "invalid_credentials" } } });
+    expect(login.attempts.list({ limit: 1, offset: 0 }).attempts[0]).toMatchObject({
+      reason: "lockout_risk",
+      detail: "AD has counted 3 wrong passwords",
+    });
+    // Threshold 4: the name pauses after 4 - 2 = 2 failures, whatever maxFailures says, and
+    // its failures are remembered for AD's hour.
+    expect(login.limits(config)).toMatchObject({ maxFailures: 2, windowMs: 3_600_000 });
+    expect((await attempt("jjones@example.com")).status).toBe(401);
+    expect((await attempt("jjones@example.com")).status).toBe(429);
   });
 
   it("refuses a login whose DN now belongs to another account than the synced one", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sqliteStorage } from "../../../test/support/sqlite-storage.ts";
-import { type AttemptOutcome, attemptsCsv, type LoginAttempt, LoginAttempts, loggableName } from "./login-attempts.ts";
+import { type AttemptOutcome, attemptsCsv, type LoginAttempt, LoginAttempts, loggableName, maxAttemptRows } from "./login-attempts.ts";
 
 const DAY = 86_400_000;
 const now = Date.UTC(2027, 5, 1);
@@ -30,6 +30,35 @@ describe("LoginAttempts", () => {
     expect(log.list({ limit: 1, offset: 0 }).total).toBe(99);
   });
 
+  it("folds a spray's identical failures within a minute into one row with a count", () => {
+    const sql = sqliteStorage();
+    const log = new LoginAttempts(sql);
+    for (let i = 0; i < 50; i++) log.record(attempt(now + i * 1000, "judy@example.com"), 90);
+    log.record(attempt(now + 50_000, "judy@example.com", "failure", "198.51.100.1"), 90);
+    // A minute after the last repeat: a row of its own.
+    log.record(attempt(now + 50_000 + 60_000, "judy@example.com", "failure", "198.51.100.1"), 90);
+    const { total, attempts } = log.list({ limit: 10, offset: 0 });
+    expect(total).toBe(3);
+    expect(attempts.map((a) => [a.source, a.repeats])).toEqual([
+      ["198.51.100.1", 1],
+      ["198.51.100.1", 1],
+      ["192.0.2.1", 50],
+    ]);
+    expect(attempts[2]).toMatchObject({ at: now, lastAt: now + 49_000 });
+    // Successes are each their own row.
+    log.record(attempt(now, "judy@example.com", "success"), 90);
+    log.record(attempt(now, "judy@example.com", "success"), 90);
+    expect(log.list({ limit: 10, offset: 0 }).total).toBe(5);
+  });
+
+  it("keeps at most its cap of rows, however many different attempts arrive", () => {
+    const sql = sqliteStorage();
+    const log = new LoginAttempts(sql);
+    for (let i = 0; i < maxAttemptRows + 300; i++) log.record(attempt(now, `user${i}@example.com`), 90);
+    expect(sql.exec<{ n: number }>("SELECT count(*) AS n FROM login_attempts").one().n).toBe(maxAttemptRows);
+    expect(log.list({ limit: 1, offset: 0 }).attempts[0]?.username).toBe(`user${maxAttemptRows + 299}@example.com`);
+  });
+
   it("keeps everything younger than the default 90 days", () => {
     const log = new LoginAttempts(sqliteStorage());
     log.record(attempt(now - 89 * DAY, "kept@example.com"), 90);
@@ -57,8 +86,12 @@ describe("LoginAttempts", () => {
 
   it("exports CSV with the time in ISO 8601 and a name that would be a formula kept as text", () => {
     const csv = attemptsCsv([attempt(now, "=cmd|' /C calc'!A0")]);
-    expect(csv.split("\r\n")[0]).toBe("Time,Username,Source,Outcome,Reason,AD code,Extension,Detail,Duration (ms)");
-    expect(csv.split("\r\n")[1]).toBe(`2027-06-01T00:00:00.000Z,"'=cmd|' /C calc'!A0",192.0.2.1,failure,invalid_credentials,,,,12.6`);
+    expect(csv.split("\r\n")[0]).toBe(
+      '"Time","Username","Source","Outcome","Reason","AD code","Extension","Detail","Duration (ms)","Repeats","Last repeat"',
+    );
+    expect(csv.split("\r\n")[1]).toBe(
+      `"2027-06-01T00:00:00.000Z","'=cmd|' /C calc'!A0","192.0.2.1","failure","invalid_credentials","","","","12.6","1",""`,
+    );
   });
 
   it("logs a name as typed but bounded, control characters escaped, and a non-string by its type", () => {

@@ -1,7 +1,7 @@
 // Every domain login attempt, for the administrator: when, who (as typed), from where, and
 // how it ended with the reason only the administrator may see. Never the password.
 import { csv } from "../csv.ts";
-import type { Sql } from "../sql.ts";
+import { addMissingColumns, type Sql } from "../sql.ts";
 
 export type AttemptOutcome = "success" | "failure" | "blocked" | "unavailable";
 
@@ -21,10 +21,20 @@ export interface LoginAttempt {
   /** A sentence for the administrator: what it means and, where there is one, what to do. */
   detail: string;
   durationMs: number;
+  /** Identical attempts folded into this one (same name, address, outcome and reason within a minute), and the last of them. */
+  repeats?: number;
+  lastAt?: number;
 }
 
 /** The longest name the log keeps; a 10,000-character name is an attack, not a user. */
 const maxLoggedName = 256;
+
+/**
+ * The most rows kept, whatever the retention says: the endpoint is public, so the log must
+ * not grow with what an anonymous caller sends. Repeats of one attempt fold into one row.
+ */
+export const maxAttemptRows = 10_000;
+const foldWithinMs = 60_000;
 
 const schema = `
   CREATE TABLE IF NOT EXISTS login_attempts (
@@ -34,7 +44,10 @@ const schema = `
 `;
 
 type Row = {
+  id: number;
   at: number;
+  repeats: number;
+  last_at: number | null;
   username: string;
   source: string;
   outcome: string;
@@ -58,9 +71,27 @@ export class LoginAttempts {
   constructor(sql: Sql) {
     this.#sql = sql;
     sql.exec(schema);
+    addMissingColumns(sql, "login_attempts", { repeats: "INTEGER NOT NULL DEFAULT 1", last_at: "INTEGER" });
   }
 
   record(attempt: LoginAttempt, retentionDays: number): void {
+    // A spray repeats itself: the same name from the same address failing the same way is
+    // one row with a count, not a row per try.
+    const last = this.#sql.exec<Row>("SELECT * FROM login_attempts ORDER BY id DESC LIMIT 1").toArray()[0];
+    if (
+      last !== undefined &&
+      attempt.outcome !== "success" &&
+      last.username === attempt.username &&
+      last.source === attempt.source &&
+      last.outcome === attempt.outcome &&
+      last.reason === attempt.reason &&
+      last.ad_code === attempt.adCode &&
+      last.extension === attempt.extension &&
+      attempt.at - (last.last_at ?? last.at) < foldWithinMs
+    ) {
+      this.#sql.exec("UPDATE login_attempts SET repeats = repeats + 1, last_at = ? WHERE id = ?", attempt.at, last.id);
+      return;
+    }
     this.#sql.exec(
       `INSERT INTO login_attempts (at, username, source, outcome, reason, ad_code, extension, detail, duration_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -75,6 +106,7 @@ export class LoginAttempts {
       Math.round(attempt.durationMs),
     );
     if (++this.#writes % 100 === 0) this.#sql.exec("DELETE FROM login_attempts WHERE at < ?", attempt.at - retentionDays * 86_400_000);
+    this.#sql.exec("DELETE FROM login_attempts WHERE id <= (SELECT max(id) FROM login_attempts) - ?", maxAttemptRows);
   }
 
   /** Newest first. */
@@ -84,7 +116,7 @@ export class LoginAttempts {
     const total = Number(this.#sql.exec<{ n: number }>(`SELECT count(*) AS n FROM login_attempts ${where}`, ...args).one().n);
     const attempts = this.#sql
       .exec<Row>(
-        `SELECT at, username, source, outcome, reason, ad_code, extension, detail, duration_ms FROM login_attempts ${where}
+        `SELECT id, at, username, source, outcome, reason, ad_code, extension, detail, duration_ms, repeats, last_at FROM login_attempts ${where}
          ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`,
         ...args,
         options.limit,
@@ -101,6 +133,8 @@ export class LoginAttempts {
         extension: r.extension,
         detail: r.detail,
         durationMs: r.duration_ms,
+        repeats: r.repeats,
+        ...(r.last_at === null ? {} : { lastAt: r.last_at }),
       }));
     return { total, attempts };
   }
@@ -109,7 +143,7 @@ export class LoginAttempts {
 /** The attempts as CSV, for the Log's export. */
 export function attemptsCsv(attempts: LoginAttempt[]): string {
   return csv(
-    ["Time", "Username", "Source", "Outcome", "Reason", "AD code", "Extension", "Detail", "Duration (ms)"],
+    ["Time", "Username", "Source", "Outcome", "Reason", "AD code", "Extension", "Detail", "Duration (ms)", "Repeats", "Last repeat"],
     attempts.map((a) => [
       new Date(a.at).toISOString(),
       a.username,
@@ -120,6 +154,8 @@ export function attemptsCsv(attempts: LoginAttempt[]): string {
       a.extension,
       a.detail,
       a.durationMs,
+      a.repeats ?? 1,
+      a.lastAt === undefined ? "" : new Date(a.lastAt).toISOString(),
     ]),
   );
 }

@@ -22,15 +22,29 @@ adminRoutes.route("/", loginAttemptRoutes);
 adminRoutes.route("/", extensionRoutes);
 adminRoutes.route("/", agentRoutes);
 
-/** The admin middleware, built once per isolate from the secrets it finds. */
+/** The admin middleware, built once per isolate from the secrets and vars it finds. */
 function adminAuthFromEnv(): MiddlewareHandler<AppEnv> {
   let built: { key: string; handler: MiddlewareHandler<AppEnv> } | undefined;
   return async (c, next) => {
-    const key = `${c.env.ADMIN_JWT_SECRET ?? ""}|${c.env.ADMIN_JWT_PUBLIC_KEY ?? ""}`;
+    const { ADMIN_JWT_SECRET, ADMIN_JWT_PUBLIC_KEY, ADMIN_JWT_ISSUER, ADMIN_JWT_AUDIENCE, ADMIN_JWT_MAX_LIFETIME_SECONDS } = c.env;
+    const key = JSON.stringify([
+      ADMIN_JWT_SECRET,
+      ADMIN_JWT_PUBLIC_KEY,
+      ADMIN_JWT_ISSUER,
+      ADMIN_JWT_AUDIENCE,
+      ADMIN_JWT_MAX_LIFETIME_SECONDS,
+    ]);
     if (built?.key !== key) {
       try {
-        const publicKey = c.env.ADMIN_JWT_PUBLIC_KEY ? JSON.parse(c.env.ADMIN_JWT_PUBLIC_KEY) : undefined;
-        built = { key, handler: adminAuth({ hs256Secret: c.env.ADMIN_JWT_SECRET, publicKey }) as unknown as MiddlewareHandler<AppEnv> };
+        const publicKey = ADMIN_JWT_PUBLIC_KEY ? JSON.parse(ADMIN_JWT_PUBLIC_KEY) : undefined;
+        const handler = adminAuth({
+          hs256Secret: ADMIN_JWT_SECRET,
+          publicKey,
+          issuer: ADMIN_JWT_ISSUER,
+          audience: ADMIN_JWT_AUDIENCE,
+          maxLifetimeSeconds: maxLifetime(ADMIN_JWT_MAX_LIFETIME_SECONDS),
+        });
+        built = { key, handler: handler as unknown as MiddlewareHandler<AppEnv> };
       } catch (e) {
         console.error(`admin authentication is misconfigured: ${(e as Error).message}`);
         throw new ApiError(500, "misconfigured", "Administrator sign-in is not configured on this server.");
@@ -38,4 +52,12 @@ function adminAuthFromEnv(): MiddlewareHandler<AppEnv> {
     }
     return built.handler(c, next);
   };
+}
+
+/** The var as text (wrangler.toml [vars] or .dev.vars); a number too, when [vars] gives one. */
+function maxLifetime(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const seconds = typeof value === "number" ? value : /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  // NaN is refused by adminAuth, so that a typo fails loudly instead of lifting the limit.
+  return seconds;
 }

@@ -5,7 +5,7 @@ import { parseAgentCredential, parseAgentToken } from "../agent-token.ts";
 import { ApiError } from "../api-error.ts";
 import { defaultTokenHours, maxTokenHours } from "../tenant/agent-enrollment.ts";
 import { unwrap } from "../tenant/outcome.ts";
-import { type AppEnv, by, optionalJsonBody, tenantName, tenantOf, tenantStub } from "./route-helpers.ts";
+import { type AppEnv, by, maxSmallBodyBytes, optionalJsonBody, pageLimit, tenantName, tenantOf, tenantStub } from "./route-helpers.ts";
 
 const bearer = (header: string | undefined) => header?.replace(/^Bearer\s+/, "") ?? "";
 
@@ -34,13 +34,10 @@ agentConnect.get("/", async (c) => {
 export const agentRoutes = new Hono<AppEnv>();
 
 agentRoutes.get("/agents", async (c) => c.json(unwrap(await tenantOf(c).listAgents())));
-agentRoutes.get("/agents/events", async (c) => {
-  const limit = Math.min(Math.max(Number.parseInt(c.req.query("limit") ?? "100", 10) || 100, 1), 1000);
-  return c.json(unwrap(await tenantOf(c).agentEvents(limit)));
-});
+agentRoutes.get("/agents/events", async (c) => c.json(unwrap(await tenantOf(c).agentEvents(pageLimit(c.req.query("limit"))))));
 agentRoutes.get("/agents/enrollment-tokens", async (c) => c.json(unwrap(await tenantOf(c).listEnrollmentTokens())));
 agentRoutes.post("/agents/enrollment-tokens", async (c) => {
-  const body = (await optionalJsonBody(c.req.raw)) as { label?: unknown; expiresInHours?: unknown } | null;
+  const body = (await optionalJsonBody(c.req.raw, maxSmallBodyBytes)) as { label?: unknown; expiresInHours?: unknown } | null;
   const label = typeof body?.label === "string" && body.label.trim() !== "" ? body.label.trim().slice(0, 100) : "agent";
   const hours = body?.expiresInHours ?? defaultTokenHours;
   if (typeof hours !== "number" || !Number.isInteger(hours) || hours < 1 || hours > maxTokenHours)

@@ -2,15 +2,22 @@
 // draft, which needs no tenant.
 import { Hono } from "hono";
 import { isValid, validateConfig } from "../../../schema/src/validate-config.ts";
+import { forgetRegistration } from "../registry/tenant-registry.ts";
 import { unwrap } from "../tenant/outcome.ts";
-import { type AppEnv, by, jsonBody, tenantName, tenantOf } from "./route-helpers.ts";
+import { type AppEnv, by, jsonBody, maxConfigBodyBytes, maxSmallBodyBytes, tenantName, tenantOf } from "./route-helpers.ts";
 
 export const configRoutes = new Hono<AppEnv>();
 
 configRoutes.get("/config", async (c) => c.json(unwrap(await tenantOf(c).getConfig())));
-configRoutes.put("/config", async (c) => c.json(unwrap(await tenantOf(c).putConfig(tenantName(c), await jsonBody(c.req.raw), by(c)))));
+configRoutes.put("/config", async (c) => {
+  const config = await jsonBody(c.req.raw, maxConfigBodyBytes);
+  const saved = unwrap(await tenantOf(c).putConfig(tenantName(c), config, by(c)));
+  // Domain login switched on or off takes effect at once in this isolate, in a few seconds in others.
+  forgetRegistration(tenantName(c));
+  return c.json(saved);
+});
 configRoutes.put("/config/bind-password", async (c) => {
-  const body = (await jsonBody(c.req.raw)) as { password?: unknown } | null;
+  const body = (await jsonBody(c.req.raw, maxSmallBodyBytes)) as { password?: unknown } | null;
   return c.json(unwrap(await tenantOf(c).setBindPassword(tenantName(c), body?.password, by(c))));
 });
 
@@ -18,6 +25,6 @@ configRoutes.put("/config/bind-password", async (c) => {
 export const configValidation = new Hono<AppEnv>();
 
 configValidation.post("/", async (c) => {
-  const problems = validateConfig(await jsonBody(c.req.raw));
+  const problems = validateConfig(await jsonBody(c.req.raw, maxConfigBodyBytes));
   return c.json({ valid: isValid(problems), problems });
 });

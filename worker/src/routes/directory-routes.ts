@@ -2,12 +2,12 @@
 import { Hono } from "hono";
 import { ApiError } from "../api-error.ts";
 import { unwrap } from "../tenant/outcome.ts";
-import { type AppEnv, optionalJsonBody, tenantName, tenantOf } from "./route-helpers.ts";
+import { type AppEnv, maxConfigBodyBytes, optionalJsonBody, pageLimit, tenantName, tenantOf } from "./route-helpers.ts";
 
 export const directoryRoutes = new Hono<AppEnv>();
 
 directoryRoutes.post("/test-connection", async (c) => {
-  const body = (await optionalJsonBody(c.req.raw)) as { config?: unknown; bindPassword?: unknown } | null;
+  const body = (await optionalJsonBody(c.req.raw, maxConfigBodyBytes)) as { config?: unknown; bindPassword?: unknown } | null;
   if (typeof body !== "object" || body === null)
     throw new ApiError(400, "invalid_body", "Send {} to test the saved configuration, or { config, bindPassword } for a draft.");
   const password = typeof body.bindPassword === "string" ? body.bindPassword : undefined;
@@ -18,9 +18,7 @@ directoryRoutes.get("/directory/ous", async (c) => c.json(unwrap(await tenantOf(
 directoryRoutes.get("/directory/groups", async (c) => {
   const query = (c.req.query("q") ?? "").trim();
   if (query.length > 256) throw new ApiError(400, "invalid_query", "q is at most 256 characters.");
-  const limit = Number(c.req.query("limit") ?? 200);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-    throw new ApiError(400, "invalid_query", "limit is a whole number from 1 to 1000.");
+  const limit = pageLimit(c.req.query("limit"), 200);
   return c.json(unwrap(await tenantOf(c).findGroups(tenantName(c), query, limit)));
 });
 directoryRoutes.get("/directory/attributes", async (c) => c.json(unwrap(await tenantOf(c).listUserAttributes(tenantName(c)))));

@@ -1,7 +1,7 @@
 // The built-in PBX directory: its extensions, and extensions made by hand.
 import { Hono } from "hono";
 import { unwrap } from "../tenant/outcome.ts";
-import { type AppEnv, jsonBody, pageLimit, pageOffset, searchTerm, tenantOf } from "./route-helpers.ts";
+import { type AppEnv, jsonBody, maxSmallBodyBytes, pageLimit, pageOffset, searchTerm, tenantOf } from "./route-helpers.ts";
 
 export const extensionRoutes = new Hono<AppEnv>();
 
@@ -10,6 +10,6 @@ extensionRoutes.get("/extensions", async (c) => {
   return c.json(unwrap(await tenantOf(c).listExtensions(options)));
 });
 extensionRoutes.post("/extensions", async (c) => {
-  const body = (await jsonBody(c.req.raw)) as { number?: unknown; displayName?: unknown; settings?: unknown } | null;
+  const body = (await jsonBody(c.req.raw, maxSmallBodyBytes)) as { number?: unknown; displayName?: unknown; settings?: unknown } | null;
   return c.json(unwrap(await tenantOf(c).createManualExtension(body?.number, body?.displayName, body?.settings)), 201);
 });

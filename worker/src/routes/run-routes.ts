@@ -1,4 +1,4 @@
-// Preview, Sync Now, the schedule, and the run log with its items, events and approvals.
+// Preview, Sync Now, the schedule, and the run log with its items, events, approvals and cancelling.
 import { Hono } from "hono";
 import { planActions } from "../../../engine/plan-actions.ts";
 import { ApiError } from "../api-error.ts";
@@ -39,3 +39,5 @@ runRoutes.get("/runs/:id/events", async (c) => {
 });
 runRoutes.post("/runs/:id/approve", async (c) => c.json(unwrap(await tenantOf(c).decideRun(c.req.param("id"), true, by(c)))));
 runRoutes.post("/runs/:id/reject", async (c) => c.json(unwrap(await tenantOf(c).decideRun(c.req.param("id"), false, by(c)))));
+// Ends a run that holds the lock (queued, reading, applying or awaiting approval); 409 once it has ended.
+runRoutes.post("/runs/:id/cancel", async (c) => c.json(unwrap(await tenantOf(c).cancelRun(c.req.param("id"), by(c)))));

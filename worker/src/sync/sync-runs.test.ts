@@ -7,6 +7,7 @@ import type { SearchStream } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { SearchCompleteness, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { sqliteStorage } from "../../../test/support/sqlite-storage.ts";
+import { ApiError } from "../api-error.ts";
 import { BuiltinPbx } from "../pbx/builtin/builtin-pbx.ts";
 import { type RunSources, SyncRuns } from "./sync-runs.ts";
 
@@ -295,5 +296,47 @@ describe("SyncRuns", () => {
     expect(() => runs.begin("preview", "manual", "admin")).toThrow(
       expect.objectContaining({ status: 409, code: "run_in_progress", details: { runId: id, status: "queued" } }),
     );
+  });
+
+  it("fails a run at once on the product's own answer, and throws anything else on to the watchdog", async () => {
+    const db = new DatabaseSync(":memory:");
+    const pbx = new BuiltinPbx(sqliteStorage(db));
+    let failure: Error = new ApiError(502, "bind_failed", "The directory refused the bind account's password.");
+    const runs = new SyncRuns(sqliteStorage(db), {
+      pbx,
+      target: async () => {
+        throw failure;
+      },
+      search: () => directory(1),
+    });
+    // An ApiError is the run's answer: trying again would repeat it (and lock the bind account).
+    const refused = runs.begin("sync", "manual", "admin");
+    expect(await runs.step(refused)).toBe(false);
+    expect(runs.get(refused)).toMatchObject({ status: "failed", error: "The directory refused the bind account's password." });
+
+    // Anything else goes to the caller, and the run keeps its lock for the next attempt.
+    failure = new TypeError("Network connection lost.");
+    const interrupted = runs.begin("sync", "manual", "admin");
+    await expect(runs.step(interrupted)).rejects.toThrow("Network connection lost.");
+    expect(runs.get(interrupted)?.status).toBe("reading");
+    expect(runs.active()?.id).toBe(interrupted);
+    runs.fail(interrupted, "given up");
+    expect(runs.get(interrupted)).toMatchObject({ status: "failed", error: "given up" });
+    expect(runs.active()).toBeUndefined();
+  });
+
+  it("adds the watchdog's column to a runs table an earlier version made", () => {
+    const db = new DatabaseSync(":memory:");
+    db.exec(`CREATE TABLE runs (
+      id TEXT PRIMARY KEY, kind TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL, requested_by TEXT,
+      started_at INTEGER NOT NULL, finished_at INTEGER, complete INTEGER, incomplete_reason TEXT,
+      summary TEXT, structure TEXT, held TEXT, progress TEXT, error TEXT, decided_by TEXT)`);
+    const runs = new SyncRuns(sqliteStorage(db), sources(new BuiltinPbx(sqliteStorage(db)), 1));
+    const id = runs.begin("sync", "manual", "admin");
+    expect(runs.attempts(id)).toBeNull();
+    const attempts = { count: 2, mark: runs.progressMark(id), open: true, startedAt: 1, retryAt: null, lastError: "boom" };
+    runs.setAttempts(id, attempts);
+    expect(runs.attempts(id)).toEqual(attempts);
+    expect(attempts.mark).toBe("read");
   });
 });

@@ -12,13 +12,13 @@ import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
 import { csv } from "../csv.ts";
-import { containsPattern, type Sql } from "../sql.ts";
+import { addMissingColumns, containsPattern, type Sql } from "../sql.ts";
 
 export const syncRunsSchema = `
   CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL, requested_by TEXT,
     started_at INTEGER NOT NULL, finished_at INTEGER, complete INTEGER, incomplete_reason TEXT,
-    summary TEXT, structure TEXT, held TEXT, progress TEXT, error TEXT, decided_by TEXT);
+    summary TEXT, structure TEXT, held TEXT, progress TEXT, error TEXT, decided_by TEXT, attempts TEXT);
   CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
   CREATE TABLE IF NOT EXISTS run_items (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, name TEXT NOT NULL, number TEXT,
@@ -44,11 +44,14 @@ export type RunStatus =
   | "failed"
   | "rejected"
   | "missed"
-  | "previewed";
+  | "previewed"
+  | "cancelled";
 
 /** A run holds the lock in these states: one at a time per tenant. */
 const ACTIVE: RunStatus[] = ["queued", "reading", "awaiting-approval", "applying"];
 const CHUNK = 200;
+/** What an operation left half-way by a step that died may have done: it is not known. */
+const INTERRUPTED = "Interrupted while it was being applied: it may or may not have reached the PBX; the next sync checks it again.";
 
 export interface RunInfo {
   id: string;
@@ -84,6 +87,24 @@ export interface RunSources {
   now?: () => number;
 }
 
+/**
+ * What the watchdog (TenantRuns) keeps of a run's attempts at its steps, beside the run so that
+ * it outlives the instance: an attempt whose invocation dies cannot write anything after it.
+ */
+export interface StepAttempts {
+  /** Attempts in a row that did not move the run on, the last one (or the one under way) included. */
+  count: number;
+  /** Where the run stood when the last attempt began (progressMark): progress is this moving. */
+  mark: string;
+  /** The last attempt began and never came back: its invocation died. */
+  open: boolean;
+  startedAt: number;
+  /** After a step that threw, the alarm waits until then before the next attempt. */
+  retryAt: number | null;
+  /** The message of the last exception an attempt threw since the run last moved on. */
+  lastError: string | null;
+}
+
 type Row = Record<string, string | number | null>;
 
 export class SyncRuns {
@@ -96,6 +117,8 @@ export class SyncRuns {
     this.#sources = sources;
     this.#now = sources.now ?? Date.now;
     sql.exec(syncRunsSchema);
+    // Tenants whose runs table an earlier version made.
+    addMissingColumns(sql, "runs", { attempts: "TEXT" });
   }
 
   active(): RunInfo | undefined {
@@ -151,6 +174,12 @@ export class SyncRuns {
   /**
    * One step of a run: read and plan a queued (or interrupted) run, or apply the next chunk of
    * operations. Returns true while there is more to do.
+   *
+   * An ApiError is the run's answer (no connection saved, the agent offline or gone, the
+   * directory refusing the bind): the run fails with it at once, since trying again would only
+   * repeat it (and a wrong bind password, tried again, locks the account). Any other exception
+   * (a storage error, a PBX that could not be reached, a bug) is thrown on to the caller, whose
+   * watchdog counts it as a failed attempt and tries the step again.
    */
   async step(id: string): Promise<boolean> {
     const run = this.get(id);
@@ -163,11 +192,106 @@ export class SyncRuns {
       if (run.status === "applying") return await this.#applyChunk(run);
       return false;
     } catch (error) {
-      const message = error instanceof ApiError || error instanceof Error ? error.message : String(error);
-      this.#finish(id, "failed", message);
-      this.event(id, "error", `Run failed: ${message}`);
+      if (!(error instanceof ApiError)) throw error;
+      this.fail(id, error.message);
       return false;
     }
+  }
+
+  /**
+   * Ends a run that holds the lock as failed, with the reason the administrator reads: what was
+   * applied stays applied and is counted, and the lock is free.
+   */
+  fail(id: string, reason: string): void {
+    if (!this.holdsLock(id)) return;
+    this.#settleOperations(id, "failed");
+    this.#finish(id, "failed", reason);
+    this.event(id, "error", `Run failed: ${reason}`);
+  }
+
+  /**
+   * An administrator stops a run that holds the lock (queued, reading, applying or waiting for
+   * approval): what was already applied stays applied and is counted in its progress and
+   * events, nothing more is applied, and the lock is free for the next run. `inFlight` says
+   * whether a step of this run is still going in this instance: that step finishes the one
+   * operation it is in (and logs it), then stops.
+   */
+  cancel(id: string, by: string, inFlight: boolean): RunInfo {
+    const run = this.get(id);
+    if (!run) throw new ApiError(404, "run_not_found", `No run ${id}.`);
+    if (!ACTIVE.includes(run.status))
+      throw new ApiError(409, "run_finished", `Run ${id} has already ended (${run.status}); there is nothing to cancel.`, {
+        runId: id,
+        status: run.status,
+      });
+    const counts = this.#settleOperations(id, "cancelled", inFlight);
+    const underWay = inFlight ? this.#underWay(id) : 0;
+    const applied =
+      run.status === "applying"
+        ? `${counts.done} operations applied (they stay applied), ${counts.failed} failed, ${counts.pending - underWay} not applied` +
+          (underWay > 0 ? "; the operation under way finishes and is logged after this" : "")
+        : run.status === "reading"
+          ? "the directory read was stopped; nothing was changed"
+          : "nothing was changed";
+    this.#finish(id, "cancelled", `Cancelled by ${by}: ${applied}.`);
+    this.event(id, "warning", `Cancelled by ${by}: ${applied}`, by);
+    return this.get(id) as RunInfo;
+  }
+
+  /**
+   * The counts of a run that ends before its operations do, written to its progress. An
+   * operation left 'applying' by a step that is no longer going (`inFlight` false) is marked
+   * as not known to have been applied; one whose step is still going is that step's to finish.
+   */
+  #settleOperations(id: string, phase: string, inFlight = false): { total: number; done: number; failed: number; pending: number } {
+    if (!inFlight)
+      this.#sql.exec("UPDATE run_items SET op_status = 'pending', error = ? WHERE run_id = ? AND op_status = 'applying'", INTERRUPTED, id);
+    const counts = this.#opCounts(id);
+    this.#sql.exec(
+      "UPDATE runs SET progress = json_patch(coalesce(progress, '{}'), ?) WHERE id = ?",
+      JSON.stringify(counts.total > 0 ? { phase, done: counts.done, failed: counts.failed, total: counts.total } : { phase }),
+      id,
+    );
+    return counts;
+  }
+
+  #underWay(id: string): number {
+    return Number(
+      this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM run_items WHERE run_id = ? AND op_status = 'applying'", id).one().n,
+    );
+  }
+
+  /** The watchdog's record of the run's attempts (see StepAttempts). */
+  attempts(id: string): StepAttempts | null {
+    const text = this.#row(id)?.attempts;
+    return typeof text === "string" ? (JSON.parse(text) as StepAttempts) : null;
+  }
+
+  setAttempts(id: string, attempts: StepAttempts | null): void {
+    this.#sql.exec("UPDATE runs SET attempts = ? WHERE id = ?", attempts === null ? null : JSON.stringify(attempts), id);
+  }
+
+  /**
+   * Where the run stands, as far as progress goes: its phase, and how many operations are
+   * settled. A read starts again from nothing each attempt, so the pages it got are no progress.
+   */
+  progressMark(id: string): string {
+    const run = this.get(id);
+    if (!run) return "gone";
+    if (run.status === "queued" || run.status === "reading") return "read";
+    const counts = this.#opCounts(id);
+    return `${run.status}:${counts.done + counts.failed}`;
+  }
+
+  /** The run is in one of the states that hold the lock. */
+  holdsLock(id: string): boolean {
+    const status = this.#row(id)?.status;
+    return ACTIVE.includes(status as RunStatus);
+  }
+
+  /** The run is still in `status`: a cancel (or the watchdog) may have ended it while a step awaited. */
+  #still(id: string, status: RunStatus): boolean {
+    return this.#row(id)?.status === status;
   }
 
   async #readAndPlan(run: RunInfo): Promise<void> {
@@ -175,16 +299,20 @@ export class SyncRuns {
     this.#sql.exec("UPDATE runs SET status = 'reading', progress = ? WHERE id = ?", JSON.stringify({ phase: "reading", read: 0 }), id);
     for (const table of ["stage_users", "stage_present", "stage_photos", "run_items"])
       this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+    // Set once a page finds the run cancelled: the rest of the read is let go unstaged.
+    let stopped = false;
     const { config, target } = await this.#sources.target();
     const pbx = this.#sources.pbx;
     const synced = (await pbx.listExtensions()).flatMap((e) => (e.origin === "ad" && e.guid !== null ? [e.guid] : []));
     const read = await readDirectory(config, target, synced, this.#sources.search(target), {
       user: (guid, data, photo) => {
+        if (stopped) return;
         this.#sql.exec("INSERT OR REPLACE INTO stage_users (run_id, guid, data) VALUES (?, ?, ?)", id, guid, data);
         if (photo)
           this.#sql.exec("INSERT OR REPLACE INTO stage_photos (run_id, guid, photo) VALUES (?, ?, ?)", id, guid, photo.slice().buffer);
       },
       present: (guid, dn, name, disabled) => {
+        if (stopped) return;
         this.#sql.exec(
           "INSERT OR REPLACE INTO stage_present (run_id, guid, dn, name, disabled) VALUES (?, ?, ?, ?, ?)",
           id,
@@ -195,11 +323,12 @@ export class SyncRuns {
         );
       },
       progress: (p) => {
-        this.#sql.exec(
-          "UPDATE runs SET progress = ? WHERE id = ?",
+        const written = this.#sql.exec(
+          "UPDATE runs SET progress = ? WHERE id = ? AND status = 'reading'",
           JSON.stringify({ phase: "reading", read: p.inScope, present: p.present }),
           id,
-        );
+        ).rowsWritten;
+        if (written === 0) stopped = true;
       },
       warn: (message) => this.event(id, "warning", message),
     });
@@ -233,6 +362,11 @@ export class SyncRuns {
       complete: read.complete,
       ...(read.reason !== undefined ? { incompleteReason: read.reason } : {}),
     });
+    // Cancelled while the read (or the PBX's listings) were awaited: the plan is not written.
+    if (!this.#still(id, "reading")) {
+      for (const table of ["stage_users", "stage_present", "stage_photos"]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+      return;
+    }
     plan.items.forEach((item, seq) => {
       this.#sql.exec(
         "INSERT INTO run_items (run_id, seq, action, name, number, reason, code, item, op_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -300,6 +434,8 @@ export class SyncRuns {
       )
       .toArray();
     for (const { seq, item: text } of batch) {
+      // Cancelled (or failed by the watchdog) while the last operation was awaited: stop here.
+      if (!this.#still(id, "applying")) break;
       const item = JSON.parse(text) as PlanItem;
       this.#sql.exec("UPDATE run_items SET op_status = 'applying' WHERE run_id = ? AND seq = ?", id, seq);
       try {
@@ -319,6 +455,15 @@ export class SyncRuns {
       }
     }
     const counts = this.#opCounts(id);
+    if (!this.#still(id, "applying")) {
+      // The run was ended meanwhile; its progress keeps counting what this step did.
+      this.#sql.exec(
+        "UPDATE runs SET progress = json_patch(progress, ?) WHERE id = ?",
+        JSON.stringify({ done: counts.done, failed: counts.failed }),
+        id,
+      );
+      return false;
+    }
     const more = counts.pending > 0;
     this.#sql.exec(
       "UPDATE runs SET progress = json_patch(progress, ?) WHERE id = ?",

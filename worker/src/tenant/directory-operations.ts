@@ -61,26 +61,37 @@ export class DirectoryOperations {
     return { ...result, steps };
   }
 
-  /** Whether domain login's failure limit stays below the domain's own lockout threshold. */
+  /** What keeps domain login from locking accounts in this domain: its lockout policy, and the limits that follow. */
   async #lockoutStep(target: LdapTarget, config: SyncConfig): Promise<ConnectionStep> {
     const started = Date.now();
     const domain = domainOfDn(target.connection.baseDn)?.dn;
     let threshold: number | undefined;
+    let windowMinutes: number | undefined;
     if (domain !== undefined) {
       await this.#deps.link
         .stream(
-          { op: "search", target, base: domain, scope: "base", filter: "(objectClass=domain)", attributes: ["lockoutThreshold"] },
+          {
+            op: "search",
+            target,
+            base: domain,
+            scope: "base",
+            filter: "(objectClass=domain)",
+            attributes: ["lockoutThreshold", "lockOutObservationWindow"],
+          },
           agentTimeoutMs,
           {
             page: (entries) => {
               const value = entries[0]?.attributes.lockoutThreshold?.[0];
               if (value !== undefined && /^\d+$/.test(value)) threshold = Number(value);
+              // A negative count of 100-nanosecond units.
+              const window = entries[0]?.attributes.lockOutObservationWindow?.[0];
+              if (window !== undefined && /^-?\d+$/.test(window)) windowMinutes = Math.round(Math.abs(Number(window)) / 600_000_000);
             },
           },
         )
         .catch(() => undefined);
     }
-    return lockoutStep(config.domainLogin?.maxFailures ?? 5, threshold, Date.now() - started);
+    return lockoutStep(config.domainLogin?.maxFailures ?? 5, threshold, Date.now() - started, windowMinutes);
   }
 
   async listOus(tenant: string): Promise<OuNode> {

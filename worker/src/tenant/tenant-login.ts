@@ -40,9 +40,15 @@ export class TenantLogin {
         config: config.config(),
         agentConnected: () => this.#deps.agentConnected(),
         findByLogin: (name) => pbx.findByLogin(name),
-        authenticate: async (name, secret) =>
+        authenticate: async (name, secret, objectGuid) =>
           link.call<AuthenticateResult>(
-            { op: "authenticate", target: await config.savedTarget(tenant), username: name, password: secret },
+            {
+              op: "authenticate",
+              target: await config.savedTarget(tenant),
+              username: name,
+              password: secret,
+              ...(objectGuid === undefined ? {} : { objectGuid }),
+            },
             loginTimeoutMs,
           ),
         issue: async (user, minutes) => issueSession(await sessionKey(env), user, minutes),

@@ -9,9 +9,10 @@ import {
   type UserAttribute,
 } from "../../../schema/src/agent-protocol.ts";
 import type { Env } from "../env.ts";
-import type { LoginAnswer } from "../login/domain-login.ts";
+import { invalidCredentials, type LoginAnswer } from "../login/domain-login.ts";
 import type { AttemptOutcome, LoginAttempt } from "../login/login-attempts.ts";
 import { BuiltinPbx, type ExtensionView } from "../pbx/builtin/builtin-pbx.ts";
+import { registryStub } from "../registry/tenant-registry.ts";
 import type { RunEvent, RunInfo } from "../sync/sync-runs.ts";
 import { AgentEnrollment } from "./agent-enrollment.ts";
 import { AgentEvents } from "./agent-events.ts";
@@ -30,35 +31,92 @@ import type { AgentEvent, AgentInfo, EnrollmentTokenInfo, GroupList, StoredConfi
  * the alarm, the agents' hibernatable sockets) and hands each call to the module of its
  * concern; each RPC method answers an Outcome, since our error class cannot cross the stub.
  */
+interface Modules {
+  config: TenantConfig;
+  agents: TenantAgents;
+  enrollment: AgentEnrollment;
+  agentEvents: AgentEvents;
+  link: AgentLink;
+  directory: DirectoryOperations;
+  login: TenantLogin;
+  runs: TenantRuns;
+  extensions: TenantExtensions;
+}
+
 export class TenantObject extends DurableObject<Env> {
-  readonly #config: TenantConfig;
-  readonly #agents: TenantAgents;
-  readonly #enrollment: AgentEnrollment;
-  readonly #agentEvents: AgentEvents;
-  readonly #link: AgentLink;
-  readonly #directory: DirectoryOperations;
-  readonly #login: TenantLogin;
-  readonly #runs: TenantRuns;
-  readonly #extensions: TenantExtensions;
+  /**
+   * Made on first use, not in the constructor: making them creates the tenant's tables, and
+   * the public login route reaches the object of any tenant-shaped name. An object that has
+   * never stored anything answers a login without making them, so an unknown name never
+   * persists anything.
+   */
+  #modules: Modules | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const sql = ctx.storage.sql;
     // Heartbeats are answered by the runtime itself, without waking a hibernating object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(heartbeat.ping, heartbeat.pong));
-    this.#config = new TenantConfig(sql, env.CONFIG_ENCRYPTION_KEY);
-    this.#agentEvents = new AgentEvents(sql);
-    this.#agents = new TenantAgents(sql, ctx, this.#agentEvents);
-    this.#enrollment = new AgentEnrollment(sql, this.#agents, this.#agentEvents);
-    this.#link = new AgentLink({ open: () => this.#agents.open() });
-    const agentConnected = () => this.#agents.connected();
+  }
+
+  #m(): Modules {
+    if (this.#modules !== undefined) return this.#modules;
+    const { ctx, env } = this;
+    const sql = ctx.storage.sql;
+    const config = new TenantConfig(sql, env.CONFIG_ENCRYPTION_KEY);
+    const agentEvents = new AgentEvents(sql);
+    const agents = new TenantAgents(sql, ctx, agentEvents);
+    const enrollment = new AgentEnrollment(sql, agents, agentEvents);
+    const link = new AgentLink({ open: () => agents.open() });
+    const agentConnected = () => agents.connected();
     const pbx = new BuiltinPbx(sql);
-    const config = this.#config;
-    const link = this.#link;
-    this.#directory = new DirectoryOperations({ config, link, openAgents: () => this.#agents.open() });
-    this.#login = new TenantLogin(sql, { config, link, pbx, agentConnected, env });
-    this.#runs = new TenantRuns(sql, { config, link, pbx, alarms: ctx.storage, agentConnected });
-    this.#extensions = new TenantExtensions(pbx);
+    this.#modules = {
+      config,
+      agents,
+      enrollment,
+      agentEvents,
+      link,
+      directory: new DirectoryOperations({ config, link, openAgents: () => agents.open() }),
+      login: new TenantLogin(sql, { config, link, pbx, agentConnected, env }),
+      runs: new TenantRuns(sql, { config, link, pbx, alarms: ctx.storage, agentConnected }),
+      extensions: new TenantExtensions(pbx),
+    };
+    // A tenant configured before the registry existed registers the first time it runs.
+    if (config.config() !== null) void this.#register(config.tenantName()).catch(() => {});
+    return this.#modules;
+  }
+
+  /** Whether this tenant has ever stored anything; reading sqlite_master writes nothing. */
+  #exists(): boolean {
+    if (this.#modules !== undefined) return true;
+    return this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'config' LIMIT 1").toArray().length > 0;
+  }
+
+  get #config(): TenantConfig {
+    return this.#m().config;
+  }
+  get #agents(): TenantAgents {
+    return this.#m().agents;
+  }
+  get #enrollment(): AgentEnrollment {
+    return this.#m().enrollment;
+  }
+  get #agentEvents(): AgentEvents {
+    return this.#m().agentEvents;
+  }
+  get #link(): AgentLink {
+    return this.#m().link;
+  }
+  get #directory(): DirectoryOperations {
+    return this.#m().directory;
+  }
+  get #login(): TenantLogin {
+    return this.#m().login;
+  }
+  get #runs(): TenantRuns {
+    return this.#m().runs;
+  }
+  get #extensions(): TenantExtensions {
+    return this.#m().extensions;
   }
 
   // ---- configuration and secrets ----------------------------------------------------------
@@ -69,8 +127,18 @@ export class TenantObject extends DurableObject<Env> {
   putConfig(tenant: string, document: unknown, by: string): Promise<Outcome<StoredConfig>> {
     return outcome(async () => {
       await this.#runs.configSaved(this.#config.save(tenant, document, by));
+      await this.#register(tenant);
       return this.#config.stored();
     });
+  }
+
+  /** Tells the registry whether this tenant's domain login is on, so the public route may reach it. */
+  async #register(tenant: string): Promise<void> {
+    const config = this.#config.config();
+    const login = config?.domainLogin;
+    const enabled =
+      login?.enabled === true && config?.connection?.security !== "insecurePlainLdap" && config?.connection?.insecureSkipVerify !== true;
+    await registryStub(this.env).setLogin(tenant, { enabled, origins: enabled ? (login?.allowedOrigins ?? []) : [] });
   }
   setBindPassword(tenant: string, password: unknown, by: string): Promise<Outcome<StoredConfig>> {
     return outcome(() => this.#config.setBindPassword(tenant, password, by));
@@ -174,6 +242,8 @@ export class TenantObject extends DurableObject<Env> {
   // ---- domain login ---------------------------------------------------------------------
 
   domainLogin(tenant: string, username: unknown, password: unknown, source: string): Promise<Outcome<LoginAnswer>> {
+    // A tenant-shaped name nobody uses: the answer of a tenant with login off, and nothing stored.
+    if (!this.#exists()) return outcome(() => unknownTenantLogin());
     return outcome(() => this.#login.login(tenant, username, password, source));
   }
   loginAttempts(options: {
@@ -198,6 +268,9 @@ export class TenantObject extends DurableObject<Env> {
   }
   decideRun(id: string, approve: boolean, by: string): Promise<Outcome<RunInfo>> {
     return outcome(() => this.#runs.decide(id, approve, by));
+  }
+  cancelRun(id: string, by: string): Promise<Outcome<RunInfo>> {
+    return outcome(() => this.#runs.cancel(id, by));
   }
   getSchedule(): Promise<Outcome<{ mode: string; nextRunAt: string | null; timeZone?: string }>> {
     return outcome(() => this.#runs.schedule());
@@ -237,4 +310,8 @@ export class TenantObject extends DurableObject<Env> {
   createManualExtension(number: unknown, displayName: unknown, settings: unknown): Promise<Outcome<ExtensionView>> {
     return outcome(() => this.#extensions.createManual(number, displayName, settings));
   }
+}
+
+function unknownTenantLogin(): LoginAnswer {
+  return { status: 401, body: invalidCredentials, holdMs: 90 + Math.random() * 20 };
 }

@@ -1,6 +1,7 @@
-// Runs and the schedule: Preview, Sync Now, approval of held runs, the run log, and the one
-// alarm that both drives a run in progress (a chunk of operations per alarm) and starts
-// scheduled runs. The runs themselves (lock, staged read, journal) live in SyncRuns.
+// Runs and the schedule: Preview, Sync Now, approval and cancelling of runs, the run log, and
+// the one alarm that both drives a run in progress (a chunk of operations per alarm) and starts
+// scheduled runs. The runs themselves (lock, staged read, journal) live in SyncRuns; the
+// watchdog that fails a run whose steps keep dying lives here, beside the alarm it relies on.
 
 import type { PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
 import type { PlanItem } from "../../../engine/plan.ts";
@@ -8,13 +9,39 @@ import { nextScheduledRun } from "../../../engine/schedule.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import { ApiError } from "../api-error.ts";
 import type { Sql } from "../sql.ts";
-import { eventsCsv, type RunEvent, type RunInfo, SyncRuns } from "../sync/sync-runs.ts";
+import { eventsCsv, type RunEvent, type RunInfo, type StepAttempts, SyncRuns } from "../sync/sync-runs.ts";
 import { type AgentLink, agentOffline } from "./agent-link.ts";
 import { logEvent } from "./event-log.ts";
 import type { TenantConfig } from "./tenant-config.ts";
 
-// Should the instance driving a preview go away mid-read, the alarm ends it and frees the lock.
-const previewWatchdogMs = 5 * 60_000;
+/**
+ * The watchdog over a run's steps. Each step (a read and plan, a chunk of operations) first
+ * records an attempt and sets the alarm `watchdogMs` ahead: should the invocation die without
+ * a word (the object evicted or reset, over its CPU or memory limit), nothing after the step
+ * runs, but that alarm does, and the next attempt sees the last one never came back. A step
+ * that throws is tried again after `retryMs` times the attempts so far. `maxAttempts` attempts
+ * in a row that do not move the run on fail it, and the lock and the schedule go free.
+ */
+export interface WatchdogOptions {
+  maxAttempts: number;
+  watchdogMs: number;
+  retryMs: number;
+  /**
+   * A step this instance has been driving for longer is taken for dead even though its promise
+   * never settled: its invocation was cut off (an alarm handler's wall-time limit) mid-await.
+   */
+  stalledMs: number;
+}
+
+export const defaultWatchdog: WatchdogOptions = {
+  maxAttempts: 5,
+  // A step still going when it fires is left alone (see #driving), and a new instance looks at
+  // once (see the constructor): this only bounds how late a dead step is seen when nothing else
+  // wakes the object.
+  watchdogMs: 60_000,
+  retryMs: 10_000,
+  stalledMs: 30 * 60_000,
+};
 
 export const tenantRunsSchema = "CREATE TABLE IF NOT EXISTS schedule (id INTEGER PRIMARY KEY CHECK (id = 1), next_at INTEGER);";
 
@@ -22,6 +49,12 @@ export const tenantRunsSchema = "CREATE TABLE IF NOT EXISTS schedule (id INTEGER
 export interface Alarms {
   setAlarm(at: number): Promise<void>;
   deleteAlarm(): Promise<void>;
+  /**
+   * Resolves once the writes so far are on disk. Writes are flushed after the code that made
+   * them yields; an invocation killed before that (a CPU-bound step) would lose the attempt it
+   * just recorded and the watchdog alarm with it, and then count nothing forever.
+   */
+  sync(): Promise<void>;
 }
 
 export interface RunDeps {
@@ -31,6 +64,7 @@ export interface RunDeps {
   alarms: Alarms;
   agentConnected(): boolean;
   now?: () => number;
+  watchdog?: Partial<WatchdogOptions>;
 }
 
 export class TenantRuns {
@@ -38,13 +72,19 @@ export class TenantRuns {
   readonly #deps: RunDeps;
   readonly #runs: SyncRuns;
   readonly #now: () => number;
-  /** Runs this instance is driving right now; after a restart the alarm picks the others up. */
-  readonly #driving = new Set<string>();
+  readonly #watchdog: WatchdogOptions;
+  /**
+   * Runs this instance is driving right now, with when their step began: the alarm leaves
+   * those alone (unless stalled). Lost with the instance, so after a restart the alarm picks
+   * the run up again.
+   */
+  readonly #driving = new Map<string, { since: number }>();
 
   constructor(sql: Sql, deps: RunDeps) {
     this.#sql = sql;
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#watchdog = { ...defaultWatchdog, ...deps.watchdog };
     sql.exec(tenantRunsSchema);
     const { config, link } = deps;
     this.#runs = new SyncRuns(sql, {
@@ -58,6 +98,12 @@ export class TenantRuns {
       search: (target) => (spec, page) =>
         link.stream({ op: "search", target, ...spec }, ((target.connection.searchTimeoutSeconds ?? 120) + 10) * 1000, { page }),
     });
+    // A Durable Object has one live instance: in a new one, a step recorded as under way died
+    // with the instance before it (a reset, a deploy). Whatever woke this one (the agent
+    // reconnecting, a request) need not wait for that step's watchdog alarm.
+    const active = this.#runs.active();
+    if (active && active.status !== "awaiting-approval" && this.#runs.attempts(active.id)?.open)
+      deps.alarms.setAlarm(this.#now()).catch((e: unknown) => logEvent("alarm_not_set", { error: String(e) }));
   }
 
   /** A saved configuration may move the schedule: the next run is computed from it. */
@@ -73,8 +119,12 @@ export class TenantRuns {
     const id = this.#begin("preview", "manual", by);
     await this.#arm(false);
     await this.#drive(id);
+    // The preview is over one way or another: the alarm goes back to the schedule.
+    await this.#arm(false);
     const result = this.#runs.get(id) as RunInfo;
     if (result.status === "failed") throw new ApiError(502, "preview_failed", result.error ?? "The preview failed.", { runId: id });
+    if (result.status === "cancelled")
+      throw new ApiError(409, "run_cancelled", result.error ?? "The preview was cancelled.", { runId: id });
     return { run: result, ...this.#runs.items(id, { limit }) };
   }
 
@@ -91,6 +141,17 @@ export class TenantRuns {
     const result = this.#runs.decide(id, approve, by);
     logEvent(approve ? "run_approved" : "run_rejected", { id, by });
     if (approve) await this.#arm(true);
+    return result;
+  }
+
+  /**
+   * Cancels a run that holds the lock: what it applied stays, nothing more is, the lock is
+   * free at once (a new Sync Now starts), and the alarm goes back to the schedule.
+   */
+  async cancel(id: string, by: string): Promise<RunInfo> {
+    const result = this.#runs.cancel(id, by, this.#driving.has(id));
+    logEvent("run_cancelled", { id, by });
+    await this.#arm(false);
     return result;
   }
 
@@ -137,7 +198,7 @@ export class TenantRuns {
   async alarm(): Promise<void> {
     let more = false;
     const active = this.#runs.active();
-    if (active && active.status !== "awaiting-approval" && !this.#driving.has(active.id)) more = await this.#drive(active.id);
+    if (active && active.status !== "awaiting-approval" && this.#driveNow(active)) more = await this.#drive(active.id);
     const now = this.#now();
     const due = this.#nextRun();
     const config = this.#deps.config.config();
@@ -167,16 +228,107 @@ export class TenantRuns {
     this.#runs.prune(this.#now() - retentionDays * 86_400_000);
   }
 
+  /** Whether the alarm should take the next step of the active run now. */
+  #driveNow(active: RunInfo): boolean {
+    const now = this.#now();
+    const driving = this.#driving.get(active.id);
+    if (driving && now - driving.since < this.#watchdog.stalledMs) return false;
+    return (this.#runs.attempts(active.id)?.retryAt ?? 0) <= now;
+  }
+
+  /**
+   * One step of a run, under the watchdog: the attempt is recorded (and on disk, with the
+   * watchdog alarm) before the step starts, and settled after it, if it comes back at all.
+   */
   async #drive(id: string): Promise<boolean> {
-    this.#driving.add(id);
+    const run = this.#runs.get(id);
+    if (!run) return false;
+    const { maxAttempts, watchdogMs, retryMs } = this.#watchdog;
+    const now = this.#now();
+    const previous = this.#runs.attempts(id);
+    const mark = this.#runs.progressMark(id);
+    // The run moved on since the last attempt began (even one that then died): a fresh count.
+    const moved = previous === null || previous.mark !== mark;
+    const count = moved ? 0 : previous.count;
+    const lastError = moved ? null : previous.lastError;
+    // An attempt that never came back: its invocation died. Logged, so the run's events show it.
+    if (previous?.open)
+      this.#runs.event(
+        id,
+        moved ? "info" : "warning",
+        moved
+          ? `A step was interrupted after it had moved the run on; the ${stepName(run)} step goes on from there`
+          : `The ${stepName(run)} step was interrupted without an error (attempt ${count} of ${maxAttempts})`,
+      );
+    if (count >= maxAttempts) {
+      this.#giveUp(id, run, count, lastError);
+      return false;
+    }
+    const attempt: StepAttempts = { count: count + 1, mark, open: true, startedAt: now, retryAt: null, lastError };
+    this.#runs.setAttempts(id, attempt);
+    const token = { since: now };
+    this.#driving.set(id, token);
     try {
-      let more = await this.#runs.step(id);
+      await this.#deps.alarms.setAlarm(now + watchdogMs);
+      await this.#deps.alarms.sync();
+      let more: boolean;
+      try {
+        more = await this.#runs.step(id);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        // Cancelled while the step was under way, which then threw: there is nothing to retry.
+        if (!this.#runs.holdsLock(id)) return false;
+        const progressed = this.#runs.progressMark(id) !== mark;
+        const failed = progressed ? 1 : attempt.count;
+        // A preview is someone waiting on a request: a retry in the background helps nobody.
+        if (run.kind === "preview" || failed >= maxAttempts) {
+          this.#giveUp(id, run, failed, message);
+          return false;
+        }
+        const retryAt = this.#now() + retryMs * failed;
+        this.#runs.setAttempts(id, {
+          ...attempt,
+          count: failed,
+          mark: this.#runs.progressMark(id),
+          open: false,
+          retryAt,
+          lastError: message,
+        });
+        this.#runs.event(
+          id,
+          "warning",
+          `The ${stepName(run)} step failed (attempt ${failed} of ${maxAttempts}): ${message}; trying again in ${Math.round((retryMs * failed) / 1000)} s`,
+        );
+        return false;
+      }
+      // A step that came back moved the run on, unless the mark says otherwise.
+      const progressed = this.#runs.progressMark(id) !== mark;
+      this.#runs.setAttempts(
+        id,
+        progressed
+          ? { ...attempt, count: 0, mark: this.#runs.progressMark(id), open: false, lastError: null }
+          : { ...attempt, open: false },
+      );
       // A preview ends after its read and plan; a sync goes on in chunks, one alarm each.
-      if (this.#runs.get(id)?.kind === "preview") more = false;
+      if (run.kind === "preview") more = false;
       return more;
     } finally {
-      this.#driving.delete(id);
+      if (this.#driving.get(id) === token) this.#driving.delete(id);
     }
+  }
+
+  /** The watchdog's verdict: the run is failed with a reason an administrator can act on. */
+  #giveUp(id: string, run: RunInfo, attempts: number, lastError: string | null): void {
+    const why = lastError
+      ? `last error: ${lastError}`
+      : "no error was caught: the instance was evicted, or went over a CPU or memory limit, in the middle of the step";
+    const reason =
+      run.kind === "preview" && lastError
+        ? `The preview failed: ${lastError}`
+        : `The run stopped making progress: its ${stepName(run)} step was interrupted ${attempts} time${attempts === 1 ? "" : "s"} in a row (${why}).`;
+    this.#runs.fail(id, reason);
+    this.#runs.setAttempts(id, null);
+    logEvent("run_stalled", { id, attempts, lastError });
   }
 
   async #arm(now: boolean): Promise<void> {
@@ -184,11 +336,20 @@ export class TenantRuns {
     // The same alarm drives a run in progress: setting the schedule must not put that off.
     const active = this.#runs.active();
     if (active && active.status !== "awaiting-approval") {
-      const due = active.kind === "sync" ? this.#now() : this.#now() + previewWatchdogMs;
+      const due = this.#runDue(active);
       next = next === null ? due : Math.min(next, due);
     }
     if (next === null) await this.#deps.alarms.deleteAlarm();
     else await this.#deps.alarms.setAlarm(next);
+  }
+
+  /** When the alarm should next look at the active run. */
+  #runDue(active: RunInfo): number {
+    const now = this.#now();
+    // A step going on here (or a preview, which its request drives): only the watchdog, in
+    // case the instance dies under it.
+    if (this.#driving.has(active.id) || active.kind === "preview") return now + this.#watchdog.watchdogMs;
+    return Math.max(now, this.#runs.attempts(active.id)?.retryAt ?? now);
   }
 
   #nextRun(): number | null {
@@ -204,4 +365,8 @@ export class TenantRuns {
       throw new ApiError(409, "not_configured", "Save a connection (domain controllers, bind account, base DN) first.");
     if (!this.#deps.agentConnected()) throw agentOffline();
   }
+}
+
+function stepName(run: RunInfo): string {
+  return run.status === "applying" ? "apply" : "read and plan";
 }
