@@ -158,19 +158,22 @@ describe("an incomplete read through the run in workerd", () => {
   });
 });
 
+/** A run of many creates and nothing else: long enough to stop in the middle of. */
+const manyCreates = {
+  connection,
+  scope: { users: "all" },
+  extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "19999" }] },
+  organisation: { departments: { from: "none" } },
+  safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
+  schedule: { mode: "manual" },
+};
+
 describe("a worker restarted in the middle of applying a plan", () => {
   const USERS = 1200;
 
   it("finishes the run after the restart with every operation done exactly once", async () => {
     const first = await worker("resume");
-    const config = {
-      connection,
-      scope: { users: "all" },
-      extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "19999" }] },
-      organisation: { departments: { from: "none" } },
-      safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
-      schedule: { mode: "manual" },
-    };
+    const config = manyCreates;
     expect((await first.api("PUT", "/config", config)).status).toBe(200);
     const credential = await enroll(first, "scripted-resume");
     const directory = (s: SearchOperation) => ({ entries: searchKind(s) === "scope" ? range(1, USERS).map((i) => scriptedUser(i)) : [] });
@@ -221,14 +224,7 @@ describe("a run cancelled over HTTP", () => {
 
   it("ends the run in the middle of applying, keeps what it applied, and lets a new Sync Now start", async () => {
     const w = await worker("cancel");
-    const config = {
-      connection,
-      scope: { users: "all" },
-      extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "19999" }] },
-      organisation: { departments: { from: "none" } },
-      safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
-      schedule: { mode: "manual" },
-    };
+    const config = manyCreates;
     expect((await w.api("PUT", "/config", config)).status).toBe(200);
     const directory = (s: SearchOperation) => ({ entries: searchKind(s) === "scope" ? range(1, USERS).map((i) => scriptedUser(i)) : [] });
     const agent = startScriptedAgent({
