@@ -5,6 +5,7 @@ import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
 import type { DirectoryUser } from "./directory-user.ts";
 import { type DesiredUser, mapUser } from "./map-user.ts";
 import { MemoryPbx } from "./pbx/memory-pbx.ts";
+import type { PbxCapabilities } from "./pbx/pbx-capabilities.ts";
 import { blankExtension, type Extension } from "./pbx/pbx-port.ts";
 import { type Plan, type PlanInput, planSync } from "./plan.ts";
 
@@ -550,5 +551,63 @@ describe("properties", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("a PBX target's capabilities", () => {
+  const lacking: PbxCapabilities = {
+    departments: false,
+    extensionGroups: false,
+    avatars: false,
+    disable: false,
+    archiveOnDelete: false,
+    templates: false,
+    renumber: false,
+    fields: ["firstName", "lastName", "email"],
+  };
+
+  it("plans nothing the target cannot hold: no photo, department or group, created or compared", async () => {
+    const ann = { ...adUser("Ann", {}, { ou: "OU=Support,OU=Staff" }), photoHash: "aa" };
+    const config = base;
+    const first = plan(config, [ann], [], { capabilities: lacking });
+    expect(first.departmentsToCreate).toEqual([]);
+    expect(first.groupsToCreate).toEqual([]);
+    expect(first.items[0]?.state).toMatchObject({ avatarHash: null, departmentPath: null, groups: [] });
+    // What the target holds after that run: a new photo in AD changes nothing there.
+    const held = (await applied(first, [])).listExtensions();
+    const again = plan(config, [{ ...ann, photoHash: "bb" }], await held, { capabilities: lacking });
+    expect(again.items.map((i) => i.action)).toEqual(["unchanged"]);
+  });
+
+  it("neither writes nor compares a field the target does not store, and keeps a number it cannot change", async () => {
+    const ann = adUser("Ann", { title: "Engineer", telephoneNumber: "4711" });
+    const config = withConfig({ extensionNumbers: { source: "attribute", attribute: "telephoneNumber" } });
+    const first = plan(config, [ann], [], { capabilities: lacking });
+    expect(first.items[0]?.state).toMatchObject({ firstName: "Ann", jobTitle: null, displayName: null });
+    const held = await (await applied(first, [])).listExtensions();
+    // AD renumbers Ann and retitles her: the target keeps 4711, and the title is not its business.
+    const moved = { ...ann, attributes: { ...ann.attributes, telephonenumber: ["4712"], title: ["Boss"] } };
+    const again = plan(config, [moved], held, { capabilities: lacking });
+    expect(again.items).toMatchObject([
+      {
+        action: "unchanged",
+        number: "4711",
+        reason: expect.stringMatching(/cannot change an extension's number: it stays 4711 \(AD gives 4712\)/),
+      },
+    ]);
+  });
+
+  it("says a leaver's extension is kept where the target cannot disable it, and deletes without an archive", async () => {
+    const ann = adUser("Ann");
+    const held = await synced(base, [ann]);
+    const kept = plan(base, [], held, { capabilities: lacking, present: new Set() });
+    expect(kept.items).toMatchObject([
+      { action: "unchanged", reason: expect.stringMatching(/cannot disable an extension, so it is kept/) },
+    ]);
+    const deleting = withConfig({ deprovisioning: { whenDeleted: "delete", archive: { extension: "0999" } } });
+    const deleted = plan(deleting, [], held, { capabilities: lacking, present: new Set() });
+    expect(deleted.items).toMatchObject([{ action: "delete" }]);
+    expect(deleted.items[0]?.archive).toBeUndefined();
+    expect(deleted.items[0]?.reason).not.toMatch(/moved/);
   });
 });

@@ -4,6 +4,7 @@
 import type { SyncConfig } from "../schema/generated/config.ts";
 import { describeRanges, NumberPool, rangesFor } from "./extension-numbers.ts";
 import { type DesiredUser, fieldSynced } from "./map-user.ts";
+import { fullCapabilities, type PbxCapabilities } from "./pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
   type Extension,
@@ -63,6 +64,11 @@ export interface PlanInput {
   extensions: Iterable<Extension>;
   departments?: Iterable<string>;
   extensionGroups?: Iterable<string>;
+  /**
+   * What the PBX target can hold (its declared capabilities; everything when absent). What it
+   * cannot hold is neither planned nor compared, so Preview shows what Sync will do there.
+   */
+  capabilities?: PbxCapabilities;
   /** Whether the directory read was complete; without it nothing is disabled or deleted. */
   complete: boolean;
   incompleteReason?: string;
@@ -178,8 +184,9 @@ export function planSync(input: PlanInput): Plan {
   const knownGroups = new Set(input.extensionGroups ?? []);
   const knownDepartments = new Set(input.departments ?? []);
   const createMissing = config.organisation?.extensionGroups?.createMissing !== false;
-  const groupsManaged = (config.organisation?.extensionGroups?.from ?? "none") !== "none";
-  const departmentsManaged = (config.organisation?.departments?.from ?? "ouTree") !== "none";
+  const caps = input.capabilities ?? fullCapabilities;
+  const groupsManaged = caps.extensionGroups && (config.organisation?.extensionGroups?.from ?? "none") !== "none";
+  const departmentsManaged = caps.departments && (config.organisation?.departments?.from ?? "ouTree") !== "none";
   const groupsToCreate = new Set<string>();
   const departmentsToCreate = new Set<string>();
 
@@ -226,7 +233,16 @@ export function planSync(input: PlanInput): Plan {
     if (departmentsManaged && u.departmentPath !== null && !knownDepartments.has(u.departmentPath))
       departmentsToCreate.add(u.departmentPath);
 
-    const target = targetState(config, u, assigned.number, groups, current, { groupsManaged, departmentsManaged });
+    const target = targetState(config, u, assigned.number, groups, current, {
+      groupsManaged,
+      departmentsManaged,
+      avatars: caps.avatars,
+      fields: caps.fields,
+    });
+    if (current && !caps.renumber && target.number !== current.number) {
+      notes.push(`this PBX cannot change an extension's number: it stays ${current.number} (AD gives ${target.number})`);
+      target.number = current.number;
+    }
     if (!current) {
       items.push({
         action: "create",
@@ -289,11 +305,18 @@ export function planSync(input: PlanInput): Plan {
       });
     } else if (d.action === "keep") {
       items.push({ ...base, action: "unchanged", reason: `${d.text}; kept, as the configuration says` });
+    } else if (d.action === "disable" && !caps.disable) {
+      // Validation refuses this configuration for such a target; a plan made anyway says what happens.
+      items.push({
+        ...base,
+        action: "unchanged",
+        reason: `${d.text}; this PBX cannot disable an extension, so it is kept (set deprovisioning to delete or keep)`,
+      });
     } else if (d.action === "disable") {
       if (e.enabled) items.push({ ...base, action: "disable", reason: `${d.text}: the extension is disabled` });
       else items.push({ ...base, action: "unchanged", reason: `${d.text}; already disabled` });
     } else {
-      const archive = config.deprovisioning?.archive;
+      const archive = caps.archiveOnDelete ? config.deprovisioning?.archive : undefined;
       items.push({
         ...base,
         action: "delete",
@@ -344,13 +367,20 @@ function targetState(
   number: string,
   groups: string[],
   current: Extension | undefined,
-  managed: { groupsManaged: boolean; departmentsManaged: boolean },
+  managed: { groupsManaged: boolean; departmentsManaged: boolean; avatars: boolean; fields: readonly ExtensionField[] },
 ): ExtensionState {
   const state = {} as ExtensionState;
   state.number = number;
-  // A field whose sync is off is filled once, at creation, and never written again.
-  for (const f of extensionFields) state[f] = current && !fieldSynced(config, f) ? current[f] : user.fields[f];
-  state.avatarHash = current && !fieldSynced(config, "avatar") ? current.avatarHash : user.avatarHash;
+  // A field whose sync is off is filled once, at creation, and never written again; a field
+  // the target does not store is left as the target has it.
+  for (const f of extensionFields)
+    state[f] = !managed.fields.includes(f) ? (current?.[f] ?? null) : current && !fieldSynced(config, f) ? current[f] : user.fields[f];
+  // A target without photos keeps what it has (nothing), so no photo change is planned.
+  state.avatarHash = !managed.avatars
+    ? (current?.avatarHash ?? null)
+    : current && !fieldSynced(config, "avatar")
+      ? current.avatarHash
+      : user.avatarHash;
   state.departmentPath =
     current && !managed.departmentsManaged ? current.departmentPath : managed.departmentsManaged ? user.departmentPath : null;
   state.groups = current && !managed.groupsManaged ? current.groups : managed.groupsManaged ? groups : [];

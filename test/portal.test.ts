@@ -16,6 +16,7 @@ import { artifactDir, launchChromium, snap } from "./support/browser.ts";
 import { type Product, startProduct } from "./support/product.ts";
 import { seedLdifPath } from "./support/samba-dc.ts";
 import type { Json } from "./support/stack.ts";
+import { startYeastarSimulator } from "./support/yeastar-simulator.ts";
 
 const dc = inject("samba");
 const STAFF = `OU=Staff,${dc.baseDn}`;
@@ -327,6 +328,69 @@ describe("the portal page", { timeout: 90_000 }, () => {
     await other.getByText(/The portal session has expired/).waitFor();
     await snap(other, shots, "13-session-expired");
     await other.close();
+  });
+
+  it("connects a Yeastar PBX from Connection > PBX: its own Test, and a secret that is stored and never shown", async () => {
+    const sim = await startYeastarSimulator({ clientSecret: "Portal-Secret-Not-Shown-7" });
+    const token = await sign(
+      { sub: "admin@pbxco", tenant: "pbxco", role: "admin", exp: Math.floor(Date.now() / 1000) + 600 },
+      devSecrets().ADMIN_JWT_SECRET,
+    );
+    const other = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const put = (config: unknown) =>
+      fetch(`${product.origin}/api/v1/tenants/pbxco/config`, {
+        method: "PUT",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify(config),
+      });
+    const connection = {
+      domainControllers: [{ host: dc.ip }],
+      bindUsername: dc.serviceUpn,
+      bindPassword: { source: "stored" },
+      baseDn: dc.baseDn,
+    };
+    try {
+      expect((await put({ connection })).status).toBe(200);
+      await other.goto(`${product.origin}/#session=${token}`);
+      await other.waitForFunction(() => performance.getEntriesByName("adsync:interactive").length > 0);
+      await other.getByRole("combobox", { name: "PBX", exact: true }).selectOption("yeastar");
+      await other.getByLabel("PBX address").fill(sim.url);
+      await other.getByLabel("Client ID").fill(sim.clientId);
+      await other.getByLabel("Client Secret").fill("not-the-secret");
+      await other.getByRole("button", { name: "Test PBX" }).click();
+      await other.locator('.pbx-panel .step.failed[data-step="pbxAuth"]').waitFor();
+      expect(await other.locator('.pbx-panel .step[data-step="pbxAuth"] .fix').textContent()).toMatch(/Integrations > API/);
+      await other.getByLabel("Client Secret").fill(sim.clientSecret);
+      await other.getByRole("button", { name: "Test PBX" }).click();
+      await other.locator('.pbx-panel .step.ok[data-step="pbxAccess"]').waitFor();
+      await snap(other, shots, "15-pbx-yeastar-tested");
+      // Leavers are disabled by default, which Yeastar cannot do: the save says so, and saves nothing.
+      await other.getByRole("button", { name: "Save PBX" }).click();
+      await other.locator(".pbx-panel .status", { hasText: /cannot disable an extension/ }).waitFor();
+      // The administrator chose to keep leavers (in Synchronization); the page has that document now.
+      const keep = { whenDeleted: "keep", whenDisabled: "keep", whenOutOfScope: "keep" };
+      expect((await put({ connection, deprovisioning: keep })).status).toBe(200);
+      await other.reload();
+      await other.waitForFunction(() => performance.getEntriesByName("adsync:interactive").length > 0);
+      await other.getByRole("combobox", { name: "PBX", exact: true }).selectOption("yeastar");
+      await other.getByLabel("PBX address").fill(sim.url);
+      await other.getByLabel("Client ID").fill(sim.clientId);
+      await other.getByLabel("Client Secret").fill(sim.clientSecret);
+      await other.getByRole("button", { name: "Save PBX" }).click();
+      await other.getByText("PBX saved.").waitFor();
+      const stored = await fetch(`${product.origin}/api/v1/tenants/pbxco/config`, { headers: { Authorization: `Bearer ${token}` } });
+      const text = await stored.text();
+      expect(JSON.parse(text)).toMatchObject({
+        pbxSecretSet: true,
+        config: { pbx: { kind: "yeastar", baseUrl: sim.url, clientId: sim.clientId } },
+      });
+      expect(text).not.toContain(sim.clientSecret);
+      expect(await other.getByLabel("Client Secret").inputValue()).toBe("");
+      await other.getByText("A secret is stored; leave empty to keep it.").waitFor();
+    } finally {
+      await other.close();
+      await sim.close();
+    }
   });
 
   it("shows an offline agent as such, with the way to fix it", async () => {

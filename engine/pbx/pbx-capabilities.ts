@@ -1,6 +1,7 @@
 // What a PBX target can hold, declared by the target rather than guessed by the engine: the
 // built-in directory has everything, a vendor's API may lack departments, photos or a way to
 // move a leaver's voicemail. The engine reads these flags and never a vendor's name.
+import { type ExtensionField, extensionFields } from "./pbx-port.ts";
 
 export interface PbxCapabilities {
   /** Departments (an OU tree, or a flat list) that extensions belong to. */
@@ -15,6 +16,10 @@ export interface PbxCapabilities {
   archiveOnDelete: boolean;
   /** Copying a template extension's settings into a new one. */
   templates: boolean;
+  /** Changing an existing extension's number. */
+  renumber: boolean;
+  /** The extension fields the target stores and sync may write; the others are neither written nor compared. */
+  fields: readonly ExtensionField[];
 }
 
 /** A target that can do everything the configuration can ask for: the built-in PBX. */
@@ -25,4 +30,6 @@ export const fullCapabilities: PbxCapabilities = {
   disable: true,
   archiveOnDelete: true,
   templates: true,
+  renumber: true,
+  fields: extensionFields,
 };

@@ -106,6 +106,8 @@ export class ApiClient {
   getConfig = () => this.#json<StoredConfig>("GET", "/config");
   putConfig = (config: unknown) => this.#json<StoredConfig>("PUT", "/config", config);
   setBindPassword = (password: string) => this.#json<unknown>("PUT", "/config/bind-password", { password });
+  setPbxSecret = (secret: string) => this.#json<StoredConfig>("PUT", "/config/pbx-secret", { secret });
+  testPbx = (draft?: { config: unknown; secret?: string }) => this.#json<TestConnectionResult>("POST", "/pbx/test", draft ?? {});
   testConnection = (draft?: { config: unknown; bindPassword?: string }) =>
     this.#json<TestConnectionResult>("POST", "/test-connection", draft ?? {});
 

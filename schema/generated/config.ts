@@ -57,6 +57,10 @@ export type DeprovisionAction2 = "delete" | "disable" | "keep";
  * When sync runs by itself. Sync Now in the portal works whatever the schedule.
  */
 export type Schedule = Schedule1;
+/**
+ * The phone system sync writes to. Absent: the built-in PBX directory.
+ */
+export type Pbx = PbxBuiltin | PbxYeastar;
 
 /**
  * pbx-ad-sync configuration: which Active Directory users become PBX extensions, how their numbers and fields are derived, and what happens when they leave.
@@ -76,6 +80,7 @@ export interface SyncConfig {
   safety?: Safety;
   schedule?: Schedule;
   domainLogin?: DomainLogin;
+  pbx?: Pbx;
   log?: LogSettings;
 }
 /**
@@ -844,6 +849,57 @@ export interface DomainLogin {
    * Lifetime of the session token a successful login returns. The UC client trades it for its own session; keep it short.
    */
   sessionMinutes?: number;
+}
+/**
+ * The PBX directory built into this portal.
+ */
+export interface PbxBuiltin {
+  /**
+   * The built-in PBX directory.
+   */
+  kind: "builtin";
+}
+/**
+ * A Yeastar P-Series PBX through its Open API (Integrations > API on the PBX).
+ */
+export interface PbxYeastar {
+  /**
+   * Yeastar P-Series Open API.
+   */
+  kind: "yeastar";
+  /**
+   * The PBX's address, e.g. https://acme.ras.yeastar.com (Cloud Edition) or https://pbx.example.com:8088 (Software Edition). HTTPS only (plain http only to this machine, for testing): the API's token travels in the query string.
+   */
+  baseUrl: string;
+  /**
+   * The Client ID of the API application made on the PBX (Integrations > API).
+   */
+  clientId: string;
+  /**
+   * Where the Client Secret is: stored encrypted in the portal (Connection > PBX > Secret), never in this document.
+   */
+  secret: {
+    /**
+     * Stored write-only with PUT …/config/pbx-secret; never returned or logged.
+     */
+    source: "stored";
+  };
+  /**
+   * Open API calls in flight at once while a sync applies its plan. Yeastar does not document a rate limit; 4 keeps a large first sync quick without crowding the PBX.
+   */
+  concurrency?: number;
+  /**
+   * The user role (role_id) new extensions get; absent: the PBX's default role.
+   */
+  roleId?: number;
+  /**
+   * Mirror the department tree into Yeastar's organizations (Organization Management must be on when true: the PBX then requires one for every extension).
+   */
+  departments?: boolean;
+  /**
+   * On a first sync, take over hand-made extensions that match an AD user: by e-mail address, by number, or not at all (they stay untouched and a collision is a conflict).
+   */
+  adopt?: "none" | "email" | "number";
 }
 /**
  * The sync log: runs, their events and domain login attempts.

@@ -55,8 +55,8 @@ export type StepStatus = "ok" | "failed" | "skipped" | "warning";
 
 /** One step of Test Connection, in the order an administrator would check things by hand. */
 export interface ConnectionStep {
-  /** "agent" and "domainLogin" are the worker's own steps, before and after the agent's. */
-  id: "agent" | "policy" | "reachable" | "tls" | "bind" | "baseDn" | "scope" | "domainLogin";
+  /** "agent", "domainLogin" and the pbx… steps are the worker's own, before and after the agent's. */
+  id: "agent" | "policy" | "reachable" | "tls" | "bind" | "baseDn" | "scope" | "domainLogin" | "pbxReachable" | "pbxAuth" | "pbxAccess";
   title: string;
   status: StepStatus;
   durationMs: number;

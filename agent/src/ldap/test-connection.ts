@@ -21,7 +21,7 @@ import {
 import { BindError, type DirectoryError, SearchError, TlsError, toDirectoryError } from "./errors.ts";
 import { type PagedSearch, type SearchSpec, searchPages } from "./search.ts";
 
-export type StepId = Exclude<ConnectionStep["id"], "agent" | "policy" | "domainLogin">;
+export type StepId = Exclude<ConnectionStep["id"], "agent" | "policy" | "domainLogin" | "pbxReachable" | "pbxAuth" | "pbxAccess">;
 
 export const stepTitles: Record<StepId, string> = {
   reachable: "Domain controllers reachable",

@@ -1,9 +1,11 @@
 // Connection: where the domain controllers are, how to reach them safely, and the read-only
 // account the agent signs in with. Test Connection tries the form as it stands, before saving.
 import { ApiProblem } from "../api-client.ts";
-import type { ConnectionStep, StoredConfig, TestConnectionResult } from "../api-types.ts";
+import type { StoredConfig, TestConnectionResult } from "../api-types.ts";
 import { field, fill, h } from "../dom.ts";
 import type { PageContext, Section } from "../page-context.ts";
+import { stepItem } from "./connection-steps.ts";
+import { pbxPanel } from "./pbx-panel.ts";
 
 type Security = "ldaps" | "starttls" | "insecurePlainLdap";
 
@@ -262,6 +264,7 @@ export function connectionSection(ctx: PageContext): Section {
     h("div", { class: "actions" }, testButton, saveButton),
     status,
     steps,
+    pbxPanel(ctx),
   );
 
   ctx.saved.listen(load);
@@ -280,18 +283,4 @@ function counts(result: TestConnectionResult): string {
   if (!c) return "";
   const parts = Object.entries(c).map(([k, v]) => `${v} ${k.replace(/([A-Z])/g, " $1").toLowerCase()}`);
   return ` ${parts.join(", ")}.`;
-}
-
-const statusText: Record<ConnectionStep["status"], string> = { ok: "Passed", failed: "Failed", warning: "Warning", skipped: "Skipped" };
-
-function stepItem(step: ConnectionStep): HTMLElement {
-  return h(
-    "li",
-    { class: `step ${step.status}`, "data-step": step.id },
-    h("span", { class: "badge" }, statusText[step.status]),
-    h("strong", {}, step.title),
-    h("span", { class: "duration" }, `${step.durationMs} ms`),
-    h("p", { class: "detail" }, step.detail),
-    step.fix ? h("p", { class: "fix" }, h("strong", {}, "How to fix: "), step.fix) : null,
-  );
 }

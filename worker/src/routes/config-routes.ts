@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { isValid, validateConfig } from "../../../schema/src/validate-config.ts";
 import { forgetRegistration } from "../registry/tenant-registry.ts";
 import { unwrap } from "../tenant/outcome.ts";
+import { withTargetProblems } from "../tenant/tenant-config.ts";
 import { type AppEnv, by, jsonBody, maxConfigBodyBytes, maxSmallBodyBytes, tenantName, tenantOf } from "./route-helpers.ts";
 
 export const configRoutes = new Hono<AppEnv>();
@@ -16,6 +17,10 @@ configRoutes.put("/config", async (c) => {
   forgetRegistration(tenantName(c));
   return c.json(saved);
 });
+configRoutes.put("/config/pbx-secret", async (c) => {
+  const body = (await jsonBody(c.req.raw, maxSmallBodyBytes)) as { secret?: unknown } | null;
+  return c.json(unwrap(await tenantOf(c).setPbxSecret(tenantName(c), body?.secret, by(c))));
+});
 configRoutes.put("/config/bind-password", async (c) => {
   const body = (await jsonBody(c.req.raw, maxSmallBodyBytes)) as { password?: unknown } | null;
   return c.json(unwrap(await tenantOf(c).setBindPassword(tenantName(c), body?.password, by(c))));
@@ -25,6 +30,8 @@ configRoutes.put("/config/bind-password", async (c) => {
 export const configValidation = new Hono<AppEnv>();
 
 configValidation.post("/", async (c) => {
-  const problems = validateConfig(await jsonBody(c.req.raw, maxConfigBodyBytes));
+  const document = await jsonBody(c.req.raw, maxConfigBodyBytes);
+  // The schema's rules, then what the configuration's PBX target cannot do.
+  const problems = withTargetProblems(document, validateConfig(document));
   return c.json({ valid: isValid(problems), problems });
 });

@@ -14,6 +14,15 @@ directoryRoutes.post("/test-connection", async (c) => {
   return c.json(unwrap(await tenantOf(c).testConnection(tenantName(c), body.config, password)));
 });
 
+/** The PBX panel's Test: the PBX target alone, saved ({}) or a draft ({ config, secret }). */
+directoryRoutes.post("/pbx/test", async (c) => {
+  const body = (await optionalJsonBody(c.req.raw, maxConfigBodyBytes)) as { config?: unknown; secret?: unknown } | null;
+  if (typeof body !== "object" || body === null)
+    throw new ApiError(400, "invalid_body", "Send {} to test the saved PBX settings, or { config, secret } for a draft.");
+  const secret = typeof body.secret === "string" ? body.secret : undefined;
+  return c.json(unwrap(await tenantOf(c).testPbx(tenantName(c), body.config, secret)));
+});
+
 directoryRoutes.get("/directory/ous", async (c) => c.json(unwrap(await tenantOf(c).listOus(tenantName(c)))));
 directoryRoutes.get("/directory/groups", async (c) => {
   const query = (c.req.query("q") ?? "").trim();

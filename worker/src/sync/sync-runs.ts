@@ -359,6 +359,7 @@ export class SyncRuns {
       extensions: await pbx.listExtensions(),
       departments: await pbx.listDepartments(),
       extensionGroups: await pbx.listExtensionGroups(),
+      capabilities: pbx.capabilities,
       complete: read.complete,
       ...(read.reason !== undefined ? { incompleteReason: read.reason } : {}),
     });

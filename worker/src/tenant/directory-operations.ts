@@ -4,8 +4,10 @@ import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { ConnectionStep, LdapTarget, OuNode, TestConnectionResult, UserAttribute } from "../../../schema/src/agent-protocol.ts";
 import { domainOfDn } from "../../../schema/src/dn.ts";
 import { filter } from "../../../schema/src/ldap-filter.ts";
+import { validateConfig } from "../../../schema/src/validate-config.ts";
 import { ApiError } from "../api-error.ts";
 import { lockoutStep } from "../login/lockout-check.ts";
+import { pbxSteps } from "../pbx/pbx-targets.ts";
 import type { AgentLink } from "./agent-link.ts";
 import type { OpenAgent } from "./tenant-agents.ts";
 import type { TenantConfig } from "./tenant-config.ts";
@@ -14,7 +16,7 @@ import type { GroupList, GroupSummary } from "./tenant-types.ts";
 export const agentTimeoutMs = 60_000;
 
 export interface DirectoryDeps {
-  config: Pick<TenantConfig, "config" | "validDraft" | "target" | "savedTarget">;
+  config: Pick<TenantConfig, "config" | "validDraft" | "target" | "savedTarget" | "pbxSecret">;
   link: Pick<AgentLink, "call" | "stream">;
   openAgents(): OpenAgent[];
 }
@@ -44,7 +46,7 @@ export class DirectoryOperations {
         fix: "Install and start the connector agent on a host inside your network (Agents > Add agent).",
         code: "agent_offline",
       };
-      return { ok: false, steps: [step] };
+      return { ok: false, steps: [step, ...(await this.#pbxSteps(tenant, config))] };
     }
     const first = (open[0] as OpenAgent).agent;
     const agentStep: ConnectionStep = {
@@ -58,7 +60,29 @@ export class DirectoryOperations {
     const result = await link.call<TestConnectionResult>({ op: "testConnection", target, scope: config.scope }, agentTimeoutMs);
     const steps = [agentStep, ...result.steps];
     if (result.ok && config.domainLogin?.enabled === true) steps.push(await this.#lockoutStep(target, config));
-    return { ...result, steps };
+    const pbx = await this.#pbxSteps(tenant, config);
+    return { ...result, ok: result.ok && pbx.every((s) => s.status !== "failed"), steps: [...steps, ...pbx] };
+  }
+
+  /** The PBX target's own checks (none for the built-in directory), with the stored secret or a draft one. */
+  async #pbxSteps(tenant: string, config: SyncConfig, draftSecret?: string): Promise<ConnectionStep[]> {
+    const secret = async () => (draftSecret !== undefined && draftSecret !== "" ? draftSecret : this.#deps.config.pbxSecret(tenant));
+    return pbxSteps(config, secret);
+  }
+
+  /**
+   * The PBX panel's Test: the PBX steps alone, for the saved configuration or a draft. A draft
+   * is checked for its `pbx` only: the panel can be tested before the rest is filled in.
+   */
+  async testPbx(tenant: string, draft: unknown, draftSecret: string | undefined): Promise<TestConnectionResult> {
+    const pbx = draft === undefined ? this.#deps.config.config()?.pbx : pbxDraft(draft);
+    if (pbx === undefined || pbx.kind === "builtin")
+      return {
+        ok: true,
+        steps: [{ id: "pbxReachable", title: "PBX", status: "ok", durationMs: 0, detail: "The built-in PBX directory: nothing to reach." }],
+      };
+    const steps = await this.#pbxSteps(tenant, { pbx } as SyncConfig, draftSecret);
+    return { ok: steps.every((s) => s.status !== "failed"), steps };
   }
 
   /** What keeps domain login from locking accounts in this domain: its lockout policy, and the limits that follow. */
@@ -133,4 +157,13 @@ export class DirectoryOperations {
       agentTimeoutMs,
     );
   }
+}
+
+/** The `pbx` of a draft, checked by the schema's own rules for it; 400 with the problems otherwise. */
+function pbxDraft(draft: unknown): SyncConfig["pbx"] {
+  const pbx = (draft as { pbx?: unknown } | null)?.pbx;
+  if (pbx === undefined) return undefined;
+  const problems = validateConfig({ pbx }).filter((p) => p.severity === "error" && p.path.startsWith("/pbx"));
+  if (problems.length > 0) throw new ApiError(400, "invalid_config", "The PBX settings have errors.", { problems });
+  return pbx as SyncConfig["pbx"];
 }

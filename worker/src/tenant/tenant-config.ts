@@ -3,10 +3,12 @@
 // to read it from), and the LDAP target an agent is sent, password included.
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import type { Problem } from "../../../schema/src/problem.ts";
 import { isValid, validateConfig } from "../../../schema/src/validate-config.ts";
 import { ApiError } from "../api-error.ts";
+import { targetProblems } from "../pbx/pbx-targets.ts";
 import { secretBox } from "../secret-box.ts";
-import type { Sql } from "../sql.ts";
+import { addMissingColumns, type Sql } from "../sql.ts";
 import { logEvent } from "./event-log.ts";
 import type { StoredConfig } from "./tenant-types.ts";
 
@@ -26,17 +28,23 @@ export class TenantConfig {
     this.#sql = sql;
     this.#encryptionKey = encryptionKey;
     sql.exec(tenantConfigSchema);
+    addMissingColumns(sql, "config", { pbx_secret: "TEXT" });
   }
 
   stored(): StoredConfig {
     const row = this.#sql
-      .exec<{ document: string | null; bind_password: string | null; updated_at: number | null; updated_by: string | null }>(
-        "SELECT document, bind_password, updated_at, updated_by FROM config WHERE id = 1",
-      )
+      .exec<{
+        document: string | null;
+        bind_password: string | null;
+        pbx_secret: string | null;
+        updated_at: number | null;
+        updated_by: string | null;
+      }>("SELECT document, bind_password, pbx_secret, updated_at, updated_by FROM config WHERE id = 1")
       .toArray()[0];
     return {
       config: row?.document ? (JSON.parse(row.document) as SyncConfig) : null,
       bindPasswordSet: Boolean(row?.bind_password),
+      pbxSecretSet: Boolean(row?.pbx_secret),
       updatedAt: row?.updated_at ?? null,
       updatedBy: row?.updated_by ?? null,
     };
@@ -50,7 +58,7 @@ export class TenantConfig {
   /** Stores a valid document; refused with every problem, and nothing stored, otherwise. */
   save(tenant: string, document: unknown, by: string): SyncConfig {
     this.rememberTenant(tenant);
-    const problems = validateConfig(document);
+    const problems = withTargetProblems(document, validateConfig(document));
     if (!isValid(problems)) throw new ApiError(400, "invalid_config", "The configuration has errors; nothing was saved.", { problems });
     this.#sql.exec(
       `INSERT INTO config (id, document, updated_at, updated_by) VALUES (1, ?, ?, ?)
@@ -79,9 +87,33 @@ export class TenantConfig {
     return this.stored();
   }
 
+  /** The PBX API's secret (pbx.secret source "stored"): write-only, sealed like the bind password. */
+  async setPbxSecret(tenant: string, secret: unknown, by: string): Promise<StoredConfig> {
+    if (typeof secret !== "string" || secret === "")
+      throw new ApiError(400, "invalid_secret", "The PBX secret must be a non-empty string.");
+    if (secret.length > 4096) throw new ApiError(400, "invalid_secret", "The PBX secret is longer than 4096 characters.");
+    const sealed = await (await secretBox(this.#encryptionKey)).seal(secret, `${tenant}/pbx`);
+    this.#sql.exec(
+      `INSERT INTO config (id, pbx_secret, updated_at, updated_by) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET pbx_secret = excluded.pbx_secret, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+      sealed,
+      Date.now(),
+      by,
+    );
+    logEvent("pbx_secret_set", { by });
+    return this.stored();
+  }
+
+  /** The stored PBX secret, opened only here, on its way to the PBX's API; 409 when none is stored. */
+  async pbxSecret(tenant: string): Promise<string> {
+    const sealed = this.#sql.exec<{ pbx_secret: string | null }>("SELECT pbx_secret FROM config WHERE id = 1").toArray()[0]?.pbx_secret;
+    if (!sealed) throw new ApiError(409, "pbx_secret_missing", "Enter the PBX's API secret in Connection > PBX: none is stored yet.");
+    return (await secretBox(this.#encryptionKey)).open(sealed, `${tenant}/pbx`);
+  }
+
   /** A draft from the editor, checked as a save would be but never stored. */
   validDraft(draft: unknown): SyncConfig {
-    const problems = validateConfig(draft);
+    const problems = withTargetProblems(draft, validateConfig(draft));
     if (!isValid(problems)) throw new ApiError(400, "invalid_config", "The configuration has errors.", { problems });
     return draft as SyncConfig;
   }
@@ -123,4 +155,9 @@ export class TenantConfig {
     if (!sealed) throw new ApiError(409, "bind_password_missing", "Enter the bind password in Connection: none is stored yet.");
     return { connection, bindPassword: await (await secretBox(this.#encryptionKey)).open(sealed, tenant) };
   }
+}
+
+/** A valid document's problems with its PBX target's capabilities added (a target lacks actions the schema allows). */
+export function withTargetProblems(document: unknown, problems: Problem[]): Problem[] {
+  return isValid(problems) ? [...problems, ...targetProblems(document as SyncConfig)] : problems;
 }

@@ -6,7 +6,7 @@ import { DomainLogin, type LoginAnswer } from "../login/domain-login.ts";
 import { type AttemptOutcome, attemptsCsv, type LoginAttempt, LoginAttempts } from "../login/login-attempts.ts";
 import { LoginThrottle } from "../login/login-throttle.ts";
 import { issueSession, sessionKey } from "../login/session-token.ts";
-import type { BuiltinPbx } from "../pbx/builtin/builtin-pbx.ts";
+import type { LoginDirectory } from "../pbx/pbx-targets.ts";
 import type { Sql } from "../sql.ts";
 import type { AgentLink } from "./agent-link.ts";
 import type { TenantConfig } from "./tenant-config.ts";
@@ -17,7 +17,7 @@ const loginTimeoutMs = 15_000;
 export interface LoginDeps {
   config: Pick<TenantConfig, "config" | "savedTarget">;
   link: Pick<AgentLink, "call">;
-  pbx: Pick<BuiltinPbx, "findByLogin">;
+  pbx: LoginDirectory;
   agentConnected(): boolean;
   env: Env;
 }

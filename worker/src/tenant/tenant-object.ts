@@ -12,6 +12,7 @@ import type { Env } from "../env.ts";
 import { invalidCredentials, type LoginAnswer } from "../login/domain-login.ts";
 import type { AttemptOutcome, LoginAttempt } from "../login/login-attempts.ts";
 import { BuiltinPbx, type ExtensionView } from "../pbx/builtin/builtin-pbx.ts";
+import { ConfiguredPbx } from "../pbx/pbx-targets.ts";
 import { registryStub } from "../registry/tenant-registry.ts";
 import type { RunEvent, RunInfo } from "../sync/sync-runs.ts";
 import { AgentEnrollment } from "./agent-enrollment.ts";
@@ -68,7 +69,16 @@ export class TenantObject extends DurableObject<Env> {
     const enrollment = new AgentEnrollment(sql, agents, agentEvents);
     const link = new AgentLink({ open: () => agents.open() });
     const agentConnected = () => agents.connected();
-    const pbx = new BuiltinPbx(sql);
+    const builtin = new BuiltinPbx(sql);
+    // The target pbx.kind names, resolved at each call; the built-in directory by default.
+    const pbx = new ConfiguredPbx({
+      sql,
+      builtin,
+      config: () => config.config(),
+      tenantName: () => config.tenantName(),
+      pbxSecret: (tenant) => config.pbxSecret(tenant),
+      encryptionKey: env.CONFIG_ENCRYPTION_KEY,
+    });
     this.#modules = {
       config,
       agents,
@@ -78,7 +88,7 @@ export class TenantObject extends DurableObject<Env> {
       directory: new DirectoryOperations({ config, link, openAgents: () => agents.open() }),
       login: new TenantLogin(sql, { config, link, pbx, agentConnected, env }),
       runs: new TenantRuns(sql, { config, link, pbx, alarms: ctx.storage, agentConnected }),
-      extensions: new TenantExtensions(pbx),
+      extensions: new TenantExtensions(builtin),
     };
     // A tenant configured before the registry existed registers the first time it runs.
     if (config.config() !== null) void this.#register(config.tenantName()).catch(() => {});
@@ -142,6 +152,9 @@ export class TenantObject extends DurableObject<Env> {
   }
   setBindPassword(tenant: string, password: unknown, by: string): Promise<Outcome<StoredConfig>> {
     return outcome(() => this.#config.setBindPassword(tenant, password, by));
+  }
+  setPbxSecret(tenant: string, secret: unknown, by: string): Promise<Outcome<StoredConfig>> {
+    return outcome(() => this.#config.setPbxSecret(tenant, secret, by));
   }
 
   // ---- agents ---------------------------------------------------------------------------
@@ -228,6 +241,10 @@ export class TenantObject extends DurableObject<Env> {
   /** Test Connection on the saved configuration, or on a draft (with a draft password). */
   testConnection(tenant: string, draft: unknown, draftPassword: string | undefined): Promise<Outcome<TestConnectionResult>> {
     return outcome(() => this.#directory.testConnection(tenant, draft, draftPassword));
+  }
+  /** The PBX panel's Test: the PBX target's steps alone, for the saved configuration or a draft. */
+  testPbx(tenant: string, draft: unknown, draftSecret: string | undefined): Promise<Outcome<TestConnectionResult>> {
+    return outcome(() => this.#directory.testPbx(tenant, draft, draftSecret));
   }
   listOus(tenant: string): Promise<Outcome<OuNode>> {
     return outcome(() => this.#directory.listOus(tenant));

@@ -5,6 +5,8 @@ import type { SyncConfig } from "../../../schema/generated/config.ts";
 export interface StoredConfig {
   config: SyncConfig | null;
   bindPasswordSet: boolean;
+  /** A PBX API secret is stored (pbx.secret); the secret itself is never returned. */
+  pbxSecretSet: boolean;
   updatedAt: number | null;
   updatedBy: string | null;
 }

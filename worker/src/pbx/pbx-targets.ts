@@ -1,0 +1,152 @@
+// The tenant's PBX target, as its configuration names it (`pbx.kind`; the built-in directory
+// when absent). This is the one place a kind becomes an implementation: everything else sees
+// a PbxDirectory and its declared capabilities.
+import { capabilityProblems } from "../../../engine/pbx/capability-problems.ts";
+import { fullCapabilities, type PbxCapabilities } from "../../../engine/pbx/pbx-capabilities.ts";
+import type { ArchiveTarget, CreateExtension, Extension, ExtensionUpdate, PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
+import type { PbxYeastar, SyncConfig } from "../../../schema/generated/config.ts";
+import type { ConnectionStep } from "../../../schema/src/agent-protocol.ts";
+import type { Problem } from "../../../schema/src/problem.ts";
+import { secretBox } from "../secret-box.ts";
+import type { Sql } from "../sql.ts";
+import type { BuiltinPbx } from "./builtin/builtin-pbx.ts";
+import { yeastarSteps } from "./yeastar/yeastar-check.ts";
+import { YeastarClient, type YeastarTokens } from "./yeastar/yeastar-client.ts";
+import { YeastarPbx, yeastarCapabilities } from "./yeastar/yeastar-pbx.ts";
+import { sqlTokenStore } from "./yeastar/yeastar-token-store.ts";
+
+/**
+ * Test Connection's PBX steps for the target `config` names: none for the built-in directory.
+ * The check signs in with a token of its own and gives it back, so it never uses up one of the
+ * application's live tokens.
+ */
+export async function pbxSteps(config: SyncConfig, secret: () => Promise<string>, fetchImpl?: typeof fetch): Promise<ConnectionStep[]> {
+  const settings = config.pbx;
+  if (settings === undefined || settings.kind === "builtin") return [];
+  let held: YeastarTokens | undefined;
+  const client = new YeastarClient({
+    baseUrl: settings.baseUrl,
+    clientId: settings.clientId,
+    secret,
+    tokens: {
+      load: async () => held,
+      save: async (tokens) => {
+        held = tokens;
+      },
+    },
+    // A check answers in seconds: no long retries.
+    retries: 1,
+    timeoutMs: 10_000,
+    ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
+  });
+  try {
+    return await yeastarSteps(client, settings);
+  } finally {
+    await client.release();
+  }
+}
+
+/** What the target a configuration names declares it can do, without reaching it. */
+export function targetCapabilities(config: SyncConfig): PbxCapabilities {
+  const settings = config.pbx;
+  if (settings === undefined || settings.kind === "builtin") return fullCapabilities;
+  return yeastarCapabilities(settings);
+}
+
+/** What the configuration asks of its target that the target cannot do. */
+export function targetProblems(config: SyncConfig): Problem[] {
+  return capabilityProblems(config, targetCapabilities(config));
+}
+
+/** A target domain login can ask for synced users by login name. */
+export interface LoginDirectory {
+  findByLogin(name: { upn?: string; sam?: string }): Extension[];
+}
+
+export interface PbxTargetDeps {
+  sql: Sql;
+  builtin: BuiltinPbx;
+  config(): SyncConfig | null;
+  tenantName(): string;
+  pbxSecret(tenant: string): Promise<string>;
+  encryptionKey: string | undefined;
+  /** For tests: how the targets reach their APIs. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Resolves the target at every call from the saved configuration, so a configuration saved
+ * between two runs takes effect at the next one; a vendor target is kept while its settings
+ * stay the same (its client holds the API token).
+ */
+export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
+  readonly #deps: PbxTargetDeps;
+  #vendor: { key: string; target: YeastarPbx } | undefined;
+
+  constructor(deps: PbxTargetDeps) {
+    this.#deps = deps;
+  }
+
+  current(): PbxDirectory & LoginDirectory {
+    const settings = this.#deps.config()?.pbx;
+    if (settings === undefined || settings.kind === "builtin") return this.#deps.builtin;
+    return this.#yeastar(settings);
+  }
+
+  get capabilities(): PbxCapabilities {
+    return this.current().capabilities;
+  }
+
+  findByLogin(name: { upn?: string; sam?: string }): Extension[] {
+    return this.current().findByLogin(name);
+  }
+  listExtensions(): Promise<Extension[]> {
+    return this.current().listExtensions();
+  }
+  listDepartments(): Promise<string[]> {
+    return this.current().listDepartments();
+  }
+  listExtensionGroups(): Promise<string[]> {
+    return this.current().listExtensionGroups();
+  }
+  createDepartment(path: string): Promise<void> {
+    return this.current().createDepartment(path);
+  }
+  createExtensionGroup(name: string): Promise<void> {
+    return this.current().createExtensionGroup(name);
+  }
+  createExtension(extension: CreateExtension, photo?: Uint8Array): Promise<void> {
+    return this.current().createExtension(extension, photo);
+  }
+  updateExtension(number: string, update: ExtensionUpdate, photo?: Uint8Array): Promise<void> {
+    return this.current().updateExtension(number, update, photo);
+  }
+  disableExtension(number: string): Promise<void> {
+    return this.current().disableExtension(number);
+  }
+  enableExtension(number: string): Promise<void> {
+    return this.current().enableExtension(number);
+  }
+  deleteExtension(number: string, archive?: ArchiveTarget): Promise<void> {
+    return this.current().deleteExtension(number, archive);
+  }
+
+  #yeastar(settings: PbxYeastar): YeastarPbx {
+    const key = JSON.stringify(settings);
+    if (this.#vendor?.key === key) return this.#vendor.target;
+    const { sql, encryptionKey } = this.#deps;
+    const tenant = this.#deps.tenantName();
+    const pbx = settings.baseUrl.replace(/\/+$/, "").toLowerCase();
+    const client = new YeastarClient({
+      baseUrl: settings.baseUrl,
+      clientId: settings.clientId,
+      secret: () => this.#deps.pbxSecret(tenant),
+      tokens: sqlTokenStore(sql, () => secretBox(encryptionKey), `${pbx}|${settings.clientId}`, tenant),
+      concurrency: settings.concurrency ?? 4,
+      ...(this.#deps.fetch === undefined ? {} : { fetch: this.#deps.fetch }),
+    });
+    const target = new YeastarPbx(sql, client, settings);
+    this.#vendor = { key, target };
+    return target;
+  }
+}

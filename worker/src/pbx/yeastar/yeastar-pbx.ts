@@ -1,0 +1,390 @@
+// The Yeastar P-Series as a PBX target. Yeastar does not store our objectGUID, so the link
+// between an AD user and a Yeastar extension (Yeastar's id, the number, the login names) is
+// kept in the tenant's SQLite; everything else is read from the PBX at every run, so edits
+// made in Yeastar's console are seen. An extension without a link was made by hand and is
+// never changed.
+//
+// Idempotency across a restart: a create writes a pending link first; a run that resumes
+// after the Durable Object restarted looks the number up before creating it again, so an
+// extension is neither duplicated nor lost.
+import type { PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
+import {
+  type ArchiveTarget,
+  blankExtension,
+  type CreateExtension,
+  type Extension,
+  type ExtensionState,
+  type ExtensionUpdate,
+  type PbxDirectory,
+} from "../../../../engine/pbx/pbx-port.ts";
+import type { PbxYeastar } from "../../../../schema/generated/config.ts";
+import type { Sql } from "../../sql.ts";
+import type { YeastarClient } from "./yeastar-client.ts";
+import { YeastarError } from "./yeastar-errors.ts";
+import { yeastarPassword } from "./yeastar-password.ts";
+
+export const yeastarLinksSchema = `
+  CREATE TABLE IF NOT EXISTS yeastar_links (
+    guid TEXT PRIMARY KEY, pbx TEXT NOT NULL, vendor_id INTEGER, number TEXT NOT NULL, dn TEXT, upn TEXT, sam TEXT,
+    number_source TEXT, pending INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS yeastar_links_vendor ON yeastar_links (pbx, vendor_id);
+`;
+
+/**
+ * What the Open API can hold. Yeastar's extension has no documented field to disable it, no
+ * photo upload in the Open API, and no way to move a leaver's voicemail; departments are its
+ * organizations (when the configuration mirrors them).
+ */
+export function yeastarCapabilities(settings: Pick<PbxYeastar, "departments">): PbxCapabilities {
+  return {
+    departments: settings.departments !== false,
+    extensionGroups: false,
+    avatars: false,
+    disable: false,
+    archiveOnDelete: false,
+    templates: false,
+    // extension/update has no number ("the number itself cannot be changed").
+    renumber: false,
+    // The name shown is Yeastar's own first + last name; caller_id is a number, not a name.
+    fields: ["firstName", "lastName", "email", "mobile", "jobTitle"],
+  };
+}
+
+/**
+ * Our fields and Yeastar's names for them (extension/create, extension/update). The name
+ * Yeastar shows (caller_id_name in lists) is its own first + last name, so displayName is not
+ * written; caller_id is an outbound number, not a name.
+ */
+const fieldNames = {
+  firstName: "first_name",
+  lastName: "last_name",
+  email: "email_addr",
+  mobile: "mobile_number",
+  jobTitle: "title",
+} as const;
+
+/** Details are read by extension/query, this many ids at a time. */
+const queryChunk = 50;
+
+type LinkRow = {
+  guid: string;
+  vendor_id: number | null;
+  number: string;
+  dn: string | null;
+  upn: string | null;
+  sam: string | null;
+  number_source: string | null;
+  pending: number;
+};
+
+type VendorExtension = Record<string, unknown> & { id: number; number: string };
+
+/** The root organization every tree hangs from (organization/list: id 1). */
+const rootOrganization = 1;
+const pathSeparator = " > ";
+
+export class YeastarPbx implements PbxDirectory {
+  readonly capabilities: PbxCapabilities;
+  readonly #sql: Sql;
+  readonly #client: YeastarClient;
+  readonly #settings: PbxYeastar;
+  /** Which PBX the links belong to: links made with another baseUrl are another PBX's. */
+  readonly #pbx: string;
+  #organizations: Map<string, number> | undefined;
+
+  constructor(sql: Sql, client: YeastarClient, settings: PbxYeastar) {
+    this.#sql = sql;
+    this.#client = client;
+    this.#settings = settings;
+    this.#pbx = settings.baseUrl.replace(/\/+$/, "").toLowerCase();
+    this.capabilities = yeastarCapabilities(settings);
+    sql.exec(yeastarLinksSchema);
+  }
+
+  /** Synced extensions by login name, for domain login; from the links, without asking the PBX. */
+  findByLogin(name: { upn?: string; sam?: string }): Extension[] {
+    return this.#sql
+      .exec<LinkRow>(
+        `SELECT * FROM yeastar_links WHERE pbx = ? AND pending = 0 AND ((? IS NOT NULL AND upn = ?) OR (? IS NOT NULL AND sam = ?))`,
+        this.#pbx,
+        name.upn?.toLowerCase() ?? null,
+        name.upn?.toLowerCase() ?? null,
+        name.sam?.toLowerCase() ?? null,
+        name.sam?.toLowerCase() ?? null,
+      )
+      .toArray()
+      .map((link) => ({ ...blankExtension(link.number), ...fromLink(link) }));
+  }
+
+  async listExtensions(): Promise<Extension[]> {
+    const [basic, paths] = await Promise.all([this.#client.listAll("extension/list"), this.#organizationPaths()]);
+    // The list holds only a summary; names, title and organization come from extension/query.
+    const details = new Map<number, VendorExtension>();
+    const ids = (basic as VendorExtension[]).map((v) => Number(v.id));
+    for (let i = 0; i < ids.length; i += queryChunk) {
+      const answer = await this.#client.get("extension/query", { ids: ids.slice(i, i + queryChunk).join(",") });
+      for (const d of Array.isArray(answer.data) ? (answer.data as VendorExtension[]) : []) details.set(Number(d.id), d);
+    }
+    this.#settlePending(basic as VendorExtension[]);
+    const links = new Map(this.#links().map((l) => [l.vendor_id, l]));
+    return (basic as VendorExtension[]).map((summary) => {
+      const v = { ...summary, ...details.get(Number(summary.id)) };
+      const link = links.get(Number(v.id));
+      const extension = blankExtension(String(v.number), {
+        firstName: text(v.first_name),
+        lastName: text(v.last_name),
+        displayName: text(summary.caller_id_name),
+        email: text(v.email_addr),
+        mobile: text(v.mobile_number),
+        jobTitle: text(v.title),
+        departmentPath: this.capabilities.departments ? departmentOf(v, paths) : null,
+      });
+      return link === undefined ? extension : { ...extension, ...fromLink(link) };
+    });
+  }
+
+  async listDepartments(): Promise<string[]> {
+    if (!this.capabilities.departments) return [];
+    return [...(await this.#organizationIds()).keys()].filter((p) => p !== "");
+  }
+
+  async listExtensionGroups(): Promise<string[]> {
+    return [];
+  }
+
+  async createDepartment(path: string): Promise<void> {
+    if (!this.capabilities.departments) return;
+    await this.#organizationFor(path);
+  }
+
+  async createExtensionGroup(_name: string): Promise<void> {
+    throw new YeastarError("failure", "extensiongroup/create", "This PBX target does not mirror extension groups");
+  }
+
+  async createExtension(extension: CreateExtension): Promise<void> {
+    const { state, guid } = extension;
+    const existing = this.#link(guid);
+    if (existing !== undefined && existing.pending === 0) return; // created before; a resumed run repeats it
+    if (existing?.pending === 1) {
+      // Created, or not, before the object restarted: Yeastar holds the answer.
+      const found = await this.#findByNumber(state.number);
+      if (found !== undefined) return this.#linked(extension, found.id);
+    }
+    this.#sql.exec(
+      `INSERT INTO yeastar_links (guid, pbx, vendor_id, number, dn, upn, sam, number_source, pending, updated_at)
+       VALUES (?, ?, NULL, ?, ?, ?, ?, ?, 1, ?)
+       ON CONFLICT (guid) DO UPDATE SET number = excluded.number, pending = 1, updated_at = excluded.updated_at`,
+      guid,
+      this.#pbx,
+      state.number,
+      extension.dn,
+      extension.login.upn,
+      extension.login.sam,
+      extension.numberSource,
+      Date.now(),
+    );
+    const names = [state.firstName, state.lastName, state.displayName];
+    const body: Record<string, unknown> = {
+      number: state.number,
+      type: "SIP",
+      // Random passwords the PBX accepts, for the web login and the SIP registration; never
+      // logged or kept: the user logs in to Linkus with AD, and phones are provisioned by the PBX.
+      user_password: yeastarPassword(state.number, names),
+      reg_name: state.number,
+      reg_password: yeastarPassword(state.number, names),
+      concurrent_registrations: 1,
+      presence_status: "available",
+      ...this.#fields(state, true),
+      ...(this.#settings.roleId === undefined ? {} : { role_id: this.#settings.roleId }),
+      ...(await this.#organizationList(state.departmentPath)),
+    };
+    const answer = await this.#client.post("extension/create", body);
+    const id = typeof answer.id === "number" ? answer.id : (await this.#findByNumber(state.number))?.id;
+    if (id === undefined) throw new YeastarError("failure", "extension/create", `Yeastar created ${state.number} but did not say its id`);
+    this.#linked(extension, id);
+  }
+
+  async updateExtension(number: string, update: ExtensionUpdate): Promise<void> {
+    const link = this.#linkByNumber(number);
+    if (link?.vendor_id == null) throw new YeastarError("not_found", "extension/update", `No synced extension ${number} on this PBX`);
+    const state = update.state;
+    // No number: Yeastar cannot change one (the planner keeps numbers on this target).
+    const body: Record<string, unknown> = {
+      id: link.vendor_id,
+      ...this.#fields(state, false),
+      ...(state.departmentPath !== undefined && this.capabilities.departments ? await this.#organizationList(state.departmentPath) : {}),
+    };
+    await this.#client.post("extension/update", body);
+    this.#sql.exec(
+      `UPDATE yeastar_links SET number = ?, dn = coalesce(?, dn), upn = coalesce(?, upn), sam = coalesce(?, sam),
+         number_source = coalesce(?, number_source), updated_at = ? WHERE guid = ?`,
+      number,
+      update.dn ?? null,
+      update.login?.upn ?? null,
+      update.login?.sam ?? null,
+      update.numberSource ?? null,
+      Date.now(),
+      link.guid,
+    );
+  }
+
+  async disableExtension(number: string): Promise<void> {
+    throw new YeastarError("failure", "extension/update", `Yeastar's Open API cannot disable an extension (${number}); delete or keep it`);
+  }
+
+  async enableExtension(_number: string): Promise<void> {
+    // Never disabled by this target, so always enabled.
+  }
+
+  async deleteExtension(number: string, _archive?: ArchiveTarget): Promise<void> {
+    const link = this.#linkByNumber(number);
+    if (link === undefined) return; // deleted before; a resumed run repeats it
+    if (link.vendor_id !== null) {
+      try {
+        await this.#client.get("extension/delete", { id: link.vendor_id });
+      } catch (error) {
+        // Already gone from the PBX: what the delete wanted.
+        if (!(error instanceof YeastarError && error.kind === "not_found")) throw error;
+      }
+    }
+    this.#sql.exec("DELETE FROM yeastar_links WHERE guid = ?", link.guid);
+  }
+
+  /** The fields of `state` in Yeastar's names; a create leaves empty ones out (an empty e-mail is no e-mail). */
+  /**
+   * A create whose answer never came (the PBX or the object went away) left a pending link. If
+   * Yeastar now has an extension with that number, and no other link claims it, it is the one
+   * that create made: the number was free when it was planned, and nobody else writes there.
+   */
+  #settlePending(vendor: VendorExtension[]): void {
+    const pending = this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE pbx = ? AND pending = 1", this.#pbx).toArray();
+    if (pending.length === 0) return;
+    const claimed = new Set(this.#links().map((l) => l.vendor_id));
+    const byNumber = new Map(vendor.map((v) => [String(v.number), Number(v.id)]));
+    for (const link of pending) {
+      const id = byNumber.get(link.number);
+      if (id !== undefined && !claimed.has(id))
+        this.#sql.exec("UPDATE yeastar_links SET vendor_id = ?, pending = 0, updated_at = ? WHERE guid = ?", id, Date.now(), link.guid);
+    }
+  }
+
+  #fields(state: Partial<ExtensionState>, creating: boolean): Record<string, unknown> {
+    const body: Record<string, unknown> = {};
+    for (const [ours, theirs] of Object.entries(fieldNames)) {
+      const value = state[ours as keyof typeof fieldNames];
+      if (value === undefined || (creating && (value === null || value === ""))) continue;
+      body[theirs] = value ?? "";
+    }
+    return body;
+  }
+
+  #links(): LinkRow[] {
+    return this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE pbx = ? AND pending = 0", this.#pbx).toArray();
+  }
+
+  #link(guid: string): LinkRow | undefined {
+    return this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE guid = ? AND pbx = ?", guid, this.#pbx).toArray()[0];
+  }
+
+  #linkByNumber(number: string): LinkRow | undefined {
+    return this.#sql
+      .exec<LinkRow>("SELECT * FROM yeastar_links WHERE number = ? AND pbx = ? AND pending = 0", number, this.#pbx)
+      .toArray()[0];
+  }
+
+  #linked(extension: CreateExtension, vendorId: number): void {
+    this.#sql.exec(
+      "UPDATE yeastar_links SET vendor_id = ?, pending = 0, updated_at = ? WHERE guid = ?",
+      vendorId,
+      Date.now(),
+      extension.guid,
+    );
+  }
+
+  async #findByNumber(number: string): Promise<VendorExtension | undefined> {
+    const answer = await this.#client.get("extension/search", { search_value: number, page: 1, page_size: 100 });
+    const data = Array.isArray(answer.data) ? (answer.data as VendorExtension[]) : [];
+    return data.find((e) => String(e.number) === number);
+  }
+
+  /** Organization ids by department path ("" for the root). */
+  async #organizationIds(): Promise<Map<string, number>> {
+    if (this.#organizations !== undefined) return this.#organizations;
+    // organization/list answers the whole tree at once: the root and its nested children.
+    const answer = await this.#client.get("organization/list", { is_all: 2 });
+    const paths = new Map<string, number>([["", rootOrganization]]);
+    type Node = { id: unknown; name: unknown; children?: Node[] };
+    const walk = (nodes: Node[], parent: string, depth: number) => {
+      for (const node of nodes) {
+        const id = Number(node.id);
+        const path = id === rootOrganization ? "" : parent === "" ? String(node.name) : `${parent}${pathSeparator}${String(node.name)}`;
+        if (id !== rootOrganization) paths.set(path, id);
+        if (Array.isArray(node.children) && depth < 64) walk(node.children, path, depth + 1);
+      }
+    };
+    walk(Array.isArray(answer.organization_list) ? (answer.organization_list as Node[]) : [], "", 0);
+    this.#organizations = paths;
+    return paths;
+  }
+
+  async #organizationPaths(): Promise<Map<number, string>> {
+    if (!this.capabilities.departments) return new Map();
+    return new Map([...(await this.#organizationIds())].map(([path, id]) => [id, path]));
+  }
+
+  /** The organization of a department path, creating the levels that are missing. */
+  async #organizationFor(path: string): Promise<number> {
+    const ids = await this.#organizationIds();
+    const known = ids.get(path);
+    if (known !== undefined) return known;
+    const levels = path.split(pathSeparator);
+    const parentPath = levels.slice(0, -1).join(pathSeparator);
+    const parent = parentPath === "" ? rootOrganization : await this.#organizationFor(parentPath);
+    const name = levels[levels.length - 1] as string;
+    let id: number | undefined;
+    try {
+      const answer = await this.#client.post("organization/create", { name, parent_id: parent });
+      id = typeof answer.id === "number" ? answer.id : undefined;
+    } catch (error) {
+      // Made meanwhile (in the console, or by a run that did not get to remember it): find it.
+      if (!(error instanceof YeastarError && error.kind === "conflict")) throw error;
+    }
+    if (id === undefined) {
+      this.#organizations = undefined;
+      id = (await this.#organizationIds()).get(path);
+      if (id === undefined) throw new YeastarError("failure", "organization/create", `Yeastar did not make the organization ${path}`);
+    }
+    ids.set(path, id);
+    return id;
+  }
+
+  async #organizationList(path: string | null | undefined): Promise<Record<string, unknown>> {
+    if (!this.capabilities.departments) return {};
+    const id = path === null || path === undefined || path === "" ? rootOrganization : await this.#organizationFor(path);
+    return { organization_list: [{ value: String(id) }] };
+  }
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+function departmentOf(v: Record<string, unknown>, paths: Map<number, string>): string | null {
+  const list = Array.isArray(v.organization_list) ? (v.organization_list as Array<Record<string, unknown>>) : [];
+  const id = Number(list[0]?.value ?? list[0]?.id ?? Number.NaN);
+  const path = paths.get(id);
+  return path === undefined || path === "" ? null : path;
+}
+
+function fromLink(link: LinkRow): Partial<Extension> {
+  return {
+    origin: "ad",
+    guid: link.guid,
+    dn: link.dn,
+    upn: link.upn,
+    sam: link.sam,
+    numberSource: link.number_source === "attribute" || link.number_source === "sequential" ? link.number_source : null,
+    enabled: true,
+    disabledBySync: false,
+  };
+}
