@@ -20,6 +20,7 @@ function recordingPbx() {
     createDepartment: record("createDepartment"),
     createExtensionGroup: record("createExtensionGroup"),
     createExtension: record("createExtension"),
+    adoptExtension: record("adoptExtension"),
     updateExtension: record("updateExtension"),
     disableExtension: record("disableExtension"),
     enableExtension: record("enableExtension"),

@@ -13,7 +13,7 @@ export async function applyStructure(plan: Pick<Plan, "departmentsToCreate" | "g
 }
 
 export function isOperation(item: Pick<PlanItem, "action">): boolean {
-  return ["create", "update", "enable", "disable", "delete"].includes(item.action);
+  return ["create", "adopt", "update", "enable", "disable", "delete"].includes(item.action);
 }
 
 export async function applyItem(item: PlanItem, pbx: PbxDirectory, photos?: PhotoSource): Promise<void> {
@@ -32,6 +32,17 @@ export async function applyItem(item: PlanItem, pbx: PbxDirectory, photos?: Phot
         },
         await photo(),
       );
+      return;
+    }
+    case "adopt": {
+      if (!item.state || !item.guid || !item.dn || item.number === null) throw new Error("an adopt item needs state, guid, dn and number");
+      await pbx.adoptExtension(item.number, {
+        state: item.state,
+        guid: item.guid,
+        dn: item.dn,
+        numberSource: item.numberSource ?? "sequential",
+        login: item.login ?? { upn: null, sam: null },
+      });
       return;
     }
     case "update":

@@ -1,7 +1,7 @@
 // A plan's actions and how its counts read, apart from the planner so that the portal can
 // use them without bundling the planner.
 
-export const planActions = ["create", "update", "enable", "disable", "delete", "unchanged", "conflict", "excluded"] as const;
+export const planActions = ["create", "adopt", "update", "enable", "disable", "delete", "unchanged", "conflict", "excluded"] as const;
 export type PlanAction = (typeof planActions)[number];
 
 /** A plan's counts as a person reads them: "12 create, 1 conflict", or "nothing to do". */

@@ -611,3 +611,36 @@ describe("a PBX target's capabilities", () => {
     expect(deleted.items[0]?.reason).not.toMatch(/moved/);
   });
 });
+
+describe("adopting hand-made extensions (pbx.adopt)", () => {
+  const adopting = (adopt: "email" | "number"): SyncConfig =>
+    withConfig({
+      extensionNumbers: { source: "attributeThenSequential", attribute: "ipPhone", ranges: [{ start: "1000", end: "1999" }] },
+      pbx: { kind: "yeastar", baseUrl: "https://pbx.example.com", clientId: "c", secret: { source: "stored" }, adopt },
+    });
+  const handMade = (number: string, email: string | null) => blankExtension(number, { firstName: "Old", email });
+
+  it("takes over the hand-made extension with the user's e-mail address, keeping its number", async () => {
+    const ann = adUser("Ann Archer", { mail: "Ann@Example.com" });
+    const p = plan(adopting("email"), [ann], [handMade("1500", "ann@example.com")]);
+    expect(p.items).toMatchObject([
+      { action: "adopt", number: "1500", reason: expect.stringMatching(/takes over the hand-made extension 1500 \(same e-mail address/) },
+    ]);
+    expect(p.items[0]?.state).toMatchObject({ number: "1500", firstName: "Ann" });
+    const pbx = await applied(p, [handMade("1500", "ann@example.com")]);
+    expect(await pbx.listExtensions()).toMatchObject([{ number: "1500", origin: "ad", guid: ann.guid, firstName: "Ann" }]);
+    // Synced from then on: the next run has nothing to do.
+    expect(plan(adopting("email"), [ann], await pbx.listExtensions()).items.map((i) => i.action)).toEqual(["unchanged"]);
+  });
+
+  it("takes over by number, and neither when two users claim one extension or adoption is off", () => {
+    const bob = adUser("Bob", { ipPhone: "1600" });
+    expect(plan(adopting("number"), [bob], [handMade("1600", null)]).items[0]).toMatchObject({ action: "adopt", number: "1600" });
+    const twins = [adUser("Cy", { mail: "x@example.com" }), adUser("Cyd", { mail: "x@example.com" })];
+    expect(plan(adopting("email"), twins, [handMade("1700", "x@example.com")]).items.map((i) => i.action)).toEqual(["create", "create"]);
+    const { pbx: _pbx, ...off } = adopting("number");
+    expect(plan(off, [bob], [handMade("1600", null)]).items[0]).toMatchObject({
+      action: "conflict",
+    });
+  });
+});

@@ -81,10 +81,16 @@ export function planSync(input: PlanInput): Plan {
   const { config } = input;
   const numbersConfig = config.extensionNumbers;
   const source = numbersConfig?.source ?? "sequential";
-  const extensions = [...input.extensions];
+  const users = [...input.users].sort(byName);
+  // Hand-made extensions a first sync takes over (pbx.adopt): from here on they are planned as
+  // the user's own, and their item says "adopt".
+  const adopted = adoptions(config, users, input.extensions);
+  const extensions = [...input.extensions].map((e) => {
+    const guid = adopted.byNumber.get(e.number);
+    return guid === undefined ? e : { ...e, origin: "ad" as const, guid };
+  });
   const byGuid = new Map(extensions.filter((e) => e.origin === "ad" && e.guid).map((e) => [e.guid as string, e]));
   const byNumber = new Map(extensions.map((e) => [e.number, e]));
-  const users = [...input.users].sort(byName);
   const seen = new Set(users.map((u) => u.guid));
   const present = input.present ?? seen;
   const items: PlanItem[] = [];
@@ -259,6 +265,21 @@ export function planSync(input: PlanInput): Plan {
       continue;
     }
     const changes = diff(current, target, u);
+    if (adopted.byGuid.has(u.guid)) {
+      items.push({
+        action: "adopt",
+        guid: u.guid,
+        dn: u.dn,
+        name: u.name,
+        number: current.number,
+        reason: [`takes over the hand-made extension ${current.number} (${adopted.byGuid.get(u.guid)})`, ...notes].join("; "),
+        changes,
+        state: target,
+        numberSource: assigned.source,
+        login: { upn: u.upn, sam: u.sam },
+      });
+      continue;
+    }
     const enable = !current.enabled && current.disabledBySync;
     if (changes.length === 0 && !enable) {
       items.push({
@@ -354,6 +375,52 @@ export function planSync(input: PlanInput): Plan {
   const held = safetyHold(config, summary.delete, byGuid.size);
   if (held) plan.held = held;
   return plan;
+}
+
+/**
+ * Which hand-made extensions active users without an extension take over: the one with the
+ * user's e-mail address (pbx.adopt "email"), or with the number the user's number attribute
+ * gives (pbx.adopt "number"). Each is taken by one user at most, and a match two users share
+ * is taken by neither.
+ */
+function adoptions(
+  config: SyncConfig,
+  users: DesiredUser[],
+  extensions: Iterable<Extension>,
+): { byNumber: Map<string, string>; byGuid: Map<string, string> } {
+  const mode = (config.pbx as { adopt?: string } | undefined)?.adopt ?? "none";
+  const byNumber = new Map<string, string>();
+  const byGuid = new Map<string, string>();
+  if (mode !== "email" && mode !== "number") return { byNumber, byGuid };
+  const all = [...extensions];
+  const synced = new Set(all.filter((e) => e.origin === "ad" && e.guid).map((e) => e.guid as string));
+  const manual = all.filter((e) => e.origin === "manual");
+  const keyOf = (e: Extension) => (mode === "email" ? e.email?.toLowerCase() : e.number);
+  const candidates = new Map<string, Extension[]>();
+  for (const e of manual) {
+    const key = keyOf(e);
+    if (key) candidates.set(key, [...(candidates.get(key) ?? []), e]);
+  }
+  const wanted = new Map<string, DesiredUser[]>();
+  for (const u of users) {
+    if (u.excluded !== undefined || synced.has(u.guid)) continue;
+    const key = mode === "email" ? u.fields.email?.toLowerCase() : u.attributeNumber;
+    if (key) wanted.set(key, [...(wanted.get(key) ?? []), u]);
+  }
+  for (const [key, claimants] of wanted) {
+    const found = candidates.get(key);
+    if (claimants.length !== 1 || found?.length !== 1) continue;
+    const e = found[0] as Extension;
+    const u = claimants[0] as DesiredUser;
+    byNumber.set(e.number, u.guid);
+    byGuid.set(
+      u.guid,
+      mode === "email"
+        ? `same e-mail address, ${key}`
+        : `same number, from ${config.extensionNumbers?.attribute ?? "the number attribute"}`,
+    );
+  }
+  return { byNumber, byGuid };
 }
 
 function archiveWhat(archive: NonNullable<NonNullable<SyncConfig["deprovisioning"]>["archive"]>): string {

@@ -91,6 +91,12 @@ describe("sync into Yeastar P-Series", () => {
     );
     expect(sim.organizations().map((o) => o.name)).toEqual(expect.arrayContaining(["Staff", "Sales"]));
 
+    // The Extensions view shows Yeastar's extensions as the PBX has them, and which ones sync manages.
+    const listed = (await stack.api("GET", "/extensions?limit=100")).body;
+    expect(listed.total).toBe(enabledStaff.length + 1);
+    expect(listed.extensions.find((e: Json) => e.number === "3000")).toMatchObject({ origin: "manual", displayName: "Reception Desk" });
+    expect(listed.extensions.filter((e: Json) => e.origin === "ad")).toHaveLength(enabledStaff.length);
+
     const writes = sim.writes().length;
     const again = await sync();
     expect(again).toMatchObject({ status: "succeeded", summary: { create: 0, update: 0, delete: 0 } });

@@ -46,6 +46,21 @@ export class MemoryPbx implements PbxDirectory {
       ...create.login,
     });
   }
+  async adoptExtension(number: string, create: CreateExtension): Promise<void> {
+    const current = this.extensions.get(number);
+    if (!current) throw new Error(`no extension ${number}`);
+    if (current.origin === "ad" && current.guid !== create.guid) throw new Error(`extension ${number} is another user's`);
+    this.extensions.set(number, {
+      ...current,
+      ...structuredClone(create.state),
+      number,
+      origin: "ad",
+      guid: create.guid,
+      dn: create.dn,
+      numberSource: create.numberSource,
+      ...create.login,
+    });
+  }
   async updateExtension(number: string, update: ExtensionUpdate): Promise<void> {
     const target = update.state.number ?? number;
     const current = this.extensions.get(number) ?? this.extensions.get(target);

@@ -109,6 +109,11 @@ export interface PbxDirectory {
   createDepartment(path: string): Promise<void>;
   createExtensionGroup(name: string): Promise<void>;
   createExtension(extension: CreateExtension, photo?: Uint8Array): Promise<void>;
+  /**
+   * Takes over the hand-made extension `number` for an AD user (pbx.adopt): from now on it is
+   * synced, and its fields become `extension.state`. Repeating it changes nothing.
+   */
+  adoptExtension(number: string, extension: CreateExtension): Promise<void>;
   /** `number` is the extension's current number; `update.state.number` renumbers it. */
   updateExtension(number: string, update: ExtensionUpdate, photo?: Uint8Array): Promise<void>;
   disableExtension(number: string): Promise<void>;

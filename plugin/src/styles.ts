@@ -129,7 +129,7 @@ ins { color: var(--ok); text-decoration: none; }
 .summary { display: flex; gap: 6px; flex-wrap: wrap; margin: 8px 0; }
 .chip { display: inline-block; border-radius: 999px; padding: 2px 10px; font-size: 12px; border: 1px solid var(--line); background: var(--panel); min-height: 0; }
 button.chip[aria-pressed="true"] { outline: 2px solid var(--accent); }
-.chip.create, .chip.enable { color: var(--ok); }
+.chip.create, .chip.enable, .chip.adopt { color: var(--ok); }
 .chip.update { color: var(--accent); }
 .chip.disable, .chip.conflict { color: var(--warn); }
 .chip.delete { color: var(--bad); }

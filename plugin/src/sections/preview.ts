@@ -9,6 +9,7 @@ const ended = new Set(["succeeded", "partial", "failed", "rejected", "missed", "
 
 const actionLabel: Record<PlanAction, string> = {
   create: "Create",
+  adopt: "Adopt",
   update: "Update",
   enable: "Enable",
   disable: "Disable",

@@ -93,6 +93,12 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
     return this.#yeastar(settings);
   }
 
+  /** The vendor target, or undefined for the built-in directory. */
+  vendor(): (PbxDirectory & LoginDirectory) | undefined {
+    const current = this.current();
+    return current === this.#deps.builtin ? undefined : current;
+  }
+
   get capabilities(): PbxCapabilities {
     return this.current().capabilities;
   }
@@ -117,6 +123,9 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
   }
   createExtension(extension: CreateExtension, photo?: Uint8Array): Promise<void> {
     return this.current().createExtension(extension, photo);
+  }
+  adoptExtension(number: string, extension: CreateExtension): Promise<void> {
+    return this.current().adoptExtension(number, extension);
   }
   updateExtension(number: string, update: ExtensionUpdate, photo?: Uint8Array): Promise<void> {
     return this.current().updateExtension(number, update, photo);

@@ -88,7 +88,7 @@ export class TenantObject extends DurableObject<Env> {
       directory: new DirectoryOperations({ config, link, openAgents: () => agents.open() }),
       login: new TenantLogin(sql, { config, link, pbx, agentConnected, env }),
       runs: new TenantRuns(sql, { config, link, pbx, alarms: ctx.storage, agentConnected }),
-      extensions: new TenantExtensions(builtin),
+      extensions: new TenantExtensions(builtin, pbx),
     };
     // A tenant configured before the registry existed registers the first time it runs.
     if (config.config() !== null) void this.#register(config.tenantName()).catch(() => {});

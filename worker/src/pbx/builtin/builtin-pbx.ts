@@ -182,6 +182,22 @@ export class BuiltinPbx implements PbxDirectory {
     this.#write(create.state.number, create.state, photo);
   }
 
+  async adoptExtension(number: string, adopt: CreateExtension, photo?: Uint8Array): Promise<void> {
+    const row = this.#row(number);
+    if (!row) throw new PbxError("not_found", `Extension ${number} does not exist.`);
+    if (row.origin === "ad" && row.guid !== adopt.guid) throw new PbxError("guid_taken", `Extension ${number} belongs to another AD user.`);
+    this.#sql.exec(
+      "UPDATE pbx_extensions SET origin = 'ad', guid = ?, dn = ?, number_source = ?, upn = ?, sam = ? WHERE number = ?",
+      adopt.guid,
+      adopt.dn,
+      adopt.numberSource,
+      adopt.login.upn,
+      adopt.login.sam,
+      number,
+    );
+    this.#write(number, { ...adopt.state, number }, photo);
+  }
+
   async updateExtension(number: string, update: ExtensionUpdate, photo?: Uint8Array): Promise<void> {
     const target = update.state.number ?? number;
     let row = this.#row(number);

@@ -236,4 +236,16 @@ describe("the Yeastar target", () => {
     expect((refused as Error).message).toMatch(/check pbx\.clientId and the secret/);
     expect((refused as Error).message).not.toContain("not-the-secret");
   });
+
+  it("adopts the hand-made extension with the user's e-mail address instead of creating another", async () => {
+    const made = sim.addExtension({ number: "2700", first_name: "A.", last_name: "Tester", email_addr: "ann@example.com" });
+    const pbx = target();
+    const adopting = config({ pbx: { ...settings(), adopt: "email" } });
+    const first = await run(pbx, [user("ann")], adopting);
+    expect(first.failures).toEqual([]);
+    expect(first.plan.items.map((i) => [i.action, i.number])).toEqual([["adopt", "2700"]]);
+    expect(sim.extensions()).toMatchObject([{ id: made.id, number: "2700", first_name: "ann" }]);
+    const again = await run(pbx, [user("ann")], adopting);
+    expect(again.plan.items.map((i) => i.action)).toEqual(["unchanged"]);
+  });
 });

@@ -204,6 +204,27 @@ export class YeastarPbx implements PbxDirectory {
     this.#linked(extension, id);
   }
 
+  /** Links the hand-made extension `number` to the AD user (pbx.adopt), then writes its fields. */
+  async adoptExtension(number: string, adopt: CreateExtension): Promise<void> {
+    const found = await this.#findByNumber(number);
+    if (found === undefined) throw new YeastarError("not_found", "extension/search", `No extension ${number} on this PBX to take over`);
+    this.#sql.exec(
+      `INSERT INTO yeastar_links (guid, pbx, vendor_id, number, dn, upn, sam, number_source, pending, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+       ON CONFLICT (guid) DO UPDATE SET vendor_id = excluded.vendor_id, number = excluded.number, pending = 0, updated_at = excluded.updated_at`,
+      adopt.guid,
+      this.#pbx,
+      found.id,
+      number,
+      adopt.dn,
+      adopt.login.upn,
+      adopt.login.sam,
+      adopt.numberSource,
+      Date.now(),
+    );
+    await this.updateExtension(number, { state: adopt.state, dn: adopt.dn, login: adopt.login, numberSource: adopt.numberSource });
+  }
+
   async updateExtension(number: string, update: ExtensionUpdate): Promise<void> {
     const link = this.#linkByNumber(number);
     if (link?.vendor_id == null) throw new YeastarError("not_found", "extension/update", `No synced extension ${number} on this PBX`);
