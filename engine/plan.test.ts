@@ -5,7 +5,7 @@ import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
 import type { DirectoryUser } from "./directory-user.ts";
 import { type DesiredUser, mapUser } from "./map-user.ts";
 import { MemoryPbx } from "./pbx/memory-pbx.ts";
-import type { PbxCapabilities } from "./pbx/pbx-capabilities.ts";
+import { noCapabilities, type PbxCapabilities } from "./pbx/pbx-capabilities.ts";
 import { blankExtension, type Extension } from "./pbx/pbx-port.ts";
 import { type Plan, type PlanInput, planSync } from "./plan.ts";
 
@@ -555,16 +555,7 @@ describe("properties", () => {
 });
 
 describe("a PBX target's capabilities", () => {
-  const lacking: PbxCapabilities = {
-    departments: false,
-    extensionGroups: false,
-    avatars: false,
-    disable: false,
-    archiveOnDelete: false,
-    templates: false,
-    renumber: false,
-    fields: ["firstName", "lastName", "email"],
-  };
+  const lacking: PbxCapabilities = { ...noCapabilities, fields: ["firstName", "lastName", "email"] };
 
   it("plans nothing the target cannot hold: no photo, department or group, created or compared", async () => {
     const ann = { ...adUser("Ann", {}, { ou: "OU=Support,OU=Staff" }), photoHash: "aa" };

@@ -1,21 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { SyncConfig } from "../../schema/generated/config.ts";
 import { capabilityProblems } from "./capability-problems.ts";
-import { fullCapabilities, type PbxCapabilities } from "./pbx-capabilities.ts";
+import { fullCapabilities, noCapabilities, type PbxCapabilities } from "./pbx-capabilities.ts";
 
 const base: SyncConfig = {
   connection: { domainControllers: [{ host: "dc1" }], bindUsername: "svc", bindPassword: { source: "agent" }, baseDn: "DC=example,DC=com" },
 };
-const lacking: PbxCapabilities = {
-  departments: false,
-  extensionGroups: false,
-  avatars: false,
-  disable: false,
-  archiveOnDelete: false,
-  templates: false,
-  renumber: false,
-  fields: ["firstName", "lastName", "email"],
-};
+const lacking: PbxCapabilities = { ...noCapabilities, fields: ["firstName", "lastName", "email"] };
 
 describe("capabilityProblems", () => {
   it("finds nothing a target with every capability cannot do", () => {

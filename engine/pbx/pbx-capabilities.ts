@@ -33,3 +33,15 @@ export const fullCapabilities: PbxCapabilities = {
   renumber: true,
   fields: extensionFields,
 };
+
+/** A target that holds only extensions and nothing else: where a target's own declaration starts. */
+export const noCapabilities: PbxCapabilities = {
+  departments: false,
+  extensionGroups: false,
+  avatars: false,
+  disable: false,
+  archiveOnDelete: false,
+  templates: false,
+  renumber: false,
+  fields: [],
+};

@@ -75,14 +75,7 @@ export class TenantConfig {
     if (typeof password !== "string" || password === "")
       throw new ApiError(400, "invalid_password", "The bind password must be a non-empty string.");
     if (password.length > 1024) throw new ApiError(400, "invalid_password", "The bind password is longer than 1024 characters.");
-    const sealed = await (await secretBox(this.#encryptionKey)).seal(password, tenant);
-    this.#sql.exec(
-      `INSERT INTO config (id, bind_password, updated_at, updated_by) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET bind_password = excluded.bind_password, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-      sealed,
-      Date.now(),
-      by,
-    );
+    await this.#storeSecret("bind_password", password, tenant, by);
     logEvent("bind_password_set", { by });
     return this.stored();
   }
@@ -92,14 +85,7 @@ export class TenantConfig {
     if (typeof secret !== "string" || secret === "")
       throw new ApiError(400, "invalid_secret", "The PBX secret must be a non-empty string.");
     if (secret.length > 4096) throw new ApiError(400, "invalid_secret", "The PBX secret is longer than 4096 characters.");
-    const sealed = await (await secretBox(this.#encryptionKey)).seal(secret, `${tenant}/pbx`);
-    this.#sql.exec(
-      `INSERT INTO config (id, pbx_secret, updated_at, updated_by) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET pbx_secret = excluded.pbx_secret, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-      sealed,
-      Date.now(),
-      by,
-    );
+    await this.#storeSecret("pbx_secret", secret, `${tenant}/pbx`, by);
     logEvent("pbx_secret_set", { by });
     return this.stored();
   }
@@ -109,6 +95,18 @@ export class TenantConfig {
     const sealed = this.#sql.exec<{ pbx_secret: string | null }>("SELECT pbx_secret FROM config WHERE id = 1").toArray()[0]?.pbx_secret;
     if (!sealed) throw new ApiError(409, "pbx_secret_missing", "Enter the PBX's API secret in Connection > PBX: none is stored yet.");
     return (await secretBox(this.#encryptionKey)).open(sealed, `${tenant}/pbx`);
+  }
+
+  /** Seals `value` (bound to `context`, so it opens nowhere else) into one of the config row's secret columns. */
+  async #storeSecret(column: "bind_password" | "pbx_secret", value: string, context: string, by: string): Promise<void> {
+    const sealed = await (await secretBox(this.#encryptionKey)).seal(value, context);
+    this.#sql.exec(
+      `INSERT INTO config (id, ${column}, updated_at, updated_by) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET ${column} = excluded.${column}, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+      sealed,
+      Date.now(),
+      by,
+    );
   }
 
   /** A draft from the editor, checked as a save would be but never stored. */

@@ -7,7 +7,7 @@
 // Idempotency across a restart: a create writes a pending link first; a run that resumes
 // after the Durable Object restarted looks the number up before creating it again, so an
 // extension is neither duplicated nor lost.
-import type { PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
+import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
   blankExtension,
@@ -37,14 +37,9 @@ export const yeastarLinksSchema = `
  */
 export function yeastarCapabilities(settings: Pick<PbxYeastar, "departments">): PbxCapabilities {
   return {
+    ...noCapabilities,
     departments: settings.departments !== false,
-    extensionGroups: false,
-    avatars: false,
-    disable: false,
-    archiveOnDelete: false,
-    templates: false,
-    // extension/update has no number ("the number itself cannot be changed").
-    renumber: false,
+    // extension/update has no number ("the number itself cannot be changed"): renumber stays off.
     // The name shown is Yeastar's own first + last name; caller_id is a number, not a name.
     fields: ["firstName", "lastName", "email", "mobile", "jobTitle"],
   };
