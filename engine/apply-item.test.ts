@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
+import { applyItem, applyStructure } from "./apply-item.ts";
 import { fullCapabilities } from "./pbx/pbx-capabilities.ts";
 import type { ExtensionState, PbxDirectory } from "./pbx/pbx-port.ts";
 import type { PlanItem } from "./plan.ts";
+import { isOperation } from "./plan-actions.ts";
 
 /** A PBX that records every call it gets, with its arguments. */
 function recordingPbx() {
@@ -14,6 +15,7 @@ function recordingPbx() {
     };
   const pbx: PbxDirectory = {
     capabilities: fullCapabilities,
+    concurrency: 1,
     listExtensions: async () => [],
     listDepartments: async () => [],
     listExtensionGroups: async () => [],

@@ -12,10 +12,6 @@ export async function applyStructure(plan: Pick<Plan, "departmentsToCreate" | "g
   for (const name of plan.groupsToCreate) await pbx.createExtensionGroup(name);
 }
 
-export function isOperation(item: Pick<PlanItem, "action">): boolean {
-  return ["create", "adopt", "update", "enable", "disable", "delete"].includes(item.action);
-}
-
 export async function applyItem(item: PlanItem, pbx: PbxDirectory, photos?: PhotoSource): Promise<void> {
   const photo = async () => (item.guid && item.state?.avatarHash ? await photos?.(item.guid) : undefined);
   switch (item.action) {

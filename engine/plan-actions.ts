@@ -4,6 +4,13 @@
 export const planActions = ["create", "adopt", "update", "enable", "disable", "delete", "unchanged", "conflict", "excluded"] as const;
 export type PlanAction = (typeof planActions)[number];
 
+/** The actions that change the PBX; the others only report. */
+const operationActions: readonly PlanAction[] = ["create", "adopt", "update", "enable", "disable", "delete"];
+
+export function isOperation(item: { action: PlanAction }): boolean {
+  return operationActions.includes(item.action);
+}
+
 /** A plan's counts as a person reads them: "12 create, 1 conflict", or "nothing to do". */
 export function summaryText(summary: Record<PlanAction, number>): string {
   return (

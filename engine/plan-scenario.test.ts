@@ -2,12 +2,13 @@
 // and its details as the page shows them, and the order they are applied in.
 import { describe, expect, it } from "vitest";
 import type { SyncConfig } from "../schema/generated/config.ts";
-import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
+import { applyItem, applyStructure } from "./apply-item.ts";
 import type { DirectoryUser } from "./directory-user.ts";
 import { mapUser } from "./map-user.ts";
 import { MemoryPbx } from "./pbx/memory-pbx.ts";
 import { blankExtension, type Extension } from "./pbx/pbx-port.ts";
 import { planSync, summaryText } from "./plan.ts";
+import { isOperation } from "./plan-actions.ts";
 
 const BASE = "DC=example,DC=com";
 const SALES = `OU=Sales,OU=Staff,${BASE}`;

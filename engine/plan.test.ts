@@ -1,13 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SyncConfig } from "../schema/generated/config.ts";
-import { applyItem, applyStructure, isOperation } from "./apply-item.ts";
+import { applyItem, applyStructure } from "./apply-item.ts";
 import type { DirectoryUser } from "./directory-user.ts";
 import { type DesiredUser, mapUser } from "./map-user.ts";
 import { MemoryPbx } from "./pbx/memory-pbx.ts";
 import { noCapabilities, type PbxCapabilities } from "./pbx/pbx-capabilities.ts";
 import { blankExtension, type Extension } from "./pbx/pbx-port.ts";
 import { type Plan, type PlanInput, planSync } from "./plan.ts";
+import { isOperation } from "./plan-actions.ts";
 
 const BASE = "DC=example,DC=com";
 const base: SyncConfig = {

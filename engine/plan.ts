@@ -13,7 +13,7 @@ import {
   extensionFields,
   type LoginNames,
 } from "./pbx/pbx-port.ts";
-import { type PlanAction, planActions } from "./plan-actions.ts";
+import { isOperation, type PlanAction, planActions } from "./plan-actions.ts";
 
 export { type PlanAction, planActions, summaryText } from "./plan-actions.ts";
 
@@ -42,6 +42,12 @@ export interface PlanItem {
   login?: LoginNames;
   template?: string;
   archive?: ArchiveTarget;
+  /**
+   * For operations, the apply order: waves apply one after another, and the operations of one
+   * wave are independent of each other (no number is freed and taken within a wave), so a
+   * target may take them at once.
+   */
+  wave?: number;
 }
 
 export interface Plan {
@@ -361,6 +367,16 @@ export function planSync(input: PlanInput): Plan {
             ? 1e6
             : 2e6;
   items.sort((a, b) => rank(a) - rank(b));
+  let wave = -1;
+  let waveRank = Number.NaN;
+  for (const item of items) {
+    if (!isOperation(item)) continue;
+    if (rank(item) !== waveRank) {
+      waveRank = rank(item);
+      wave++;
+    }
+    item.wave = wave;
+  }
 
   const summary = Object.fromEntries(planActions.map((a) => [a, 0])) as Record<PlanAction, number>;
   for (const item of items) summary[item.action]++;

@@ -5,6 +5,8 @@ import type { ArchiveTarget, CreateExtension, Extension, ExtensionUpdate, PbxDir
 
 export class MemoryPbx implements PbxDirectory {
   readonly capabilities = fullCapabilities;
+  // Writes are synchronous SQLite (or memory): nothing to gain from overlapping them.
+  readonly concurrency = 1;
   readonly extensions = new Map<string, Extension>();
   readonly departments = new Set<string>();
   readonly groups = new Set<string>();

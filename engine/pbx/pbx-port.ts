@@ -103,6 +103,8 @@ export interface ExtensionUpdate {
  */
 export interface PbxDirectory {
   readonly capabilities: PbxCapabilities;
+  /** How many independent operations the target takes at once (1: one after another). */
+  readonly concurrency: number;
   listExtensions(): Promise<Extension[]>;
   listDepartments(): Promise<string[]>;
   listExtensionGroups(): Promise<string[]>;

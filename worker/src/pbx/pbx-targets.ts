@@ -103,6 +103,10 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
     return this.current().capabilities;
   }
 
+  get concurrency(): number {
+    return this.current().concurrency;
+  }
+
   findByLogin(name: { upn?: string; sam?: string }): Extension[] {
     return this.current().findByLogin(name);
   }

@@ -144,6 +144,55 @@ describe("SyncRuns", () => {
     expect(pbx.views().find((e) => e.number === "1000")?.settings).toEqual({ forwardTo: "voicemail" });
   });
 
+  it("applies the operations of one wave at once, up to the target's concurrency, and the waves one after another", async () => {
+    const db = new DatabaseSync(":memory:");
+    const builtin = new BuiltinPbx(sqliteStorage(db));
+    const cfg: SyncConfig = {
+      ...config,
+      deprovisioning: { whenDeleted: "delete" },
+      safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
+    };
+    let search = scripted(Array.from({ length: 12 }, (_, i) => i + 1));
+    const target = async () => ({ config: cfg, target: { connection: cfg.connection as never } });
+    await runToEnd(new SyncRuns(sqliteStorage(db), { pbx: builtin, target, search: () => search }));
+    expect(builtin.count()).toBe(12);
+
+    // A target that takes four calls at once, each taking a while.
+    let inFlight = 0;
+    let most = 0;
+    const log: string[] = [];
+    const slow =
+      (action: string, call: (...args: never[]) => Promise<void>) =>
+      async (...args: never[]) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        log.push(`start ${action}`);
+        await new Promise((r) => setTimeout(r, 5));
+        await call(...args);
+        log.push(`end ${action}`);
+        inFlight--;
+      };
+    const pbx = new Proxy(builtin, {
+      get(t, prop, receiver) {
+        if (prop === "concurrency") return 4;
+        const value = Reflect.get(t, prop, receiver);
+        if (typeof value !== "function") return value;
+        const bound = value.bind(t);
+        return prop === "createExtension" || prop === "deleteExtension" ? slow(String(prop), bound) : bound;
+      },
+    }) as PbxDirectory;
+    // Users 1 to 6 are gone from AD, 13 to 24 are new.
+    search = scripted(Array.from({ length: 18 }, (_, i) => i + 7));
+    const runs = new SyncRuns(sqliteStorage(db), { pbx, target, search: () => search });
+    const id = await runToEnd(runs);
+    expect(runs.get(id)).toMatchObject({ status: "succeeded", summary: { delete: 6, create: 12 }, progress: { done: 18, failed: 0 } });
+    expect(most).toBe(4);
+    // Every delete freed its number before the first create began.
+    expect(log.lastIndexOf("end deleteExtension")).toBeLessThan(log.indexOf("start createExtension"));
+    expect(builtin.count()).toBe(18);
+    expect(runs.events(id).filter((e) => e.operation === "create" || e.operation === "delete")).toHaveLength(18);
+  });
+
   it("drops runs older than the retention with their items and events, never the one in progress", async () => {
     const db = new DatabaseSync(":memory:");
     let clock = Date.UTC(2027, 0, 1);

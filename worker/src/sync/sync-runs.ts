@@ -3,10 +3,11 @@
 // driven in steps (read and plan, then chunks of operations) so that a Durable Object that
 // restarts mid-run resumes from the journal instead of repeating or losing operations.
 
-import { applyItem, applyStructure, isOperation } from "../../../engine/apply-item.ts";
+import { applyItem, applyStructure } from "../../../engine/apply-item.ts";
 import type { DesiredUser } from "../../../engine/map-user.ts";
 import type { PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
 import { type Plan, type PlanAction, type PlanItem, planSync, summaryText } from "../../../engine/plan.ts";
+import { isOperation } from "../../../engine/plan-actions.ts";
 import { readDirectory, type SearchStream, usersForPlan } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
@@ -49,6 +50,7 @@ export type RunStatus =
 
 /** A run holds the lock in these states: one at a time per tenant. */
 const ACTIVE: RunStatus[] = ["queued", "reading", "awaiting-approval", "applying"];
+/** Operations per step: each step is one invocation, within its CPU and subrequest limits. */
 const CHUNK = 200;
 /** What an operation left half-way by a step that died may have done: it is not known. */
 const INTERRUPTED = "Interrupted while it was being applied: it may or may not have reached the PBX; the next sync checks it again.";
@@ -434,10 +436,7 @@ export class SyncRuns {
         CHUNK,
       )
       .toArray();
-    for (const { seq, item: text } of batch) {
-      // Cancelled (or failed by the watchdog) while the last operation was awaited: stop here.
-      if (!this.#still(id, "applying")) break;
-      const item = JSON.parse(text) as PlanItem;
+    const applyOne = async ({ seq, item }: { seq: number; item: PlanItem }) => {
       this.#sql.exec("UPDATE run_items SET op_status = 'applying' WHERE run_id = ? AND seq = ?", id, seq);
       try {
         await applyItem(item, pbx, photos);
@@ -454,6 +453,18 @@ export class SyncRuns {
           item.action,
         );
       }
+    };
+    // The operations of one wave are independent (the planner's apply order), so a target that
+    // takes several calls at once gets up to that many; waves still apply one after another.
+    const lanes = Math.max(1, Math.floor(pbx.concurrency));
+    for (const wave of waves(batch.map((row) => ({ seq: row.seq, item: JSON.parse(row.item) as PlanItem })))) {
+      let next = 0;
+      const lane = async () => {
+        // Cancelled (or failed by the watchdog) while an operation was awaited: stop here.
+        while (next < wave.length && this.#still(id, "applying")) await applyOne(wave[next++] as (typeof wave)[number]);
+      };
+      await Promise.all(Array.from({ length: Math.min(lanes, wave.length) }, lane));
+      if (!this.#still(id, "applying")) break;
     }
     const counts = this.#opCounts(id);
     if (!this.#still(id, "applying")) {
@@ -662,4 +673,18 @@ export function eventsCsv(events: RunEvent[]): string {
     ["Date", "Type", "Event", "User", "Operation"],
     events.map((e) => [new Date(e.at).toISOString(), e.type, e.event, e.user, e.operation]),
   );
+}
+
+/** Consecutive operations of the same wave; an item from before waves were planned is a wave of its own. */
+function waves<T extends { item: PlanItem }>(batch: T[]): T[][] {
+  const out: T[][] = [];
+  let current: number | undefined;
+  for (const row of batch) {
+    const wave = row.item.wave;
+    const last = out.at(-1);
+    if (last !== undefined && wave !== undefined && wave === current) last.push(row);
+    else out.push([row]);
+    current = wave;
+  }
+  return out;
 }

@@ -59,6 +59,8 @@ export class PbxError extends Error {
 
 export class BuiltinPbx implements PbxDirectory {
   readonly capabilities = fullCapabilities;
+  // Writes are synchronous SQLite (or memory): nothing to gain from overlapping them.
+  readonly concurrency = 1;
   readonly #sql: Sql;
 
   constructor(sql: Sql) {

@@ -2,10 +2,11 @@
 // refuses what the developer guide says Yeastar refuses), driven by the engine's own planner
 // and apply step, as a run drives it.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { applyItem, applyStructure, isOperation } from "../../../../engine/apply-item.ts";
+import { applyItem, applyStructure } from "../../../../engine/apply-item.ts";
 import type { DirectoryUser } from "../../../../engine/directory-user.ts";
 import { mapUser } from "../../../../engine/map-user.ts";
 import { type Plan, planSync } from "../../../../engine/plan.ts";
+import { isOperation } from "../../../../engine/plan-actions.ts";
 import type { PbxYeastar, SyncConfig } from "../../../../schema/generated/config.ts";
 import { sqliteStorage } from "../../../../test/support/sqlite-storage.ts";
 import { startYeastarSimulator, type YeastarSimulator } from "../../../../test/support/yeastar-simulator.ts";
@@ -132,6 +133,76 @@ describe("the Yeastar target", () => {
     const again = await run(pbx, users);
     expect(again.plan.items.map((i) => i.action)).toEqual(["unchanged", "unchanged", "unchanged"]);
     expect(writes()).toBe(before);
+  });
+
+  it("makes one call per new extension, lets its user log in at once, and learns its id from the next listing", async () => {
+    const pbx = target();
+    await pbx.listExtensions();
+    const users = [user("ann"), user("bob"), user("cyd")];
+    const c = config({ organisation: {} });
+    const calls = sim.calls.length;
+    const first = await run(pbx, users, c);
+    expect(first.failures).toEqual([]);
+    // Listing (list and organizations), then exactly one create each: no search after a create.
+    expect(
+      sim.calls
+        .slice(calls)
+        .filter((call) => call.endpoint.startsWith("extension/") && call.endpoint !== "extension/list")
+        .map((call) => call.endpoint),
+    ).toEqual(["extension/create", "extension/create", "extension/create"]);
+    expect(pbx.findByLogin({ sam: "bob" })).toMatchObject([{ number: "2001", origin: "ad" }]);
+    // The next run sees them as synced: nothing to do, nothing written.
+    const before = writes();
+    const again = await run(pbx, users, c);
+    expect(again.plan.items.map((i) => i.action)).toEqual(["unchanged", "unchanged", "unchanged"]);
+    expect(writes()).toBe(before);
+    // An update before any listing learns the id by the number.
+    const fresh = await run(pbx, [...users, user("dan")], c);
+    expect(fresh.failures).toEqual([]);
+    await pbx.updateExtension("2003", { state: { jobTitle: "Manager" } });
+    expect(sim.extensions().find((e) => e.number === "2003")).toMatchObject({ title: "Manager" });
+  });
+
+  it("creates again an extension deleted in Yeastar's console, and keeps no link for a create Yeastar refused", async () => {
+    const pbx = target();
+    await run(pbx, [user("ann"), user("bob")]);
+    const bob = sim.extensions().find((e) => e.first_name === "bob");
+    if (!bob) throw new Error("bob was not created");
+    // Deleted by hand in the console, before any run listed the new extensions.
+    await fetch(`${sim.url}/openapi/v1.0/extension/delete?id=${bob.id}&access_token=${tokens.saved?.accessToken}`, {
+      headers: { "User-Agent": "test" },
+    });
+    expect(sim.extensions().some((e) => e.first_name === "bob")).toBe(false);
+    const again = await run(pbx, [user("ann"), user("bob")]);
+    expect(again.plan.items.map((i) => [i.name, i.action])).toEqual([
+      ["bob Tester", "create"],
+      ["ann Tester", "unchanged"],
+    ]);
+    expect(sim.extensions().filter((e) => e.first_name === "bob")).toHaveLength(1);
+
+    // Refused (a duplicate e-mail): no extension, and the user cannot log in as if it had one.
+    sim.addExtension({ number: "2900", first_name: "Someone", last_name: "Else", email_addr: "cyd@example.com" });
+    const refused = await run(pbx, [user("ann"), user("bob"), user("cyd")]);
+    expect(refused.failures).toEqual([expect.stringMatching(/DUPLICATE KEY VALUE/)]);
+    expect(pbx.findByLogin({ sam: "cyd" })).toEqual([]);
+  });
+
+  it("with departments not mirrored, puts new extensions in the root organization and still updates them with Organization Management on", async () => {
+    const flat: PbxYeastar = { ...settings(), departments: false };
+    const pbx = new YeastarPbx(
+      sql,
+      new YeastarClient({ baseUrl: sim.url, clientId: sim.clientId, secret: async () => sim.clientSecret, tokens }),
+      flat,
+    );
+    const c = config({ pbx: flat, organisation: { departments: { from: "ouTree" } } });
+    expect((await run(pbx, [user("ann")], c)).failures).toEqual([]);
+    expect(sim.organizations().map((o) => o.name)).toHaveLength(1);
+    const [ann] = sim.extensions();
+    expect(ann?.organization_ids).toEqual([1]);
+    const renamed = await run(pbx, [user("ann", { displayName: "Anne Tester", givenName: "Anne" })], c);
+    expect(renamed.failures).toEqual([]);
+    expect(renamed.plan.summary.update).toBe(1);
+    expect(sim.extensions()[0]).toMatchObject({ first_name: "Anne", organization_ids: [1] });
   });
 
   it("renames and moves with updates, keeps a number Yeastar cannot change, and deletes a leaver", async () => {

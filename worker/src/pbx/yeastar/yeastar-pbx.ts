@@ -6,7 +6,9 @@
 //
 // Idempotency across a restart: a create writes a pending link first; a run that resumes
 // after the Durable Object restarted looks the number up before creating it again, so an
-// extension is neither duplicated nor lost.
+// extension is neither duplicated nor lost. extension/create answers no id, and a search per
+// create would double the calls of a first sync: the link keeps the number, and the next
+// listing (every run starts with one) or the next write to it learns the id.
 import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
@@ -74,18 +76,29 @@ type LinkRow = {
 
 type VendorExtension = Record<string, unknown> & { id: number; number: string };
 
+/** yeastar_links.pending: the link is complete, or a create's outcome or id is still to be learned. */
+const linked = 0;
+/** extension/create was sent and its answer never came: it may or may not have happened. */
+const createSent = 1;
+/** Yeastar said the extension was created; its id comes from the next listing. */
+const createdIdUnknown = 2;
+
 /** The root organization every tree hangs from (organization/list: id 1). */
 const rootOrganization = 1;
 const pathSeparator = " > ";
 
 export class YeastarPbx implements PbxDirectory {
   readonly capabilities: PbxCapabilities;
+  /** pbx.concurrency: the client keeps at most this many calls in flight as well. */
+  readonly concurrency: number;
   readonly #sql: Sql;
   readonly #client: YeastarClient;
   readonly #settings: PbxYeastar;
   /** Which PBX the links belong to: links made with another baseUrl are another PBX's. */
   readonly #pbx: string;
   #organizations: Map<string, number> | undefined;
+  /** Each extension's organizations as the last listing had them, for updates that keep them. */
+  readonly #organizationsOf = new Map<number, Array<{ value: string }>>();
 
   constructor(sql: Sql, client: YeastarClient, settings: PbxYeastar) {
     this.#sql = sql;
@@ -93,6 +106,7 @@ export class YeastarPbx implements PbxDirectory {
     this.#settings = settings;
     this.#pbx = settings.baseUrl.replace(/\/+$/, "").toLowerCase();
     this.capabilities = yeastarCapabilities(settings);
+    this.concurrency = settings.concurrency ?? 4;
     sql.exec(yeastarLinksSchema);
   }
 
@@ -100,7 +114,7 @@ export class YeastarPbx implements PbxDirectory {
   findByLogin(name: { upn?: string; sam?: string }): Extension[] {
     return this.#sql
       .exec<LinkRow>(
-        `SELECT * FROM yeastar_links WHERE pbx = ? AND pending = 0 AND ((? IS NOT NULL AND upn = ?) OR (? IS NOT NULL AND sam = ?))`,
+        `SELECT * FROM yeastar_links WHERE pbx = ? AND pending IN (${linked}, ${createdIdUnknown}) AND ((? IS NOT NULL AND upn = ?) OR (? IS NOT NULL AND sam = ?))`,
         this.#pbx,
         name.upn?.toLowerCase() ?? null,
         name.upn?.toLowerCase() ?? null,
@@ -118,7 +132,10 @@ export class YeastarPbx implements PbxDirectory {
     const ids = (basic as VendorExtension[]).map((v) => Number(v.id));
     for (let i = 0; i < ids.length; i += queryChunk) {
       const answer = await this.#client.get("extension/query", { ids: ids.slice(i, i + queryChunk).join(",") });
-      for (const d of Array.isArray(answer.data) ? (answer.data as VendorExtension[]) : []) details.set(Number(d.id), d);
+      for (const d of Array.isArray(answer.data) ? (answer.data as VendorExtension[]) : []) {
+        details.set(Number(d.id), d);
+        this.#organizationsOf.set(Number(d.id), organizationValues(d));
+      }
     }
     this.#settlePending(basic as VendorExtension[]);
     const links = new Map(this.#links().map((l) => [l.vendor_id, l]));
@@ -159,16 +176,17 @@ export class YeastarPbx implements PbxDirectory {
   async createExtension(extension: CreateExtension): Promise<void> {
     const { state, guid } = extension;
     const existing = this.#link(guid);
-    if (existing !== undefined && existing.pending === 0) return; // created before; a resumed run repeats it
-    if (existing?.pending === 1) {
+    // Created before; a resumed run repeats it.
+    if (existing !== undefined && existing.pending !== createSent) return;
+    if (existing !== undefined) {
       // Created, or not, before the object restarted: Yeastar holds the answer.
       const found = await this.#findByNumber(state.number);
       if (found !== undefined) return this.#linked(extension, found.id);
     }
     this.#sql.exec(
       `INSERT INTO yeastar_links (guid, pbx, vendor_id, number, dn, upn, sam, number_source, pending, updated_at)
-       VALUES (?, ?, NULL, ?, ?, ?, ?, ?, 1, ?)
-       ON CONFLICT (guid) DO UPDATE SET number = excluded.number, pending = 1, updated_at = excluded.updated_at`,
+       VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ${createSent}, ?)
+       ON CONFLICT (guid) DO UPDATE SET number = excluded.number, pending = ${createSent}, updated_at = excluded.updated_at`,
       guid,
       this.#pbx,
       state.number,
@@ -191,12 +209,20 @@ export class YeastarPbx implements PbxDirectory {
       presence_status: "available",
       ...this.#fields(state, true),
       ...(this.#settings.roleId === undefined ? {} : { role_id: this.#settings.roleId }),
-      ...(await this.#organizationList(state.departmentPath)),
+      // Without mirrored departments a new extension goes to the root organization, where
+      // Yeastar's console puts one, since Organization Management requires one.
+      ...(this.capabilities.departments ? await this.#organizationList(state.departmentPath) : rootList()),
     };
-    const answer = await this.#client.post("extension/create", body);
-    const id = typeof answer.id === "number" ? answer.id : (await this.#findByNumber(state.number))?.id;
-    if (id === undefined) throw new YeastarError("failure", "extension/create", `Yeastar created ${state.number} but did not say its id`);
-    this.#linked(extension, id);
+    let answer: Record<string, unknown>;
+    try {
+      answer = await this.#client.post("extension/create", body);
+    } catch (error) {
+      // Yeastar answered and refused: nothing was made. Without an answer it stays unknown.
+      if (error instanceof YeastarError && error.kind !== "unavailable") this.#sql.exec("DELETE FROM yeastar_links WHERE guid = ?", guid);
+      throw error;
+    }
+    if (typeof answer.id === "number") this.#linked(extension, answer.id);
+    else this.#sql.exec(`UPDATE yeastar_links SET pending = ${createdIdUnknown}, updated_at = ? WHERE guid = ?`, Date.now(), guid);
   }
 
   /** Links the hand-made extension `number` to the AD user (pbx.adopt), then writes its fields. */
@@ -205,8 +231,8 @@ export class YeastarPbx implements PbxDirectory {
     if (found === undefined) throw new YeastarError("not_found", "extension/search", `No extension ${number} on this PBX to take over`);
     this.#sql.exec(
       `INSERT INTO yeastar_links (guid, pbx, vendor_id, number, dn, upn, sam, number_source, pending, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
-       ON CONFLICT (guid) DO UPDATE SET vendor_id = excluded.vendor_id, number = excluded.number, pending = 0, updated_at = excluded.updated_at`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ${linked}, ?)
+       ON CONFLICT (guid) DO UPDATE SET vendor_id = excluded.vendor_id, number = excluded.number, pending = ${linked}, updated_at = excluded.updated_at`,
       adopt.guid,
       this.#pbx,
       found.id,
@@ -222,13 +248,19 @@ export class YeastarPbx implements PbxDirectory {
 
   async updateExtension(number: string, update: ExtensionUpdate): Promise<void> {
     const link = this.#linkByNumber(number);
-    if (link?.vendor_id == null) throw new YeastarError("not_found", "extension/update", `No synced extension ${number} on this PBX`);
+    const vendorId = link === undefined ? undefined : await this.#vendorId(link);
+    if (link === undefined || vendorId === undefined)
+      throw new YeastarError("not_found", "extension/update", `No synced extension ${number} on this PBX`);
     const state = update.state;
     // No number: Yeastar cannot change one (the planner keeps numbers on this target).
     const body: Record<string, unknown> = {
-      id: link.vendor_id,
+      id: vendorId,
       ...this.#fields(state, false),
-      ...(state.departmentPath !== undefined && this.capabilities.departments ? await this.#organizationList(state.departmentPath) : {}),
+      // Organization Management requires organization_list on every update: a department
+      // that sync does not set keeps the organizations the extension has.
+      ...(state.departmentPath !== undefined && this.capabilities.departments
+        ? await this.#organizationList(state.departmentPath)
+        : { organization_list: await this.#currentOrganizations(vendorId) }),
     };
     await this.#client.post("extension/update", body);
     this.#sql.exec(
@@ -255,9 +287,10 @@ export class YeastarPbx implements PbxDirectory {
   async deleteExtension(number: string, _archive?: ArchiveTarget): Promise<void> {
     const link = this.#linkByNumber(number);
     if (link === undefined) return; // deleted before; a resumed run repeats it
-    if (link.vendor_id !== null) {
+    const vendorId = await this.#vendorId(link);
+    if (vendorId !== undefined) {
       try {
-        await this.#client.get("extension/delete", { id: link.vendor_id });
+        await this.#client.get("extension/delete", { id: vendorId });
       } catch (error) {
         // Already gone from the PBX: what the delete wanted.
         if (!(error instanceof YeastarError && error.kind === "not_found")) throw error;
@@ -266,24 +299,59 @@ export class YeastarPbx implements PbxDirectory {
     this.#sql.exec("DELETE FROM yeastar_links WHERE guid = ?", link.guid);
   }
 
-  /** The fields of `state` in Yeastar's names; a create leaves empty ones out (an empty e-mail is no e-mail). */
   /**
-   * A create whose answer never came (the PBX or the object went away) left a pending link. If
+   * Links whose create left the id unknown (no id in the answer, or no answer at all). If
    * Yeastar now has an extension with that number, and no other link claims it, it is the one
    * that create made: the number was free when it was planned, and nobody else writes there.
+   * If it has none, the create did not happen or the extension was deleted since: the link goes,
+   * and the user's extension is planned as a create again.
    */
   #settlePending(vendor: VendorExtension[]): void {
-    const pending = this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE pbx = ? AND pending = 1", this.#pbx).toArray();
+    const pending = this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE pbx = ? AND pending != ?", this.#pbx, linked).toArray();
     if (pending.length === 0) return;
     const claimed = new Set(this.#links().map((l) => l.vendor_id));
     const byNumber = new Map(vendor.map((v) => [String(v.number), Number(v.id)]));
     for (const link of pending) {
       const id = byNumber.get(link.number);
-      if (id !== undefined && !claimed.has(id))
-        this.#sql.exec("UPDATE yeastar_links SET vendor_id = ?, pending = 0, updated_at = ? WHERE guid = ?", id, Date.now(), link.guid);
+      if (id === undefined) this.#sql.exec("DELETE FROM yeastar_links WHERE guid = ?", link.guid);
+      else if (!claimed.has(id))
+        this.#sql.exec(
+          "UPDATE yeastar_links SET vendor_id = ?, pending = ?, updated_at = ? WHERE guid = ?",
+          id,
+          linked,
+          Date.now(),
+          link.guid,
+        );
     }
   }
 
+  async #currentOrganizations(vendorId: number): Promise<Array<{ value: string }>> {
+    let values = this.#organizationsOf.get(vendorId);
+    if (values === undefined) {
+      const answer = await this.#client.get("extension/query", { ids: String(vendorId) });
+      const details = Array.isArray(answer.data) ? (answer.data as VendorExtension[]) : [];
+      values = details[0] === undefined ? [] : organizationValues(details[0]);
+      this.#organizationsOf.set(vendorId, values);
+    }
+    return values.length > 0 ? values : rootList().organization_list;
+  }
+
+  /** The Yeastar id of a link, learning it by number for an extension created since the last listing. */
+  async #vendorId(link: LinkRow): Promise<number | undefined> {
+    if (link.vendor_id !== null) return link.vendor_id;
+    const found = await this.#findByNumber(link.number);
+    if (found === undefined) return undefined;
+    this.#sql.exec(
+      "UPDATE yeastar_links SET vendor_id = ?, pending = ?, updated_at = ? WHERE guid = ?",
+      found.id,
+      linked,
+      Date.now(),
+      link.guid,
+    );
+    return found.id;
+  }
+
+  /** The fields of `state` in Yeastar's names; a create leaves empty ones out (an empty e-mail is no e-mail). */
   #fields(state: Partial<ExtensionState>, creating: boolean): Record<string, unknown> {
     const body: Record<string, unknown> = {};
     for (const [ours, theirs] of Object.entries(fieldNames)) {
@@ -295,7 +363,7 @@ export class YeastarPbx implements PbxDirectory {
   }
 
   #links(): LinkRow[] {
-    return this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE pbx = ? AND pending = 0", this.#pbx).toArray();
+    return this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE pbx = ? AND pending = ?", this.#pbx, linked).toArray();
   }
 
   #link(guid: string): LinkRow | undefined {
@@ -304,14 +372,21 @@ export class YeastarPbx implements PbxDirectory {
 
   #linkByNumber(number: string): LinkRow | undefined {
     return this.#sql
-      .exec<LinkRow>("SELECT * FROM yeastar_links WHERE number = ? AND pbx = ? AND pending = 0", number, this.#pbx)
+      .exec<LinkRow>(
+        "SELECT * FROM yeastar_links WHERE number = ? AND pbx = ? AND pending IN (?, ?)",
+        number,
+        this.#pbx,
+        linked,
+        createdIdUnknown,
+      )
       .toArray()[0];
   }
 
   #linked(extension: CreateExtension, vendorId: number): void {
     this.#sql.exec(
-      "UPDATE yeastar_links SET vendor_id = ?, pending = 0, updated_at = ? WHERE guid = ?",
+      "UPDATE yeastar_links SET vendor_id = ?, pending = ?, updated_at = ? WHERE guid = ?",
       vendorId,
+      linked,
       Date.now(),
       extension.guid,
     );
@@ -379,6 +454,19 @@ export class YeastarPbx implements PbxDirectory {
     const id = path === null || path === undefined || path === "" ? rootOrganization : await this.#organizationFor(path);
     return { organization_list: [{ value: String(id) }] };
   }
+}
+
+function rootList(): { organization_list: Array<{ value: string }> } {
+  return { organization_list: [{ value: String(rootOrganization) }] };
+}
+
+/** Organization_Info as it comes ({value, text}) as it goes back ({value}). */
+function organizationValues(v: Record<string, unknown>): Array<{ value: string }> {
+  const list = Array.isArray(v.organization_list) ? (v.organization_list as Array<Record<string, unknown>>) : [];
+  return list
+    .map((o) => String(o.value ?? o.id ?? ""))
+    .filter((id) => /^[0-9]+$/.test(id))
+    .map((value) => ({ value }));
 }
 
 function text(value: unknown): string | null {
