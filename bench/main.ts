@@ -6,11 +6,12 @@ import { startSambaDc } from "../test/support/samba-dc.ts";
 import { benchAgentSearch } from "./agent-search.ts";
 import { benchDomainLogin } from "./domain-login.ts";
 import { largeDirectoryLdif } from "./large-directory.ts";
+import { benchPbxSync } from "./pbx-sync.ts";
 import { benchSyncPath } from "./sync-path.ts";
 
 const USERS = Number(process.env.ADSYNC_BENCH_USERS ?? 10000);
 const log = (line: string) => process.stdout.write(`${line}\n`);
-// `npm run bench -- domain-login` runs only the named parts: agent-search, sync-path, domain-login.
+// `npm run bench -- domain-login` runs only the named parts: agent-search, sync-path, domain-login, pbx.
 const only = process.argv.slice(2);
 const runs = (part: string) => only.length === 0 || only.includes(part);
 
@@ -22,6 +23,7 @@ try {
   if (runs("agent-search")) results.agentSearch = await benchAgentSearch(dc.info, USERS, log);
   if (runs("sync-path")) results.syncPath = await benchSyncPath(dc.info, log);
   if (runs("domain-login")) results.domainLogin = await benchDomainLogin(dc.info, USERS, log);
+  if (runs("pbx")) results.pbxSync = await benchPbxSync(dc.info, log);
 } finally {
   await dc.destroy();
 }

@@ -57,6 +57,9 @@ describe("sync into Yeastar P-Series", () => {
       ["pbxAccess", "ok"],
     ]);
     expect(tested.body.steps.at(-1).detail).toMatch(/The PBX has 1 extension/);
+    expect(tested.body.steps.find((s: Json) => s.id === "pbxReachable").detail).toMatch(
+      /Open API v1\.0 \(P-Series Cloud Edition, firmware 84\.23\.0\.20\)/,
+    );
     // The check gave its token back.
     expect(sim.liveAccessTokens()).toBe(0);
   });

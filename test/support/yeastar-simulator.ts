@@ -90,6 +90,8 @@
 //   CONNECTION_RELATION_EXISTED. Updating or deleting the root: 40002. Moving an organization
 //   under itself or a descendant: 40002. Root's parent_id is 0.
 // - extension/query with an id that does not exist: 60001 for the whole call.
+// - system/information (query-pbx-information.html) answers data: Device_Info {device_name,
+//   model_name, sn, firmware_version, system_time, up_time, timestamp}.
 // - 429 and 5xx answers (the test switches) have a text body, not JSON: an adapter must look at
 //   the HTTP status before it parses. Rate limits are not documented at all.
 // - down(true) resets every connection (TCP RST) instead of answering 503: that is what an
@@ -107,6 +109,8 @@ export interface YeastarSimulatorOptions {
   maxTokens?: number;
   accessTokenSeconds?: number;
   refreshTokenSeconds?: number;
+  /** What system/information answers as firmware_version. */
+  firmwareVersion?: string;
 }
 
 /** One request as the simulator saw it; the access token's value is never kept. */
@@ -343,6 +347,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
   const clientSecret = options.clientSecret ?? randomBytes(24).toString("base64url");
   const organizationManagement = options.organizationManagement ?? false;
   const maxTokens = options.maxTokens ?? 8;
+  const firmwareVersion = options.firmwareVersion ?? "84.23.0.20";
   const accessTokenSeconds = options.accessTokenSeconds ?? 1800;
   const refreshTokenSeconds = options.refreshTokenSeconds ?? 86400;
 
@@ -997,6 +1002,17 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
     get_token: { method: "POST", auth: false, run: ({ body }) => getToken(body) },
     refresh_token: { method: "POST", auth: false, run: ({ body }) => refreshToken(body) },
     del_token: { method: "GET", auth: true, run: ({ token }) => delToken(token) },
+    "system/information": get(() => ({
+      data: {
+        device_name: "PBX",
+        model_name: "P-Series Cloud Edition",
+        sn: "SIMULATED000000",
+        firmware_version: firmwareVersion,
+        system_time: new Date().toISOString().slice(0, 19).replace("T", " "),
+        up_time: Math.floor(process.uptime()),
+        timestamp: Math.floor(Date.now() / 1000),
+      },
+    })),
     "extension/list": get(extensionHandlers.list),
     "extension/search": get(extensionHandlers.search),
     "extension/get": get(extensionHandlers.get),

@@ -35,12 +35,18 @@ export async function yeastarSteps(client: YeastarClient, settings: PbxYeastar):
     });
     return steps;
   }
+  // Which PBX and firmware the credentials reach; a PBX that does not say is still usable.
+  const info = await timed(() => client.get("system/information"));
+  const device =
+    "value" in info && typeof info.value.data === "object" && info.value.data !== null ? (info.value.data as Record<string, unknown>) : {};
+  const model = typeof device.model_name === "string" ? device.model_name : "Yeastar P-Series";
+  const firmware = typeof device.firmware_version === "string" ? `, firmware ${device.firmware_version}` : "";
   steps.push({
     id: "pbxReachable",
     title: "PBX reachable",
     status: "ok",
-    durationMs: 0,
-    detail: `${settings.baseUrl} answers the Open API.`,
+    durationMs: info.ms,
+    detail: `${settings.baseUrl} answers Open API v1.0 (${model}${firmware}).`,
   });
   steps.push({
     id: "pbxAuth",

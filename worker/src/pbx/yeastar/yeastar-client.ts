@@ -86,14 +86,27 @@ export class YeastarClient {
 
   /** Every item of a paged list (`page`, `page_size`; the answer's `total_number` and `data`). */
   async listAll(endpoint: string, query: Record<string, string | number> = {}, pageSize = 100): Promise<Array<Record<string, unknown>>> {
-    const items: Array<Record<string, unknown>> = [];
-    for (let page = 1; ; page++) {
-      const answer = await this.get(endpoint, { ...query, page, page_size: pageSize });
+    const page = async (n: number) => {
+      const answer = await this.get(endpoint, { ...query, page: n, page_size: pageSize });
       const data = Array.isArray(answer.data) ? (answer.data as Array<Record<string, unknown>>) : [];
-      items.push(...data);
-      const total = typeof answer.total_number === "number" ? answer.total_number : items.length;
-      if (data.length === 0 || items.length >= total) return items;
-    }
+      return { data, total: typeof answer.total_number === "number" ? answer.total_number : undefined };
+    };
+    const first = await page(1);
+    if (first.total === undefined || first.data.length === 0 || first.total <= first.data.length) return first.data;
+    // The first page says how many there are: the others are asked for at once (the client
+    // keeps the calls in flight within its concurrency). An object made or deleted meanwhile
+    // can shift the pages, so an id seen twice counts once.
+    const pages = Math.ceil(first.total / pageSize);
+    const rest = await Promise.all(Array.from({ length: pages - 1 }, (_, i) => page(i + 2)));
+    const seen = new Set<unknown>();
+    return [first, ...rest]
+      .flatMap((p) => p.data)
+      .filter((item) => {
+        const key = item.id ?? JSON.stringify(item);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
   }
 
   /** Signs in (or confirms the token it has): what Test Connection's first PBX step checks. */

@@ -205,6 +205,13 @@ describe("the Yeastar target", () => {
     expect(sim.extensions()[0]).toMatchObject({ first_name: "Anne", organization_ids: [1] });
   });
 
+  it("lists every page of a PBX with more extensions than a page holds, each once", async () => {
+    for (let i = 0; i < 250; i++) sim.addExtension({ number: String(5000 + i), first_name: "Hand", last_name: `Made ${i}` });
+    const listed = await target().listExtensions();
+    expect(listed.map((e) => e.number).sort()).toEqual(Array.from({ length: 250 }, (_, i) => String(5000 + i)));
+    expect(listed.find((e) => e.number === "5249")).toMatchObject({ origin: "manual", lastName: "Made 249" });
+  });
+
   it("renames and moves with updates, keeps a number Yeastar cannot change, and deletes a leaver", async () => {
     const pbx = target();
     await run(pbx, [user("ann"), user("bob")]);

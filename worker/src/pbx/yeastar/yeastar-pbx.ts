@@ -130,13 +130,13 @@ export class YeastarPbx implements PbxDirectory {
     // The list holds only a summary; names, title and organization come from extension/query.
     const details = new Map<number, VendorExtension>();
     const ids = (basic as VendorExtension[]).map((v) => Number(v.id));
-    for (let i = 0; i < ids.length; i += queryChunk) {
-      const answer = await this.#client.get("extension/query", { ids: ids.slice(i, i + queryChunk).join(",") });
+    const chunks = Array.from({ length: Math.ceil(ids.length / queryChunk) }, (_, i) => ids.slice(i * queryChunk, (i + 1) * queryChunk));
+    const answers = await Promise.all(chunks.map((chunk) => this.#client.get("extension/query", { ids: chunk.join(",") })));
+    for (const answer of answers)
       for (const d of Array.isArray(answer.data) ? (answer.data as VendorExtension[]) : []) {
         details.set(Number(d.id), d);
         this.#organizationsOf.set(Number(d.id), organizationValues(d));
       }
-    }
     this.#settlePending(basic as VendorExtension[]);
     const links = new Map(this.#links().map((l) => [l.vendor_id, l]));
     return (basic as VendorExtension[]).map((summary) => {
