@@ -4,7 +4,7 @@
 import type { SyncConfig } from "../schema/generated/config.ts";
 import { describeRanges, NumberPool, rangesFor } from "./extension-numbers.ts";
 import { type DesiredUser, fieldSynced } from "./map-user.ts";
-import { fullCapabilities, type PbxCapabilities } from "./pbx/pbx-capabilities.ts";
+import { fitField, fullCapabilities, type PbxCapabilities } from "./pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
   type Extension,
@@ -250,6 +250,7 @@ export function planSync(input: PlanInput): Plan {
       departmentsManaged,
       avatars: caps.avatars,
       fields: caps.fields,
+      ...(caps.fieldRules === undefined ? {} : { fieldRules: caps.fieldRules }),
     });
     if (current && !caps.renumber && target.number !== current.number) {
       notes.push(`this PBX cannot change an extension's number: it stays ${current.number} (AD gives ${target.number})`);
@@ -342,6 +343,13 @@ export function planSync(input: PlanInput): Plan {
     } else if (d.action === "disable") {
       if (e.enabled) items.push({ ...base, action: "disable", reason: `${d.text}: the extension is disabled` });
       else items.push({ ...base, action: "unchanged", reason: `${d.text}; already disabled` });
+    } else if (!caps.delete) {
+      // Validation refuses this configuration for such a target; a plan made anyway says what happens.
+      items.push({
+        ...base,
+        action: "unchanged",
+        reason: `${d.text}; this PBX cannot delete an extension, so it is kept (set deprovisioning to disable or keep)`,
+      });
     } else {
       const archive = caps.archiveOnDelete ? config.deprovisioning?.archive : undefined;
       items.push({
@@ -450,14 +458,24 @@ function targetState(
   number: string,
   groups: string[],
   current: Extension | undefined,
-  managed: { groupsManaged: boolean; departmentsManaged: boolean; avatars: boolean; fields: readonly ExtensionField[] },
+  managed: {
+    groupsManaged: boolean;
+    departmentsManaged: boolean;
+    avatars: boolean;
+    fields: readonly ExtensionField[];
+    fieldRules?: PbxCapabilities["fieldRules"];
+  },
 ): ExtensionState {
   const state = {} as ExtensionState;
   state.number = number;
   // A field whose sync is off is filled once, at creation, and never written again; a field
   // the target does not store is left as the target has it.
   for (const f of extensionFields)
-    state[f] = !managed.fields.includes(f) ? (current?.[f] ?? null) : current && !fieldSynced(config, f) ? current[f] : user.fields[f];
+    state[f] = !managed.fields.includes(f)
+      ? (current?.[f] ?? null)
+      : current && !fieldSynced(config, f)
+        ? current[f]
+        : fitField(user.fields[f], managed.fieldRules?.[f]);
   // A target without photos keeps what it has (nothing), so no photo change is planned.
   state.avatarHash = !managed.avatars
     ? (current?.avatarHash ?? null)

@@ -27,6 +27,18 @@ describe("capabilityProblems", () => {
     expect(capabilityProblems(chosen, lacking).filter((p) => p.severity === "error")).toEqual([]);
   });
 
+  it("refuses delete where the target can only deactivate", () => {
+    const deactivating: PbxCapabilities = { ...fullCapabilities, delete: false };
+    const config = { ...base, deprovisioning: { whenDeleted: "delete", whenDisabled: "disable", whenOutOfScope: "delete" } } as SyncConfig;
+    const problems = capabilityProblems(config, deactivating);
+    expect(problems.map((p) => [p.path, p.severity])).toEqual([
+      ["/deprovisioning/whenDeleted", "error"],
+      ["/deprovisioning/whenOutOfScope", "error"],
+    ]);
+    expect(problems[0]?.message).toMatch(/cannot delete an extension, only deactivate it: set deprovisioning\.whenDeleted to "disable"/);
+    expect(capabilityProblems(base, deactivating)).toEqual([]);
+  });
+
   it("warns where a setting has no effect on the target", () => {
     const config = {
       ...base,

@@ -20,6 +20,16 @@ export function capabilityProblems(config: SyncConfig, caps: PbxCapabilities): P
         });
     }
   }
+  if (!caps.delete) {
+    for (const key of ["whenDeleted", "whenDisabled", "whenOutOfScope"] as const) {
+      if (deprovisioning[key] === "delete")
+        problems.push({
+          path: `/deprovisioning/${key}`,
+          severity: "error",
+          message: `This PBX cannot delete an extension, only deactivate it: set deprovisioning.${key} to "disable" or "keep".`,
+        });
+    }
+  }
   if (!caps.archiveOnDelete && deprovisioning.archive !== undefined)
     problems.push({
       path: "/deprovisioning/archive",

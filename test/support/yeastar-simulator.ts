@@ -354,6 +354,19 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
   const accessTokens = new Map<string, Token>();
   const refreshTokens = new Map<string, Token>();
   const extensions = new Map<number, StoredExtension>();
+  // Numbers and e-mail addresses in use, as the PBX's database indexes them: a duplicate check
+  // that scanned every extension would make a 10,000-extension first sync measure the simulator.
+  const keys = new Map<string, Set<number>>();
+  const keysOf = (e: StoredExtension) => [`n:${e.number}`, ...(e.email_addr === "" ? [] : [`e:${e.email_addr.toLowerCase()}`])];
+  const index = (e: StoredExtension, add: boolean) => {
+    for (const key of keysOf(e)) {
+      const ids = keys.get(key) ?? new Set<number>();
+      if (add) ids.add(e.id);
+      else ids.delete(e.id);
+      if (ids.size === 0) keys.delete(key);
+      else keys.set(key, ids);
+    }
+  };
   const organizations = new Map<number, SimulatedOrganization>([[1, { id: 1, name: "Yeastar", parent_id: 0 }]]);
   const groups = new Map<number, SimulatedGroup>([
     [1, { id: 1, name: "Default_All_Extensions", member_select: "sel_all_ext", members: [], permissions: {} }],
@@ -627,14 +640,15 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
 
   const refuseDuplicates = (body: Json, self: number | null, verb: string) => {
     const dups: Json[] = [];
-    for (const e of extensions.values()) {
-      if (e.id === self) continue;
-      if (typeof body.number === "string" && e.number === body.number) {
-        dups.push({ field: "number", value: body.number, external_source: "extension", external_source_name: e.number });
-      }
-      if (typeof body.email_addr === "string" && body.email_addr !== "" && e.email_addr.toLowerCase() === body.email_addr.toLowerCase()) {
-        dups.push({ field: "email_addr", value: body.email_addr, external_source: "extension", external_source_name: e.number });
-      }
+    const holder = (key: string) =>
+      [...(keys.get(key) ?? [])].map((id) => extensions.get(id)).find((e) => e !== undefined && e.id !== self);
+    if (typeof body.number === "string") {
+      const e = holder(`n:${body.number}`);
+      if (e) dups.push({ field: "number", value: body.number, external_source: "extension", external_source_name: e.number });
+    }
+    if (typeof body.email_addr === "string" && body.email_addr !== "") {
+      const e = holder(`e:${body.email_addr.toLowerCase()}`);
+      if (e) dups.push({ field: "email_addr", value: body.email_addr, external_source: "extension", external_source_name: e.number });
     }
     if (dups.length > 0) throw new Refusal(40003, { submsg: `Extension ${verb} fail for duplicate fields`, duplicate_field_list: dups });
   };
@@ -721,6 +735,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       applyExtensionFields(e, body, orgIds);
       if (e.organization_ids.length === 0 && !organizationManagement) e.organization_ids = [1];
       extensions.set(e.id, e);
+      index(e, true);
       writes.push({ endpoint: "extension/create", id: e.id, fields: redactFields(body) });
       // No id in the answer: the guide documents none for extensions (see the header).
       return {};
@@ -732,13 +747,16 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       if (!e) throw notFound("id", id);
       const orgIds = validateExtension(body, e);
       refuseDuplicates(body, id, "update");
+      index(e, false);
       applyExtensionFields(e, body, orgIds);
+      index(e, true);
       writes.push({ endpoint: "extension/update", id, fields: redactFields(body) });
       return {};
     },
     delete: (q: URLSearchParams): Json => {
       const e = extensionByQuery(q);
       extensions.delete(e.id);
+      index(e, false);
       for (const g of groups.values()) g.members = g.members.filter((m) => m.ext_id !== e.id);
       writes.push({ endpoint: "extension/delete", id: e.id, fields: {} });
       return {};
@@ -1209,6 +1227,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       e.organization_ids = [...orgIds];
       if (fields.user_password !== undefined) e.passwordHash = hash(fields.user_password);
       extensions.set(e.id, e);
+      index(e, true);
       return publicExtension(e);
     },
     userPasswordMatches(id, candidate) {

@@ -9,6 +9,7 @@
 // - Answers are HTTP 200 with `errcode` 0; 10004 is an expired token: renew, then retry once.
 // Yeastar documents no rate limit; a 429 (with Retry-After) or a 5xx is retried with
 // exponential backoff and jitter, and at most `concurrency` calls are in flight.
+import { VendorHttp } from "../vendor-http.ts";
 import { kindOf, vendorMessage, YeastarError, yeastarCodes } from "./yeastar-errors.ts";
 
 export interface YeastarTokens {
@@ -44,36 +45,27 @@ export type YeastarAnswer = Record<string, unknown> & { errcode: number; errmsg?
 /** Renew a token this long before Yeastar says it expires: clocks differ, calls take time. */
 const renewMarginMs = 60_000;
 const userAgent = "pbx-ad-sync";
-/** How long a PBX that ran a call out of retries is left alone. */
-const downForMs = 10_000;
 
 export class YeastarClient {
-  readonly #o: Required<Omit<YeastarClientOptions, "fetch">> & { fetch: typeof fetch };
+  readonly #o: Pick<Required<YeastarClientOptions>, "baseUrl" | "clientId" | "secret" | "tokens" | "now">;
+  readonly #http: VendorHttp;
   #tokens: YeastarTokens | undefined;
   #loaded = false;
   /** One token fetch at a time: two would each use one of the application's 8 tokens. */
   #renewing: Promise<YeastarTokens> | undefined;
-  #inFlight = 0;
-  readonly #waiting: Array<() => void> = [];
-  /**
-   * After a call ran out of retries, the PBX is taken as down for a while: the calls behind
-   * it fail at once with the same reason instead of each spending its own retries, so a run
-   * against a PBX that went away ends promptly, as partial, and says why.
-   */
-  #downUntil = 0;
-  #downReason = "";
 
   constructor(options: YeastarClientOptions) {
-    this.#o = {
-      concurrency: 4,
-      now: Date.now,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      timeoutMs: 20_000,
-      retries: 5,
-      ...options,
-      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-      baseUrl: options.baseUrl.replace(/\/+$/, ""),
-    };
+    this.#o = { now: Date.now, ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
+    this.#http = new VendorHttp({
+      vendor: "Yeastar",
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      error: (kind, endpoint, message, status) => new YeastarError(kind, endpoint, message, undefined, status),
+    });
   }
 
   get(endpoint: string, query: Record<string, string | number> = {}): Promise<YeastarAnswer> {
@@ -123,15 +115,8 @@ export class YeastarClient {
     await this.#o.tokens.save(undefined);
   }
 
-  async #call(method: "GET" | "POST", endpoint: string, query: Record<string, string | number>, body: unknown): Promise<YeastarAnswer> {
-    if (this.#o.now() < this.#downUntil)
-      throw new YeastarError(
-        "unavailable",
-        endpoint,
-        `${this.#downReason}; not tried again until ${new Date(this.#downUntil).toISOString()}`,
-      );
-    await this.#turn();
-    try {
+  #call(method: "GET" | "POST", endpoint: string, query: Record<string, string | number>, body: unknown): Promise<YeastarAnswer> {
+    return this.#http.slot(endpoint, async () => {
       let renewed = false;
       for (;;) {
         const tokens = await this.#token();
@@ -146,57 +131,32 @@ export class YeastarClient {
         }
         throw new YeastarError(kindOf(answer.errcode), endpoint, vendorMessage(answer), answer.errcode);
       }
-    } finally {
-      this.#release();
-    }
+    });
   }
 
-  /** One HTTP exchange, with the retries a 429, a 5xx, a timeout or a dropped connection get. */
+  /** One HTTP exchange (with the retries a 429, a 5xx, a timeout or a dropped connection get). */
   async #raw(method: "GET" | "POST", endpoint: string, query: Record<string, string | number>, body: unknown): Promise<YeastarAnswer> {
     const url = new URL(`${this.#o.baseUrl}/openapi/v1.0/${endpoint}`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, String(v));
-    for (let attempt = 0; ; attempt++) {
-      let retryAfterMs: number | undefined;
-      let why: string;
-      try {
-        const response = await this.#o.fetch(url, {
-          method,
-          headers: { "User-Agent": userAgent, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(this.#o.timeoutMs),
-        });
-        if (response.ok) {
-          const answer = (await response.json().catch(() => null)) as YeastarAnswer | null;
-          if (answer === null || typeof answer.errcode !== "number")
-            throw new YeastarError("failure", endpoint, `Yeastar answered ${endpoint} with something that is not an Open API answer`);
-          return answer;
-        }
-        await response.body?.cancel();
-        if (response.status !== 429 && response.status < 500)
-          throw new YeastarError(
-            response.status === 401 || response.status === 403 ? "denied" : "failure",
-            endpoint,
-            `Yeastar answered ${endpoint} with HTTP ${response.status}`,
-            undefined,
-            response.status,
-          );
-        const after = Number(response.headers.get("Retry-After"));
-        if (Number.isFinite(after) && after >= 0) retryAfterMs = after * 1000;
-        why = `HTTP ${response.status}`;
-      } catch (error) {
-        if (error instanceof YeastarError) throw error;
-        // The message of a failed fetch can carry the URL, and with it the token: never pass it on.
-        why = (error as Error).name === "TimeoutError" ? `no answer within ${this.#o.timeoutMs / 1000} s` : "the connection failed";
-      }
-      if (attempt >= this.#o.retries) {
-        this.#downReason = `Yeastar did not answer ${endpoint} (${why}, ${attempt + 1} tries)`;
-        this.#downUntil = this.#o.now() + downForMs;
-        throw new YeastarError("unavailable", endpoint, this.#downReason);
-      }
-      // Full jitter on an exponential ceiling, or what Retry-After asks for.
-      const ceiling = Math.min(30_000, 500 * 2 ** attempt);
-      await this.#o.sleep(retryAfterMs ?? Math.round(ceiling / 2 + Math.random() * (ceiling / 2)));
+    const response = await this.#http.exchange(endpoint, url, {
+      method,
+      headers: { "User-Agent": userAgent, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new YeastarError(
+        response.status === 401 || response.status === 403 ? "denied" : "failure",
+        endpoint,
+        `Yeastar answered ${endpoint} with HTTP ${response.status}`,
+        undefined,
+        response.status,
+      );
     }
+    const answer = (await response.json().catch(() => null)) as YeastarAnswer | null;
+    if (answer === null || typeof answer.errcode !== "number")
+      throw new YeastarError("failure", endpoint, `Yeastar answered ${endpoint} with something that is not an Open API answer`);
+    return answer;
   }
 
   async #current(): Promise<YeastarTokens | undefined> {
@@ -243,19 +203,5 @@ export class YeastarClient {
     this.#tokens = tokens;
     await this.#o.tokens.save(tokens);
     return tokens;
-  }
-
-  async #turn(): Promise<void> {
-    if (this.#inFlight < this.#o.concurrency) {
-      this.#inFlight++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
-  }
-
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next !== undefined) next();
-    else this.#inFlight--;
   }
 }

@@ -3,6 +3,8 @@
 // duplicate (40003) is a conflict the administrator can resolve; everything else fails the
 // operation. Either way the vendor's own message is kept, so the log says what Yeastar said.
 
+import { VendorError, type VendorFailureKind } from "../vendor-error.ts";
+
 /** errcodes the adapter acts on (P-Series Open API, "Error Code and Error Message"). */
 export const yeastarCodes = {
   success: 0,
@@ -18,22 +20,16 @@ export const yeastarCodes = {
   limitExceeded: 60002,
 } as const;
 
-export type YeastarFailureKind = "conflict" | "not_found" | "auth" | "denied" | "unavailable" | "failure";
+export type YeastarFailureKind = VendorFailureKind;
 
-export class YeastarError extends Error {
-  readonly kind: YeastarFailureKind;
-  /** Yeastar's errcode, or the HTTP status when the answer was not one of Yeastar's. */
+export class YeastarError extends VendorError {
+  /** Yeastar's errcode, when the answer was one of Yeastar's. */
   readonly errcode: number | undefined;
-  readonly status: number | undefined;
-  readonly endpoint: string;
 
   constructor(kind: YeastarFailureKind, endpoint: string, message: string, errcode?: number, status?: number) {
-    super(message);
+    super(kind, endpoint, message, status);
     this.name = "YeastarError";
-    this.kind = kind;
-    this.endpoint = endpoint;
     this.errcode = errcode;
-    this.status = status;
   }
 }
 

@@ -205,6 +205,19 @@ describe("the Yeastar target", () => {
     expect(sim.extensions()[0]).toMatchObject({ first_name: "Anne", organization_ids: [1] });
   });
 
+  it("writes AD's phone numbers in the characters Yeastar takes, and sees no change in them on a re-sync", async () => {
+    const pbx = target();
+    const users = [user("ann", { mobile: "+44 7700 900123" }), user("bob", { mobile: "(020) 7946 0000 ext. 12" })];
+    const first = await run(pbx, users);
+    expect(first.failures).toEqual([]);
+    expect(first.plan.items.map((i) => i.state?.mobile)).toEqual(["+447700900123", "(020)79460000ext.12"]);
+    expect(sim.extensions().map((e) => e.mobile_number)).toEqual(["+447700900123", "(020)79460000ext.12"]);
+    const before = writes();
+    const again = await run(pbx, users);
+    expect(again.plan.items.map((i) => i.action)).toEqual(["unchanged", "unchanged"]);
+    expect(writes()).toBe(before);
+  });
+
   it("lists every page of a PBX with more extensions than a page holds, each once", async () => {
     for (let i = 0; i < 250; i++) sim.addExtension({ number: String(5000 + i), first_name: "Hand", last_name: `Made ${i}` });
     const listed = await target().listExtensions();

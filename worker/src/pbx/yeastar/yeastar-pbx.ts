@@ -4,11 +4,10 @@
 // made in Yeastar's console are seen. An extension without a link was made by hand and is
 // never changed.
 //
-// Idempotency across a restart: a create writes a pending link first; a run that resumes
-// after the Durable Object restarted looks the number up before creating it again, so an
-// extension is neither duplicated nor lost. extension/create answers no id, and a search per
-// create would double the calls of a first sync: the link keeps the number, and the next
-// listing (every run starts with one) or the next write to it learns the id.
+// Idempotency across a restart (vendor-links.ts): a run that resumes after the Durable Object
+// restarted looks the number up before creating it again. extension/create answers no id, and
+// a search per create would double the calls of a first sync: the link keeps the number, and
+// the next listing (every run starts with one) or the next write to it learns the id.
 import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
@@ -21,16 +20,10 @@ import {
 } from "../../../../engine/pbx/pbx-port.ts";
 import type { PbxYeastar } from "../../../../schema/generated/config.ts";
 import type { Sql } from "../../sql.ts";
+import { linkedExtension, linkState, type VendorLink, VendorLinks } from "../vendor-links.ts";
 import type { YeastarClient } from "./yeastar-client.ts";
 import { YeastarError } from "./yeastar-errors.ts";
 import { yeastarPassword } from "./yeastar-password.ts";
-
-export const yeastarLinksSchema = `
-  CREATE TABLE IF NOT EXISTS yeastar_links (
-    guid TEXT PRIMARY KEY, pbx TEXT NOT NULL, vendor_id INTEGER, number TEXT NOT NULL, dn TEXT, upn TEXT, sam TEXT,
-    number_source TEXT, pending INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);
-  CREATE INDEX IF NOT EXISTS yeastar_links_vendor ON yeastar_links (pbx, vendor_id);
-`;
 
 /**
  * What the Open API can hold. Yeastar's extension has no documented field to disable it, no
@@ -44,6 +37,14 @@ export function yeastarCapabilities(settings: Pick<PbxYeastar, "departments">): 
     // extension/update has no number ("the number itself cannot be changed"): renumber stays off.
     // The name shown is Yeastar's own first + last name; caller_id is a number, not a name.
     fields: ["firstName", "lastName", "email", "mobile", "jobTitle"],
+    // extension/create's limits (add-an-extension.html): a mobile number takes digits,
+    // letters and ( ) . - + * # only, so AD's "+44 7700 900123" is written without spaces.
+    fieldRules: {
+      firstName: { maxLength: 63 },
+      lastName: { maxLength: 63 },
+      mobile: { drop: "[^0-9A-Za-z().\\-+*#]", maxLength: 31 },
+      jobTitle: { maxLength: 255 },
+    },
   };
 }
 
@@ -63,25 +64,7 @@ const fieldNames = {
 /** Details are read by extension/query, this many ids at a time. */
 const queryChunk = 50;
 
-type LinkRow = {
-  guid: string;
-  vendor_id: number | null;
-  number: string;
-  dn: string | null;
-  upn: string | null;
-  sam: string | null;
-  number_source: string | null;
-  pending: number;
-};
-
 type VendorExtension = Record<string, unknown> & { id: number; number: string };
-
-/** yeastar_links.pending: the link is complete, or a create's outcome or id is still to be learned. */
-const linked = 0;
-/** extension/create was sent and its answer never came: it may or may not have happened. */
-const createSent = 1;
-/** Yeastar said the extension was created; its id comes from the next listing. */
-const createdIdUnknown = 2;
 
 /** The root organization every tree hangs from (organization/list: id 1). */
 const rootOrganization = 1;
@@ -91,38 +74,25 @@ export class YeastarPbx implements PbxDirectory {
   readonly capabilities: PbxCapabilities;
   /** pbx.concurrency: the client keeps at most this many calls in flight as well. */
   readonly concurrency: number;
-  readonly #sql: Sql;
+  readonly #links: VendorLinks;
   readonly #client: YeastarClient;
   readonly #settings: PbxYeastar;
-  /** Which PBX the links belong to: links made with another baseUrl are another PBX's. */
-  readonly #pbx: string;
   #organizations: Map<string, number> | undefined;
   /** Each extension's organizations as the last listing had them, for updates that keep them. */
   readonly #organizationsOf = new Map<number, Array<{ value: string }>>();
 
   constructor(sql: Sql, client: YeastarClient, settings: PbxYeastar) {
-    this.#sql = sql;
+    // Links made with another baseUrl are another PBX's.
+    this.#links = new VendorLinks(sql, `yeastar|${settings.baseUrl.replace(/\/+$/, "").toLowerCase()}`);
     this.#client = client;
     this.#settings = settings;
-    this.#pbx = settings.baseUrl.replace(/\/+$/, "").toLowerCase();
     this.capabilities = yeastarCapabilities(settings);
     this.concurrency = settings.concurrency ?? 4;
-    sql.exec(yeastarLinksSchema);
   }
 
   /** Synced extensions by login name, for domain login; from the links, without asking the PBX. */
   findByLogin(name: { upn?: string; sam?: string }): Extension[] {
-    return this.#sql
-      .exec<LinkRow>(
-        `SELECT * FROM yeastar_links WHERE pbx = ? AND pending IN (${linked}, ${createdIdUnknown}) AND ((? IS NOT NULL AND upn = ?) OR (? IS NOT NULL AND sam = ?))`,
-        this.#pbx,
-        name.upn?.toLowerCase() ?? null,
-        name.upn?.toLowerCase() ?? null,
-        name.sam?.toLowerCase() ?? null,
-        name.sam?.toLowerCase() ?? null,
-      )
-      .toArray()
-      .map((link) => ({ ...blankExtension(link.number), ...fromLink(link) }));
+    return this.#links.findByLogin(name).map((link) => ({ ...blankExtension(link.number), ...linkedExtension(link) }));
   }
 
   async listExtensions(): Promise<Extension[]> {
@@ -138,10 +108,10 @@ export class YeastarPbx implements PbxDirectory {
         this.#organizationsOf.set(Number(d.id), organizationValues(d));
       }
     this.#settlePending(basic as VendorExtension[]);
-    const links = new Map(this.#links().map((l) => [l.vendor_id, l]));
+    const links = this.#links.linked();
     return (basic as VendorExtension[]).map((summary) => {
       const v = { ...summary, ...details.get(Number(summary.id)) };
-      const link = links.get(Number(v.id));
+      const link = links.get(String(v.id));
       const extension = blankExtension(String(v.number), {
         firstName: text(v.first_name),
         lastName: text(v.last_name),
@@ -151,7 +121,8 @@ export class YeastarPbx implements PbxDirectory {
         jobTitle: text(v.title),
         departmentPath: this.capabilities.departments ? departmentOf(v, paths) : null,
       });
-      return link === undefined ? extension : { ...extension, ...fromLink(link) };
+      // Yeastar has no disabled extensions: a synced one is always enabled.
+      return link === undefined ? extension : { ...extension, ...linkedExtension(link), enabled: true, disabledBySync: false };
     });
   }
 
@@ -175,27 +146,15 @@ export class YeastarPbx implements PbxDirectory {
 
   async createExtension(extension: CreateExtension): Promise<void> {
     const { state, guid } = extension;
-    const existing = this.#link(guid);
+    const existing = this.#links.byGuid(guid);
     // Created before; a resumed run repeats it.
-    if (existing !== undefined && existing.pending !== createSent) return;
+    if (existing !== undefined && existing.pending !== linkState.createSent) return;
     if (existing !== undefined) {
       // Created, or not, before the object restarted: Yeastar holds the answer.
       const found = await this.#findByNumber(state.number);
-      if (found !== undefined) return this.#linked(extension, found.id);
+      if (found !== undefined) return this.#links.setVendorId(guid, String(found.id));
     }
-    this.#sql.exec(
-      `INSERT INTO yeastar_links (guid, pbx, vendor_id, number, dn, upn, sam, number_source, pending, updated_at)
-       VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ${createSent}, ?)
-       ON CONFLICT (guid) DO UPDATE SET number = excluded.number, pending = ${createSent}, updated_at = excluded.updated_at`,
-      guid,
-      this.#pbx,
-      state.number,
-      extension.dn,
-      extension.login.upn,
-      extension.login.sam,
-      extension.numberSource,
-      Date.now(),
-    );
+    this.#links.createSent(extension);
     const names = [state.firstName, state.lastName, state.displayName];
     const body: Record<string, unknown> = {
       number: state.number,
@@ -218,36 +177,22 @@ export class YeastarPbx implements PbxDirectory {
       answer = await this.#client.post("extension/create", body);
     } catch (error) {
       // Yeastar answered and refused: nothing was made. Without an answer it stays unknown.
-      if (error instanceof YeastarError && error.kind !== "unavailable") this.#sql.exec("DELETE FROM yeastar_links WHERE guid = ?", guid);
+      if (error instanceof YeastarError && error.kind !== "unavailable") this.#links.forget(guid);
       throw error;
     }
-    if (typeof answer.id === "number") this.#linked(extension, answer.id);
-    else this.#sql.exec(`UPDATE yeastar_links SET pending = ${createdIdUnknown}, updated_at = ? WHERE guid = ?`, Date.now(), guid);
+    this.#links.created(guid, typeof answer.id === "number" ? String(answer.id) : null);
   }
 
   /** Links the hand-made extension `number` to the AD user (pbx.adopt), then writes its fields. */
   async adoptExtension(number: string, adopt: CreateExtension): Promise<void> {
     const found = await this.#findByNumber(number);
     if (found === undefined) throw new YeastarError("not_found", "extension/search", `No extension ${number} on this PBX to take over`);
-    this.#sql.exec(
-      `INSERT INTO yeastar_links (guid, pbx, vendor_id, number, dn, upn, sam, number_source, pending, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ${linked}, ?)
-       ON CONFLICT (guid) DO UPDATE SET vendor_id = excluded.vendor_id, number = excluded.number, pending = ${linked}, updated_at = excluded.updated_at`,
-      adopt.guid,
-      this.#pbx,
-      found.id,
-      number,
-      adopt.dn,
-      adopt.login.upn,
-      adopt.login.sam,
-      adopt.numberSource,
-      Date.now(),
-    );
+    this.#links.adopt(adopt, number, String(found.id));
     await this.updateExtension(number, { state: adopt.state, dn: adopt.dn, login: adopt.login, numberSource: adopt.numberSource });
   }
 
   async updateExtension(number: string, update: ExtensionUpdate): Promise<void> {
-    const link = this.#linkByNumber(number);
+    const link = this.#links.byNumber(number);
     const vendorId = link === undefined ? undefined : await this.#vendorId(link);
     if (link === undefined || vendorId === undefined)
       throw new YeastarError("not_found", "extension/update", `No synced extension ${number} on this PBX`);
@@ -263,17 +208,7 @@ export class YeastarPbx implements PbxDirectory {
         : { organization_list: await this.#currentOrganizations(vendorId) }),
     };
     await this.#client.post("extension/update", body);
-    this.#sql.exec(
-      `UPDATE yeastar_links SET number = ?, dn = coalesce(?, dn), upn = coalesce(?, upn), sam = coalesce(?, sam),
-         number_source = coalesce(?, number_source), updated_at = ? WHERE guid = ?`,
-      number,
-      update.dn ?? null,
-      update.login?.upn ?? null,
-      update.login?.sam ?? null,
-      update.numberSource ?? null,
-      Date.now(),
-      link.guid,
-    );
+    this.#links.updated(link.guid, number, update);
   }
 
   async disableExtension(number: string): Promise<void> {
@@ -285,7 +220,7 @@ export class YeastarPbx implements PbxDirectory {
   }
 
   async deleteExtension(number: string, _archive?: ArchiveTarget): Promise<void> {
-    const link = this.#linkByNumber(number);
+    const link = this.#links.byNumber(number);
     if (link === undefined) return; // deleted before; a resumed run repeats it
     const vendorId = await this.#vendorId(link);
     if (vendorId !== undefined) {
@@ -296,7 +231,7 @@ export class YeastarPbx implements PbxDirectory {
         if (!(error instanceof YeastarError && error.kind === "not_found")) throw error;
       }
     }
-    this.#sql.exec("DELETE FROM yeastar_links WHERE guid = ?", link.guid);
+    this.#links.forget(link.guid);
   }
 
   /**
@@ -307,21 +242,14 @@ export class YeastarPbx implements PbxDirectory {
    * and the user's extension is planned as a create again.
    */
   #settlePending(vendor: VendorExtension[]): void {
-    const pending = this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE pbx = ? AND pending != ?", this.#pbx, linked).toArray();
+    const pending = this.#links.unsettled();
     if (pending.length === 0) return;
-    const claimed = new Set(this.#links().map((l) => l.vendor_id));
-    const byNumber = new Map(vendor.map((v) => [String(v.number), Number(v.id)]));
+    const claimed = new Set(this.#links.linked().keys());
+    const byNumber = new Map(vendor.map((v) => [String(v.number), String(v.id)]));
     for (const link of pending) {
       const id = byNumber.get(link.number);
-      if (id === undefined) this.#sql.exec("DELETE FROM yeastar_links WHERE guid = ?", link.guid);
-      else if (!claimed.has(id))
-        this.#sql.exec(
-          "UPDATE yeastar_links SET vendor_id = ?, pending = ?, updated_at = ? WHERE guid = ?",
-          id,
-          linked,
-          Date.now(),
-          link.guid,
-        );
+      if (id === undefined) this.#links.forget(link.guid);
+      else if (!claimed.has(id)) this.#links.setVendorId(link.guid, id);
     }
   }
 
@@ -337,17 +265,11 @@ export class YeastarPbx implements PbxDirectory {
   }
 
   /** The Yeastar id of a link, learning it by number for an extension created since the last listing. */
-  async #vendorId(link: LinkRow): Promise<number | undefined> {
-    if (link.vendor_id !== null) return link.vendor_id;
+  async #vendorId(link: VendorLink): Promise<number | undefined> {
+    if (link.vendorId !== null) return Number(link.vendorId);
     const found = await this.#findByNumber(link.number);
     if (found === undefined) return undefined;
-    this.#sql.exec(
-      "UPDATE yeastar_links SET vendor_id = ?, pending = ?, updated_at = ? WHERE guid = ?",
-      found.id,
-      linked,
-      Date.now(),
-      link.guid,
-    );
+    this.#links.setVendorId(link.guid, String(found.id));
     return found.id;
   }
 
@@ -360,36 +282,6 @@ export class YeastarPbx implements PbxDirectory {
       body[theirs] = value ?? "";
     }
     return body;
-  }
-
-  #links(): LinkRow[] {
-    return this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE pbx = ? AND pending = ?", this.#pbx, linked).toArray();
-  }
-
-  #link(guid: string): LinkRow | undefined {
-    return this.#sql.exec<LinkRow>("SELECT * FROM yeastar_links WHERE guid = ? AND pbx = ?", guid, this.#pbx).toArray()[0];
-  }
-
-  #linkByNumber(number: string): LinkRow | undefined {
-    return this.#sql
-      .exec<LinkRow>(
-        "SELECT * FROM yeastar_links WHERE number = ? AND pbx = ? AND pending IN (?, ?)",
-        number,
-        this.#pbx,
-        linked,
-        createdIdUnknown,
-      )
-      .toArray()[0];
-  }
-
-  #linked(extension: CreateExtension, vendorId: number): void {
-    this.#sql.exec(
-      "UPDATE yeastar_links SET vendor_id = ?, pending = ?, updated_at = ? WHERE guid = ?",
-      vendorId,
-      linked,
-      Date.now(),
-      extension.guid,
-    );
   }
 
   async #findByNumber(number: string): Promise<VendorExtension | undefined> {
@@ -478,17 +370,4 @@ function departmentOf(v: Record<string, unknown>, paths: Map<number, string>): s
   const id = Number(list[0]?.value ?? list[0]?.id ?? Number.NaN);
   const path = paths.get(id);
   return path === undefined || path === "" ? null : path;
-}
-
-function fromLink(link: LinkRow): Partial<Extension> {
-  return {
-    origin: "ad",
-    guid: link.guid,
-    dn: link.dn,
-    upn: link.upn,
-    sam: link.sam,
-    numberSource: link.number_source === "attribute" || link.number_source === "sequential" ? link.number_source : null,
-    enabled: true,
-    disabledBySync: false,
-  };
 }
