@@ -58,6 +58,25 @@ export async function applyItem(item: PlanItem, pbx: PbxDirectory, photos?: Phot
       if (item.action === "enable") await pbx.enableExtension(item.state.number);
       return;
     }
+    case "recreate": {
+      // The target cannot renumber: the old extension goes, then the user's comes back with
+      // its new number. Repeated after a restart, the delete finds nothing and the create
+      // finds what it made.
+      if (!item.state || !item.guid || !item.dn || item.number === null)
+        throw new Error("a recreate item needs state, guid, dn and number");
+      await pbx.deleteExtension(item.number, item.archive);
+      await pbx.createExtension(
+        {
+          state: item.state,
+          guid: item.guid,
+          dn: item.dn,
+          numberSource: item.numberSource ?? "sequential",
+          login: item.login ?? { upn: null, sam: null },
+        },
+        await photo(),
+      );
+      return;
+    }
     case "disable":
       await pbx.disableExtension(item.number as string);
       return;

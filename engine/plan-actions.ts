@@ -1,11 +1,22 @@
 // A plan's actions and how its counts read, apart from the planner so that the portal can
 // use them without bundling the planner.
 
-export const planActions = ["create", "adopt", "update", "enable", "disable", "delete", "unchanged", "conflict", "excluded"] as const;
+export const planActions = [
+  "create",
+  "adopt",
+  "update",
+  "recreate",
+  "enable",
+  "disable",
+  "delete",
+  "unchanged",
+  "conflict",
+  "excluded",
+] as const;
 export type PlanAction = (typeof planActions)[number];
 
 /** The actions that change the PBX; the others only report. */
-const operationActions: readonly PlanAction[] = ["create", "adopt", "update", "enable", "disable", "delete"];
+const operationActions: readonly PlanAction[] = ["create", "adopt", "update", "recreate", "enable", "disable", "delete"];
 
 export function isOperation(item: { action: PlanAction }): boolean {
   return operationActions.includes(item.action);

@@ -589,6 +589,34 @@ describe("a PBX target's capabilities", () => {
     ]);
   });
 
+  it("reports a number change as a conflict, or deletes and creates the extension again, as the target's policy says", async () => {
+    const ann = adUser("Ann", { telephoneNumber: "4711" });
+    const config = withConfig({
+      extensionNumbers: { source: "attribute", attribute: "telephoneNumber" },
+      deprovisioning: { archive: { extension: "0999" } },
+    });
+    const held = await synced(config, [ann]);
+    const renumbered = { ...ann, attributes: { ...ann.attributes, telephonenumber: ["4712"], sn: ["Archer"] } };
+
+    const conflict = plan(config, [renumbered], held, { capabilities: { ...lacking, numberChange: "conflict" } });
+    expect(conflict.items).toMatchObject([{ action: "conflict", number: "4711", code: "number_change_unsupported" }]);
+    expect(conflict.items[0]?.reason).toMatch(/AD gives number 4712, and this PBX cannot change extension 4711's number/);
+
+    const recreating: PbxCapabilities = { ...lacking, numberChange: "recreate", archiveOnDelete: true };
+    const recreate = plan(config, [renumbered], held, { capabilities: recreating });
+    expect(recreate.items).toMatchObject([
+      { action: "recreate", number: "4711", state: { number: "4712", lastName: "Archer" }, archive: { extension: "0999" } },
+    ]);
+    expect(recreate.items[0]?.reason).toMatch(
+      /extension 4711 is deleted, its voicemail and recordings moved to extension 0999, and created again as 4712/,
+    );
+    const pbx = await applied(recreate, held);
+    expect((await pbx.listExtensions()).map((e) => [e.number, e.guid, e.lastName])).toEqual([["4712", ann.guid, "Archer"]]);
+    // A recreate deletes, and counts against the delete limits.
+    const tight = withConfig({ ...config, safety: { maxDeletesPerRun: 0 } });
+    expect(plan(tight, [renumbered], held, { capabilities: recreating }).held).toMatchObject({ deletes: 1 });
+  });
+
   it("says a leaver's extension is kept where the target cannot disable it, and deletes without an archive", async () => {
     const ann = adUser("Ann");
     const held = await synced(base, [ann]);

@@ -252,9 +252,27 @@ export function planSync(input: PlanInput): Plan {
       fields: caps.fields,
       ...(caps.fieldRules === undefined ? {} : { fieldRules: caps.fieldRules }),
     });
+    let recreate = false;
     if (current && !caps.renumber && target.number !== current.number) {
-      notes.push(`this PBX cannot change an extension's number: it stays ${current.number} (AD gives ${target.number})`);
-      target.number = current.number;
+      // Taking over a hand-made extension keeps its number: nothing to resolve or recreate.
+      const policy = adopted.byGuid.has(u.guid) ? "keep" : (caps.numberChange ?? "keep");
+      if (policy === "conflict") {
+        items.push({
+          action: "conflict",
+          guid: u.guid,
+          dn: u.dn,
+          name: u.name,
+          number: current.number,
+          code: "number_change_unsupported",
+          reason: `AD gives number ${target.number}, and this PBX cannot change extension ${current.number}'s number: the extension is left as it is until the number is resolved (or the PBX's number change policy says recreate)`,
+        });
+        continue;
+      }
+      if (policy === "recreate") recreate = true;
+      else {
+        notes.push(`this PBX cannot change an extension's number: it stays ${current.number} (AD gives ${target.number})`);
+        target.number = current.number;
+      }
     }
     if (!current) {
       items.push({
@@ -272,6 +290,28 @@ export function planSync(input: PlanInput): Plan {
       continue;
     }
     const changes = diff(current, target, u);
+    if (recreate) {
+      const archive = caps.archiveOnDelete ? config.deprovisioning?.archive : undefined;
+      items.push({
+        action: "recreate",
+        guid: u.guid,
+        dn: u.dn,
+        name: u.name,
+        number: current.number,
+        reason: [
+          `AD gives number ${target.number}, and this PBX cannot change a number: extension ${current.number} is deleted${archive ? `, its ${archiveWhat(archive)} moved to extension ${archive.extension},` : ""} and created again as ${target.number}`,
+          ...notes,
+        ].join("; "),
+        changes,
+        state: target,
+        numberSource: assigned.source,
+        login: { upn: u.upn, sam: u.sam },
+        ...(archive
+          ? { archive: { extension: archive.extension, voicemail: archive.voicemail !== false, recordings: archive.recordings !== false } }
+          : {}),
+      });
+      continue;
+    }
     if (adopted.byGuid.has(u.guid)) {
       items.push({
         action: "adopt",
@@ -369,7 +409,7 @@ export function planSync(input: PlanInput): Plan {
       ? 0
       : item.action === "disable"
         ? 1
-        : item.action === "update" || item.action === "enable"
+        : item.action === "update" || item.action === "enable" || item.action === "recreate"
           ? 2 + (numberOf.get(item.guid ?? "")?.round ?? 0)
           : item.action === "create"
             ? 1e6
@@ -396,7 +436,8 @@ export function planSync(input: PlanInput): Plan {
     complete: input.complete,
   };
   if (!input.complete && input.incompleteReason !== undefined) plan.incompleteReason = input.incompleteReason;
-  const held = safetyHold(config, summary.delete, byGuid.size);
+  // A recreate deletes an extension (and what it holds) too: it counts against the limits.
+  const held = safetyHold(config, summary.delete + summary.recreate, byGuid.size);
   if (held) plan.held = held;
   return plan;
 }

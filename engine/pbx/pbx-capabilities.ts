@@ -30,6 +30,12 @@ export interface PbxCapabilities {
   templates: boolean;
   /** Changing an existing extension's number. */
   renumber: boolean;
+  /**
+   * Where the target cannot renumber, what a number change in AD does: keep the extension's
+   * number (the item says so; the default), report a conflict, or delete the extension and
+   * create it again with the new number (a plan action of its own, "recreate").
+   */
+  numberChange?: "keep" | "conflict" | "recreate";
   /** The extension fields the target stores and sync may write; the others are neither written nor compared. */
   fields: readonly ExtensionField[];
   /** Per field, what the target takes (absent: any text). */

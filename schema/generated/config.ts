@@ -60,7 +60,7 @@ export type Schedule = Schedule1;
 /**
  * The phone system sync writes to. Absent: the built-in PBX directory.
  */
-export type Pbx = PbxBuiltin | PbxYeastar;
+export type Pbx = PbxBuiltin | PbxYeastar | Pbx3Cx | PbxScim;
 
 /**
  * pbx-ad-sync configuration: which Active Directory users become PBX extensions, how their numbers and fields are derived, and what happens when they leave.
@@ -896,6 +896,105 @@ export interface PbxYeastar {
    * Mirror the department tree into Yeastar's organizations (Organization Management must be on when true: the PBX then requires one for every extension).
    */
   departments?: boolean;
+  /**
+   * On a first sync, take over hand-made extensions that match an AD user: by e-mail address, by number, or not at all (they stay untouched and a collision is a conflict).
+   */
+  adopt?: "none" | "email" | "number";
+}
+/**
+ * A 3CX V20 through its Configuration API (XAPI); needs an Enterprise licence.
+ */
+export interface Pbx3Cx {
+  /**
+   * 3CX V20 Configuration API.
+   */
+  kind: "3cx";
+  /**
+   * The 3CX's address (its FQDN), e.g. https://acme.3cx.eu. HTTPS only (plain http only to this machine, for testing).
+   */
+  baseUrl: string;
+  /**
+   * The Client ID of the API client made in Admin > Integrations > API.
+   */
+  clientId: string;
+  /**
+   * Where the API key is: stored encrypted in the portal (Connection > PBX > Secret), never in this document.
+   */
+  secret: {
+    /**
+     * Stored write-only with PUT …/config/pbx-secret; never returned or logged.
+     */
+    source: "stored";
+  };
+  /**
+   * The role synced users get in their department's group (Rights.RoleName).
+   */
+  role?: "users" | "receptionists" | "managers" | "group_admins" | "group_owners" | "system_admins" | "system_owners";
+  /**
+   * Put each user in the 3CX group (department) named by its department path, making the groups that are missing; false: new users go to the default group and groups are left alone.
+   */
+  departments?: boolean;
+  /**
+   * What a number change in AD does, since 3CX cannot change an extension's number: report a conflict, or delete the extension and create it again with the new number.
+   */
+  numberChange?: "conflict" | "recreate";
+  /**
+   * Configuration API calls in flight at once while a sync applies its plan. 3CX documents no rate limit.
+   */
+  concurrency?: number;
+  /**
+   * On a first sync, take over hand-made extensions that match an AD user: by e-mail address, by number, or not at all (they stay untouched and a collision is a conflict).
+   */
+  adopt?: "none" | "email" | "number";
+}
+/**
+ * A phone system that takes user provisioning over SCIM 2.0 (RFC 7643, RFC 7644).
+ */
+export interface PbxScim {
+  /**
+   * A SCIM 2.0 service provider.
+   */
+  kind: "scim";
+  /**
+   * The service's SCIM base URL, the one that /Users is under, e.g. https://scim.example.com/scim/v2. HTTPS only (plain http only to this machine, for testing).
+   */
+  baseUrl: string;
+  /**
+   * Where the bearer token is: stored encrypted in the portal (Connection > PBX > Secret), never in this document.
+   */
+  secret: {
+    /**
+     * Stored write-only with PUT …/config/pbx-secret; never returned or logged.
+     */
+    source: "stored";
+  };
+  /**
+   * Which SCIM attribute carries the extension number.
+   */
+  numberAttribute?:
+    | 'phoneNumbers[type eq "work"].value'
+    | 'phoneNumbers[type eq "other"].value'
+    | "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber";
+  /**
+   * Whether the service takes DELETE /Users/{id}. Off for services that only deactivate (active: false): deprovisioning must then disable.
+   */
+  deleteUsers?: boolean;
+  /**
+   * Whether the service has /Groups: AD groups (organisation.extensionGroups) are then mirrored as SCIM groups with their members.
+   */
+  groups?: boolean;
+  /**
+   * How a changed user is written: PATCH with the changed attributes (RFC 7644 3.5.2), or PUT of the whole user for services without PATCH.
+   */
+  updateMethod?: "patch" | "put";
+  /**
+   * Users asked for per page (count) when the users are listed; the service may answer fewer.
+   */
+  pageSize?: number;
+  /**
+   * SCIM calls in flight at once while a sync applies its plan. Keep it low for services with tight rate limits (RingCentral: about 1,000 writes a minute).
+   */
+  concurrency?: number;
   /**
    * On a first sync, take over hand-made extensions that match an AD user: by e-mail address, by number, or not at all (they stay untouched and a collision is a conflict).
    */

@@ -1,25 +1,44 @@
-// Connection > PBX: which phone system sync writes to (the built-in directory, or a Yeastar
-// P-Series through its Open API), with its own Test and a write-only secret. It edits the
-// `pbx` part of the same configuration document the editor shows.
+// Connection > PBX: which phone system sync writes to (the built-in directory, a Yeastar
+// P-Series through its Open API, or a SCIM 2.0 service), with its own Test and a write-only
+// secret. It edits the `pbx` part of the same configuration document the editor shows.
 import type { StoredConfig } from "../api-types.ts";
 import { field, fill, h } from "../dom.ts";
 import type { PageContext } from "../page-context.ts";
 import { stepItem } from "./connection-steps.ts";
 
+type VendorKind = "yeastar" | "scim";
+
 interface PbxSettings {
-  kind: "builtin" | "yeastar";
+  kind: "builtin" | VendorKind;
   baseUrl?: string;
   clientId?: string;
   secret?: { source: "stored" };
   [setting: string]: unknown;
 }
 
+/** What each vendor target asks for, in its console's words. */
+const vendors: Record<VendorKind, { label: string; placeholder: string; address: string; clientId?: string; secret: string }> = {
+  yeastar: {
+    label: "Yeastar P-Series (Open API)",
+    placeholder: "https://acme.ras.yeastar.com",
+    address: "Cloud Edition: https://<name>.ras.yeastar.com; Software Edition: https://<host>:8088.",
+    clientId: "Integrations > API on the PBX: the application's Client ID.",
+    secret: "Client Secret",
+  },
+  scim: {
+    label: "SCIM 2.0 service (RingCentral, Zoom Phone, Dialpad, 8x8…)",
+    placeholder: "https://scim.example.com/scim/v2",
+    address: "The service's SCIM base URL: the one /Users is under.",
+    secret: "Bearer token",
+  },
+};
+
 export function pbxPanel(ctx: PageContext): HTMLElement {
   const kind = h(
     "select",
     { id: "pbx-kind" },
     h("option", { value: "builtin" }, "Built-in PBX directory"),
-    h("option", { value: "yeastar" }, "Yeastar P-Series (Open API)"),
+    ...Object.entries(vendors).map(([value, v]) => h("option", { value }, v.label)),
   );
   const baseUrl = h("input", { type: "url", spellcheck: false, placeholder: "https://acme.ras.yeastar.com" });
   const clientId = h("input", { type: "text", spellcheck: false, autocomplete: "off" });
@@ -29,16 +48,14 @@ export function pbxPanel(ctx: PageContext): HTMLElement {
   const save = h("button", { type: "button" }, "Save PBX");
   const status = h("div", { class: "status", role: "status", "aria-live": "polite" });
   const steps = h("ol", { class: "steps", "aria-label": "PBX test steps" });
-  const vendorFields = h(
-    "div",
-    {},
-    field("PBX address", baseUrl, "Cloud Edition: https://<name>.ras.yeastar.com; Software Edition: https://<host>:8088."),
-    field("Client ID", clientId, "Integrations > API on the PBX: the application's Client ID."),
-    field("Client Secret", secret),
-    secretNote,
-  );
+  const addressField = field("PBX address", baseUrl, vendors.yeastar.address);
+  const clientIdField = field("Client ID", clientId, vendors.yeastar.clientId);
+  const secretField = field("Client Secret", secret);
+  const vendorFields = h("div", {}, addressField, clientIdField, secretField, secretNote);
 
+  // The target's other settings as saved (concurrency, adopt…), kept while the kind stays.
   let extra: Record<string, unknown> = {};
+  let savedKind = "builtin";
   // Edits not saved yet survive a save elsewhere on the page (Save connection).
   let dirty = false;
   for (const control of [kind, baseUrl, clientId, secret])
@@ -51,6 +68,7 @@ export function pbxPanel(ctx: PageContext): HTMLElement {
     const pbx = (stored.config?.pbx ?? { kind: "builtin" }) as PbxSettings;
     const { kind: k, baseUrl: u, clientId: c, secret: _s, ...rest } = pbx;
     extra = rest;
+    savedKind = k;
     kind.value = k;
     baseUrl.value = u ?? "";
     clientId.value = c ?? "";
@@ -58,7 +76,14 @@ export function pbxPanel(ctx: PageContext): HTMLElement {
     shown();
   };
   const shown = () => {
-    vendorFields.hidden = kind.value === "builtin";
+    const vendor = vendors[kind.value as VendorKind];
+    vendorFields.hidden = vendor === undefined;
+    if (vendor === undefined) return;
+    baseUrl.placeholder = vendor.placeholder;
+    setHint(addressField, vendor.address);
+    clientIdField.hidden = vendor.clientId === undefined;
+    setHint(clientIdField, vendor.clientId ?? "");
+    setLabel(secretField, vendor.secret);
   };
   kind.addEventListener("change", shown);
 
@@ -66,10 +91,17 @@ export function pbxPanel(ctx: PageContext): HTMLElement {
   const draft = (): Record<string, unknown> => {
     const saved = (ctx.saved.current?.config ?? {}) as Record<string, unknown>;
     const { pbx: _old, ...rest } = saved;
-    if (kind.value === "builtin") return rest;
+    const vendor = vendors[kind.value as VendorKind];
+    if (vendor === undefined) return rest;
     return {
       ...rest,
-      pbx: { ...extra, kind: "yeastar", baseUrl: baseUrl.value.trim(), clientId: clientId.value.trim(), secret: { source: "stored" } },
+      pbx: {
+        ...(kind.value === savedKind ? extra : {}),
+        kind: kind.value,
+        baseUrl: baseUrl.value.trim(),
+        ...(vendor.clientId === undefined ? {} : { clientId: clientId.value.trim() }),
+        secret: { source: "stored" },
+      },
     };
   };
 
@@ -116,4 +148,14 @@ export function pbxPanel(ctx: PageContext): HTMLElement {
     status,
     steps,
   );
+}
+
+function setHint(wrapper: HTMLElement, text: string): void {
+  const hint = wrapper.querySelector("small");
+  if (hint) hint.textContent = text;
+}
+
+function setLabel(wrapper: HTMLElement, text: string): void {
+  const label = wrapper.querySelector("label");
+  if (label) label.textContent = text;
 }

@@ -11,6 +11,7 @@ const actionLabel: Record<PlanAction, string> = {
   create: "Create",
   adopt: "Adopt",
   update: "Update",
+  recreate: "Recreate",
   enable: "Enable",
   disable: "Disable",
   delete: "Delete",

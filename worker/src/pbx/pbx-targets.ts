@@ -4,16 +4,22 @@
 import { capabilityProblems } from "../../../engine/pbx/capability-problems.ts";
 import { fullCapabilities, type PbxCapabilities } from "../../../engine/pbx/pbx-capabilities.ts";
 import type { ArchiveTarget, CreateExtension, Extension, ExtensionUpdate, PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
-import type { PbxYeastar, SyncConfig } from "../../../schema/generated/config.ts";
+import type { Pbx3Cx, PbxScim, PbxYeastar, SyncConfig } from "../../../schema/generated/config.ts";
 import type { ConnectionStep } from "../../../schema/src/agent-protocol.ts";
 import type { Problem } from "../../../schema/src/problem.ts";
 import { secretBox } from "../secret-box.ts";
 import type { Sql } from "../sql.ts";
 import type { BuiltinPbx } from "./builtin/builtin-pbx.ts";
+import { scimSteps } from "./scim/scim-check.ts";
+import { ScimClient } from "./scim/scim-client.ts";
+import { ScimPbx, scimCapabilities } from "./scim/scim-pbx.ts";
+import { sealedTokenStore } from "./sealed-token-store.ts";
+import { threeCxSteps } from "./threecx/threecx-check.ts";
+import { ThreeCxClient, type ThreeCxToken } from "./threecx/threecx-client.ts";
+import { ThreeCxPbx, threeCxCapabilities } from "./threecx/threecx-pbx.ts";
 import { yeastarSteps } from "./yeastar/yeastar-check.ts";
 import { YeastarClient, type YeastarTokens } from "./yeastar/yeastar-client.ts";
 import { YeastarPbx, yeastarCapabilities } from "./yeastar/yeastar-pbx.ts";
-import { sqlTokenStore } from "./yeastar/yeastar-token-store.ts";
 
 /**
  * Test Connection's PBX steps for the target `config` names: none for the built-in directory.
@@ -23,6 +29,37 @@ import { sqlTokenStore } from "./yeastar/yeastar-token-store.ts";
 export async function pbxSteps(config: SyncConfig, secret: () => Promise<string>, fetchImpl?: typeof fetch): Promise<ConnectionStep[]> {
   const settings = config.pbx;
   if (settings === undefined || settings.kind === "builtin") return [];
+  if (settings.kind === "scim")
+    return scimSteps(
+      new ScimClient({
+        baseUrl: settings.baseUrl,
+        token: secret,
+        retries: 1,
+        timeoutMs: 10_000,
+        ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
+      }),
+      settings,
+    );
+  if (settings.kind === "3cx") {
+    let token: ThreeCxToken | undefined;
+    // A check's token of its own: 3CX keeps one per client, so this one replaces the run's,
+    // which then fetches another at its next call (a 401 is retried once with a new token).
+    const client = new ThreeCxClient({
+      baseUrl: settings.baseUrl,
+      clientId: settings.clientId,
+      secret,
+      tokens: {
+        load: async () => token,
+        save: async (t) => {
+          token = t;
+        },
+      },
+      retries: 1,
+      timeoutMs: 10_000,
+      ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
+    });
+    return threeCxSteps(client, settings);
+  }
   let held: YeastarTokens | undefined;
   const client = new YeastarClient({
     baseUrl: settings.baseUrl,
@@ -50,6 +87,8 @@ export async function pbxSteps(config: SyncConfig, secret: () => Promise<string>
 export function targetCapabilities(config: SyncConfig): PbxCapabilities {
   const settings = config.pbx;
   if (settings === undefined || settings.kind === "builtin") return fullCapabilities;
+  if (settings.kind === "scim") return scimCapabilities(settings);
+  if (settings.kind === "3cx") return threeCxCapabilities(settings);
   return yeastarCapabilities(settings);
 }
 
@@ -81,7 +120,7 @@ export interface PbxTargetDeps {
  */
 export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
   readonly #deps: PbxTargetDeps;
-  #vendor: { key: string; target: YeastarPbx } | undefined;
+  #vendor: { key: string; target: YeastarPbx | ScimPbx | ThreeCxPbx } | undefined;
 
   constructor(deps: PbxTargetDeps) {
     this.#deps = deps;
@@ -90,7 +129,14 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
   current(): PbxDirectory & LoginDirectory {
     const settings = this.#deps.config()?.pbx;
     if (settings === undefined || settings.kind === "builtin") return this.#deps.builtin;
-    return this.#yeastar(settings);
+    const key = JSON.stringify(settings);
+    if (this.#vendor?.key !== key)
+      this.#vendor = {
+        key,
+        target:
+          settings.kind === "scim" ? this.#scim(settings) : settings.kind === "3cx" ? this.#threeCx(settings) : this.#yeastar(settings),
+      };
+    return this.#vendor.target;
   }
 
   /** The vendor target, or undefined for the built-in directory. */
@@ -144,9 +190,33 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
     return this.current().deleteExtension(number, archive);
   }
 
+  #scim(settings: PbxScim): ScimPbx {
+    const tenant = this.#deps.tenantName();
+    const client = new ScimClient({
+      baseUrl: settings.baseUrl,
+      token: () => this.#deps.pbxSecret(tenant),
+      concurrency: settings.concurrency ?? 4,
+      ...(this.#deps.fetch === undefined ? {} : { fetch: this.#deps.fetch }),
+    });
+    return new ScimPbx(this.#deps.sql, client, settings);
+  }
+
+  #threeCx(settings: Pbx3Cx): ThreeCxPbx {
+    const { sql, encryptionKey } = this.#deps;
+    const tenant = this.#deps.tenantName();
+    const pbx = settings.baseUrl.replace(/\/+$/, "").toLowerCase();
+    const client = new ThreeCxClient({
+      baseUrl: settings.baseUrl,
+      clientId: settings.clientId,
+      secret: () => this.#deps.pbxSecret(tenant),
+      tokens: sealedTokenStore<ThreeCxToken>(sql, () => secretBox(encryptionKey), `3cx|${pbx}|${settings.clientId}`, tenant),
+      concurrency: settings.concurrency ?? 4,
+      ...(this.#deps.fetch === undefined ? {} : { fetch: this.#deps.fetch }),
+    });
+    return new ThreeCxPbx(sql, client, settings);
+  }
+
   #yeastar(settings: PbxYeastar): YeastarPbx {
-    const key = JSON.stringify(settings);
-    if (this.#vendor?.key === key) return this.#vendor.target;
     const { sql, encryptionKey } = this.#deps;
     const tenant = this.#deps.tenantName();
     const pbx = settings.baseUrl.replace(/\/+$/, "").toLowerCase();
@@ -154,12 +224,10 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
       baseUrl: settings.baseUrl,
       clientId: settings.clientId,
       secret: () => this.#deps.pbxSecret(tenant),
-      tokens: sqlTokenStore(sql, () => secretBox(encryptionKey), `${pbx}|${settings.clientId}`, tenant),
+      tokens: sealedTokenStore<YeastarTokens>(sql, () => secretBox(encryptionKey), `yeastar|${pbx}|${settings.clientId}`, tenant),
       concurrency: settings.concurrency ?? 4,
       ...(this.#deps.fetch === undefined ? {} : { fetch: this.#deps.fetch }),
     });
-    const target = new YeastarPbx(sql, client, settings);
-    this.#vendor = { key, target };
-    return target;
+    return new YeastarPbx(sql, client, settings);
   }
 }

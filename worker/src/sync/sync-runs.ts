@@ -636,6 +636,10 @@ function describe(item: PlanItem): string {
       return `Created ${who}${item.template ? ` from template ${item.template}` : ""}`;
     case "update":
       return `Updated ${who}: ${(item.changes ?? []).map((c) => c.field).join(", ")}`;
+    case "adopt":
+      return `Took over ${who} from the PBX's hand-made extensions`;
+    case "recreate":
+      return `Deleted ${who} and created it again as ${item.state?.number}${item.archive ? `; data moved to extension ${item.archive.extension}` : ""}`;
     case "enable":
       return `Enabled ${who} again`;
     case "disable":

@@ -9,6 +9,7 @@
 // - Answers are HTTP 200 with `errcode` 0; 10004 is an expired token: renew, then retry once.
 // Yeastar documents no rate limit; a 429 (with Retry-After) or a 5xx is retried with
 // exponential backoff and jitter, and at most `concurrency` calls are in flight.
+import type { TokenStore } from "../sealed-token-store.ts";
 import { VendorHttp } from "../vendor-http.ts";
 import { kindOf, vendorMessage, YeastarError, yeastarCodes } from "./yeastar-errors.ts";
 
@@ -19,18 +20,13 @@ export interface YeastarTokens {
   refreshExpiresAt: number;
 }
 
-/** Where the tenant's tokens are kept between invocations (sealed at rest). */
-export interface TokenStore {
-  load(): Promise<YeastarTokens | undefined>;
-  save(tokens: YeastarTokens | undefined): Promise<void>;
-}
-
 export interface YeastarClientOptions {
   baseUrl: string;
   clientId: string;
   /** The Client Secret, opened only when a token is fetched. */
   secret: () => Promise<string>;
-  tokens: TokenStore;
+  /** Where the tenant's tokens are kept between invocations (sealed at rest). */
+  tokens: TokenStore<YeastarTokens>;
   concurrency?: number;
   fetch?: typeof fetch;
   now?: () => number;

@@ -2,37 +2,21 @@
 // refuses what the developer guide says Yeastar refuses), driven by the engine's own planner
 // and apply step, as a run drives it.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { applyItem, applyStructure } from "../../../../engine/apply-item.ts";
+import { applyItem } from "../../../../engine/apply-item.ts";
 import type { DirectoryUser } from "../../../../engine/directory-user.ts";
 import { mapUser } from "../../../../engine/map-user.ts";
-import { type Plan, planSync } from "../../../../engine/plan.ts";
-import { isOperation } from "../../../../engine/plan-actions.ts";
+import { planSync } from "../../../../engine/plan.ts";
 import type { PbxYeastar, SyncConfig } from "../../../../schema/generated/config.ts";
 import { sqliteStorage } from "../../../../test/support/sqlite-storage.ts";
+import { testBaseDn as BASE, runAgainst, directoryUser as user } from "../../../../test/support/target-run.ts";
 import { startYeastarSimulator, type YeastarSimulator } from "../../../../test/support/yeastar-simulator.ts";
 import type { Sql } from "../../sql.ts";
-import { type TokenStore, YeastarClient, type YeastarTokens } from "./yeastar-client.ts";
+import type { TokenStore } from "../sealed-token-store.ts";
+import { YeastarClient, type YeastarTokens } from "./yeastar-client.ts";
 import { YeastarError } from "./yeastar-errors.ts";
 import { YeastarPbx } from "./yeastar-pbx.ts";
 
-const BASE = "DC=example,DC=com";
-
-function user(sam: string, attrs: Record<string, string> = {}, ou = "OU=Sales,OU=Staff"): DirectoryUser {
-  const guid = `00000000-0000-4000-8000-${Buffer.from(sam).toString("hex").padStart(12, "0").slice(-12)}`;
-  const [first, last] = (attrs.displayName ?? `${sam} Tester`).split(" ");
-  const attributes: Record<string, string[]> = {
-    displayname: [attrs.displayName ?? `${first} ${last}`],
-    givenname: [first ?? sam],
-    sn: [last ?? "Tester"],
-    samaccountname: [sam],
-    userprincipalname: [`${sam}@example.com`],
-    mail: [`${sam}@example.com`],
-  };
-  for (const [k, v] of Object.entries(attrs)) attributes[k.toLowerCase()] = [v];
-  return { guid, dn: `CN=${sam},${ou},${BASE}`, disabled: false, attributes };
-}
-
-function memoryTokens(): TokenStore & { saved: YeastarTokens | undefined } {
+function memoryTokens(): TokenStore<YeastarTokens> & { saved: YeastarTokens | undefined } {
   const store = {
     saved: undefined as YeastarTokens | undefined,
     async load() {
@@ -74,28 +58,8 @@ describe("the Yeastar target", () => {
       settings(),
     );
   /** One run: the target's current state, the plan, and its operations applied in order. */
-  const run = async (pbx: YeastarPbx, users: DirectoryUser[], c = config()): Promise<{ plan: Plan; failures: string[] }> => {
-    const plan = planSync({
-      config: c,
-      users: users.map((u) => mapUser(c, u, true)),
-      extensions: await pbx.listExtensions(),
-      departments: await pbx.listDepartments(),
-      extensionGroups: await pbx.listExtensionGroups(),
-      capabilities: pbx.capabilities,
-      complete: true,
-    });
-    await applyStructure(plan, pbx);
-    const failures: string[] = [];
-    for (const item of plan.items) {
-      if (!isOperation(item)) continue;
-      try {
-        await applyItem(item, pbx);
-      } catch (error) {
-        failures.push(`${item.name}: ${(error as Error).message}`);
-      }
-    }
-    return { plan, failures };
-  };
+  /** One run: the target's current state, the plan, and its operations applied in order. */
+  const run = (pbx: YeastarPbx, users: DirectoryUser[], c = config()) => runAgainst(pbx, users, c);
   const writes = () => sim.writes().length;
 
   beforeEach(async () => {
