@@ -387,6 +387,14 @@ describe("the portal page", { timeout: 90_000 }, () => {
       expect(text).not.toContain(sim.clientSecret);
       expect(await other.getByLabel("Client Secret").inputValue()).toBe("");
       await other.getByText("A secret is stored; leave empty to keep it.").waitFor();
+      // Another target asks in its own words: a SCIM service has a bearer token and no client id.
+      await other.getByRole("combobox", { name: "PBX", exact: true }).selectOption("scim");
+      await other.getByLabel("Bearer token").waitFor();
+      expect(await other.getByLabel("Client ID").isVisible()).toBe(false);
+      expect(await other.getByLabel("PBX address").getAttribute("placeholder")).toBe("https://scim.example.com/scim/v2");
+      await other.getByRole("combobox", { name: "PBX", exact: true }).selectOption("3cx");
+      await other.getByLabel("API key").waitFor();
+      expect(await other.getByLabel("Client ID").isVisible()).toBe(true);
     } finally {
       await other.close();
       await sim.close();

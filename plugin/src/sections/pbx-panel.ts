@@ -1,12 +1,12 @@
 // Connection > PBX: which phone system sync writes to (the built-in directory, a Yeastar
-// P-Series through its Open API, or a SCIM 2.0 service), with its own Test and a write-only
+// P-Series through its Open API, a 3CX V20 through its Configuration API, or a SCIM 2.0 service), with its own Test and a write-only
 // secret. It edits the `pbx` part of the same configuration document the editor shows.
 import type { StoredConfig } from "../api-types.ts";
 import { field, fill, h } from "../dom.ts";
 import type { PageContext } from "../page-context.ts";
 import { stepItem } from "./connection-steps.ts";
 
-type VendorKind = "yeastar" | "scim";
+type VendorKind = "yeastar" | "3cx" | "scim";
 
 interface PbxSettings {
   kind: "builtin" | VendorKind;
@@ -24,6 +24,13 @@ const vendors: Record<VendorKind, { label: string; placeholder: string; address:
     address: "Cloud Edition: https://<name>.ras.yeastar.com; Software Edition: https://<host>:8088.",
     clientId: "Integrations > API on the PBX: the application's Client ID.",
     secret: "Client Secret",
+  },
+  "3cx": {
+    label: "3CX V20 (Configuration API)",
+    placeholder: "https://acme.3cx.eu",
+    address: "The 3CX's FQDN, as its web client is reached.",
+    clientId: "Admin > Integrations > API in 3CX: the client's Client ID.",
+    secret: "API key",
   },
   scim: {
     label: "SCIM 2.0 service (RingCentral, Zoom Phone, Dialpad, 8x8…)",
