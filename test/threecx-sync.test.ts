@@ -2,17 +2,15 @@
 // administrator would, the bundled worker in workerd, a real agent, and the 3CX simulator
 // (which refuses what 3CX's Configuration API refuses) as the PBX.
 import type { Client } from "ldapts";
-import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addUser, adminClient, targetFor } from "../agent/src/ldap/test-support.ts";
 import { type SambaDc, startSambaDc } from "./support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "./support/stack.ts";
+import { addVoiceOus, person, replaceAttribute, runsOf, syncThroughOutage, voiceOus } from "./support/target-e2e.ts";
 import { startThreeCxSimulator, type ThreeCxSimulator } from "./support/threecx-simulator.ts";
 
 const BASE = "DC=example,DC=com";
-const VOICE = `OU=Voice,${BASE}`;
-const EAST = `OU=East,${VOICE}`;
-const WEST = `OU=West,${VOICE}`;
+const { voice: VOICE, east: EAST, west: WEST } = voiceOus(BASE);
 
 describe("sync into 3CX V20", () => {
   let dc: SambaDc;
@@ -32,33 +30,16 @@ describe("sync into 3CX V20", () => {
     schedule: { mode: "manual" },
     pbx: { kind: "3cx", baseUrl: sim.url, clientId: sim.clientId, secret: { source: "stored" }, adopt: "email", numberChange },
   });
-  const sync = async () => {
-    const started = await stack.api("POST", "/sync");
-    expect(started.status, started.text).toBe(202);
-    return stack.finished(started.body.id, 60_000);
-  };
-  const previewItems = async () => {
-    const res = await stack.api("POST", "/preview?limit=100");
-    expect(res.status, res.text).toBe(200);
-    return Object.fromEntries((res.body.items as Json[]).map((i) => [i.name, i]));
-  };
+  const sync = () => runsOf(stack).sync();
+  const previewItems = () => runsOf(stack).previewItems();
   const user = (number: string) => sim.users().find((u) => u.Number === number);
   const department = (number: string) => user(number)?.Groups.map((g) => g.GroupName);
-  const modify = (target: string, type: string, values: string[]) =>
-    admin.modify(target, new Change({ operation: "replace", modification: new Attribute({ type, values }) }));
+  const modify = (target: string, type: string, values: string[]) => replaceAttribute(admin, target, type, values);
 
   beforeAll(async () => {
     dc = await startSambaDc({ ip: "127.0.0.64" });
     admin = await adminClient(dc);
-    for (const ou of [VOICE, EAST, WEST])
-      await admin.add(ou, [new Attribute({ type: "objectClass", values: ["top", "organizationalUnit"] })]);
-    const person = (first: string, last: string, more: Record<string, string[]> = {}) => ({
-      givenName: [first],
-      sn: [last],
-      displayName: [`${first} ${last}`],
-      mail: [`${first.toLowerCase()}@example.com`],
-      ...more,
-    });
+    await addVoiceOus(admin, BASE);
     dn.ren = await addUser(admin, dc, EAST, "c-ren", person("Rena", "Oldname", { ipPhone: ["301"] }));
     dn.mov = await addUser(admin, dc, EAST, "c-mov", person("Moe", "Mover", { ipPhone: ["302"] }));
     dn.num = await addUser(admin, dc, EAST, "c-num", person("Nia", "Number", { ipPhone: ["303"] }));
@@ -156,30 +137,7 @@ describe("sync into 3CX V20", () => {
     for (let i = 0; i < 6; i++) await addUser(admin, dc, WEST, `c-new${i}`, { displayName: [`New User${i}`], ipPhone: [String(370 + i)] });
     sim.expireAccessTokens();
     sim.rateLimit(2, 1);
-    sim.latencyMs = 150;
-    const before = sim.writes().length;
-    const started = await stack.api("POST", "/sync");
-    expect(started.status).toBe(202);
-    for (let i = 0; sim.writes().length < before + 2; i++) {
-      if (i > 3000) throw new Error("the run made no extension");
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    sim.down(true);
-    const down = await stack.finished(started.body.id, 60_000);
-    sim.down(false);
-    sim.latencyMs = 0;
-    expect(down.status, JSON.stringify(down)).toBe("partial");
-    const events = (await stack.api("GET", `/runs/${down.id}/events`)).body as Json[];
-    expect(
-      events
-        .filter((e) => e.type === "error")
-        .map((e) => e.event)
-        .join("\n"),
-    ).toMatch(/3CX did not answer POST \/Users/);
-    // 3CX is left alone for ten seconds after it stopped answering.
-    await new Promise((r) => setTimeout(r, 10_500));
-    const run = await sync();
-    expect(run, JSON.stringify(run)).toMatchObject({ status: "succeeded" });
+    await syncThroughOutage(stack, sim, /3CX did not answer POST \/Users/);
     for (let i = 0; i < 6; i++) expect(sim.users().filter((u) => u.Number === String(370 + i))).toHaveLength(1);
   });
 });

@@ -2,17 +2,15 @@
 // that the test edits as an administrator would, the bundled worker in workerd, a real agent,
 // and the Yeastar simulator as the PBX, which already holds hand-made extensions.
 import type { Client } from "ldapts";
-import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addUser, adminClient, targetFor } from "../agent/src/ldap/test-support.ts";
 import { type SambaDc, startSambaDc } from "./support/samba-dc.ts";
-import { type Json, type Stack, startStack } from "./support/stack.ts";
+import { type Stack, startStack } from "./support/stack.ts";
+import { addVoiceOus, person, replaceAttribute, runsOf, voiceOus } from "./support/target-e2e.ts";
 import { type SimulatedExtension, startYeastarSimulator, type YeastarSimulator } from "./support/yeastar-simulator.ts";
 
 const BASE = "DC=example,DC=com";
-const VOICE = `OU=Voice,${BASE}`;
-const EAST = `OU=East,${VOICE}`;
-const WEST = `OU=West,${VOICE}`;
+const { voice: VOICE, east: EAST, west: WEST } = voiceOus(BASE);
 const secret = "Yeastar-Changes-Secret-77";
 
 describe("sync into Yeastar following AD changes", () => {
@@ -33,16 +31,8 @@ describe("sync into Yeastar following AD changes", () => {
     schedule: { mode: "manual" },
     pbx: { kind: "yeastar", baseUrl: sim.url, clientId: sim.clientId, secret: { source: "stored" }, adopt: "email" },
   });
-  const sync = async () => {
-    const started = await stack.api("POST", "/sync");
-    expect(started.status, started.text).toBe(202);
-    return stack.finished(started.body.id, 60_000);
-  };
-  const previewItems = async () => {
-    const res = await stack.api("POST", "/preview?limit=100");
-    expect(res.status, res.text).toBe(200);
-    return Object.fromEntries((res.body.items as Json[]).map((i) => [i.name, i]));
-  };
+  const sync = () => runsOf(stack).sync();
+  const previewItems = () => runsOf(stack).previewItems();
   const ext = (number: string): SimulatedExtension | undefined => sim.extensions().find((e) => e.number === number);
   const organizationPath = (id: number | undefined): string => {
     const orgs = new Map(sim.organizations().map((o) => [o.id, o]));
@@ -52,20 +42,12 @@ describe("sync into Yeastar following AD changes", () => {
     };
     return walk(id).join(" > ");
   };
-  const modify = (target: string, type: string, values: string[]) =>
-    admin.modify(target, new Change({ operation: "replace", modification: new Attribute({ type, values }) }));
+  const modify = (target: string, type: string, values: string[]) => replaceAttribute(admin, target, type, values);
 
   beforeAll(async () => {
     dc = await startSambaDc({ ip: "127.0.0.62" });
     admin = await adminClient(dc);
-    for (const ou of [VOICE, EAST, WEST])
-      await admin.add(ou, [new Attribute({ type: "objectClass", values: ["top", "organizationalUnit"] })]);
-    const person = (first: string, last: string, more: Record<string, string[]> = {}) => ({
-      givenName: [first],
-      sn: [last],
-      displayName: [`${first} ${last}`],
-      ...more,
-    });
+    await addVoiceOus(admin, BASE);
     dn.ren = await addUser(admin, dc, EAST, "y-ren", person("Rena", "Oldname", { ipPhone: ["4001"] }));
     dn.mov = await addUser(admin, dc, EAST, "y-mov", person("Moe", "Mover", { ipPhone: ["4002"] }));
     dn.num = await addUser(admin, dc, EAST, "y-num", person("Nia", "Number", { ipPhone: ["4003"] }));

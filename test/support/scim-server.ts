@@ -193,6 +193,22 @@ function applyFilter(filter: SCIMMY.Types.Filter | undefined, resources: Record<
   });
 }
 
+/**
+ * A list as egress hands it to scimmy. scimmy coerces every resource egress returns and then
+ * pages them, which for a directory of 10,000 users costs seconds a page. Unsorted, only the
+ * page asked for is given, in an array as long as the whole list (scimmy skips the holes and
+ * takes the length as totalResults, its documented way of paging in the handler); a sorted list
+ * (or a start inside the first page, which scimmy would slice again) gets everything.
+ */
+function listed<T>(resource: SCIMMY.Types.Resource, all: T[], out: (item: T) => Record<string, unknown>): Record<string, unknown>[] {
+  const matched = resource.filter === undefined ? all.map(out) : applyFilter(resource.filter, all.map(out));
+  const { sortBy, startIndex = 1, count = 20 } = (resource.constraints ?? {}) as { sortBy?: string; startIndex?: number; count?: number };
+  if (sortBy !== undefined || (startIndex > 1 && startIndex <= count)) return matched;
+  const window = new Array<Record<string, unknown>>(matched.length);
+  for (let i = startIndex - 1; i < Math.min(matched.length, startIndex - 1 + count); i++) window[i] = matched[i] as Record<string, unknown>;
+  return window;
+}
+
 function stateOf(ctx: unknown): State {
   if (!isRecord(ctx) || !(ctx.users instanceof Map)) throw scimError(500, "SCIM test server: missing context");
   return ctx as unknown as State;
@@ -213,10 +229,7 @@ function declareOnce(): void {
         if (user === undefined) throw scimError(404, `Resource ${resource.id} not found`);
         return userOut(state, user);
       }
-      return applyFilter(
-        resource.filter,
-        [...state.users.values()].map((u) => userOut(state, u)),
-      );
+      return listed(resource, [...state.users.values()], (u) => userOut(state, u));
     },
     degress: (resource: SCIMMY.Types.Resource, ctx: unknown) => {
       const state = stateOf(ctx);
@@ -263,10 +276,7 @@ function declareOnce(): void {
         if (group === undefined) throw scimError(404, `Resource ${resource.id} not found`);
         return groupOut(state, group);
       }
-      return applyFilter(
-        resource.filter,
-        [...state.groups.values()].map((g) => groupOut(state, g)),
-      );
+      return listed(resource, [...state.groups.values()], (g) => groupOut(state, g));
     },
     degress: (resource: SCIMMY.Types.Resource, ctx: unknown) => {
       const state = stateOf(ctx);

@@ -5,6 +5,11 @@
 /** conflict: the administrator can resolve it (a duplicate); unavailable: try again later. */
 export type VendorFailureKind = "conflict" | "not_found" | "auth" | "denied" | "unavailable" | "failure";
 
+/** What an HTTP status says when the body says nothing more precise. */
+export function kindForStatus(status: number): VendorFailureKind {
+  return status === 409 ? "conflict" : status === 404 ? "not_found" : status === 401 ? "auth" : status === 403 ? "denied" : "failure";
+}
+
 export class VendorError extends Error {
   readonly kind: VendorFailureKind;
   /** The call it answered, e.g. "extension/create" or "POST /Users". */

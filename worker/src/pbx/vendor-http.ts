@@ -20,6 +20,15 @@ export interface VendorHttpOptions {
   error?: (kind: VendorFailureKind, endpoint: string, message: string, status?: number) => VendorError;
 }
 
+/** The options a target's client passes on as they are. */
+export type VendorCallOptions = Pick<VendorHttpOptions, "concurrency" | "fetch" | "now" | "sleep" | "timeoutMs" | "retries">;
+
+/** The call options `options` sets, for a client that takes them among its own. */
+export function callOptions(options: VendorCallOptions): VendorCallOptions {
+  const keys = ["concurrency", "fetch", "now", "sleep", "timeoutMs", "retries"] as const;
+  return Object.fromEntries(keys.filter((k) => options[k] !== undefined).map((k) => [k, options[k]])) as VendorCallOptions;
+}
+
 /** How long a vendor that ran a call out of retries is left alone. */
 const downForMs = 10_000;
 

@@ -3,19 +3,12 @@
 // users are there. Each failure names its fix.
 import type { PbxScim } from "../../../../schema/generated/config.ts";
 import type { ConnectionStep } from "../../../../schema/src/agent-protocol.ts";
+import { timed } from "../timed-step.ts";
 import type { ScimClient } from "./scim-client.ts";
 import { ScimError } from "./scim-errors.ts";
 
 export async function scimSteps(client: ScimClient, settings: PbxScim): Promise<ConnectionStep[]> {
   const steps: ConnectionStep[] = [];
-  const timed = async <T>(run: () => Promise<T>) => {
-    const started = Date.now();
-    try {
-      return { value: await run(), ms: Date.now() - started };
-    } catch (error) {
-      return { error: error as Error, ms: Date.now() - started };
-    }
-  };
 
   // RFC 7644 4: every service provider has /ServiceProviderConfig.
   const config = await timed(() => client.request("GET", "/ServiceProviderConfig"));

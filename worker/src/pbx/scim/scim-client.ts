@@ -2,18 +2,13 @@
 // (never in a URL, a log or a message), `application/scim+json` bodies, list paging with
 // startIndex and count, ETags sent back as If-Match when the service gives them, and the
 // retries, concurrency and down-pause every vendor target shares (vendor-http.ts).
-import { VendorHttp } from "../vendor-http.ts";
+import { callOptions, type VendorCallOptions, VendorHttp } from "../vendor-http.ts";
 import { ScimError, scimError } from "./scim-errors.ts";
 
-export interface ScimClientOptions {
+export interface ScimClientOptions extends VendorCallOptions {
   baseUrl: string;
   /** The bearer token, opened only when a call is made. */
   token: () => Promise<string>;
-  concurrency?: number;
-  fetch?: typeof fetch;
-  sleep?: (ms: number) => Promise<void>;
-  timeoutMs?: number;
-  retries?: number;
 }
 
 export type ScimResource = Record<string, unknown> & { id: string };
@@ -42,11 +37,7 @@ export class ScimClient {
     this.#token = options.token;
     this.#http = new VendorHttp({
       vendor: "The SCIM service",
-      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      ...callOptions(options),
       error: (kind, endpoint, message, status) => new ScimError(kind, endpoint, message, status),
     });
   }

@@ -1,7 +1,7 @@
 // What a SCIM service's answer means to a sync (RFC 7644 3.12): the one place an HTTP status and
 // a `scimType` become a kind of failure. A uniqueness refusal (409, or 400 "uniqueness") is a
 // conflict the administrator can resolve; the service's own `detail` is kept in the message.
-import { VendorError, type VendorFailureKind } from "../vendor-error.ts";
+import { kindForStatus, VendorError, type VendorFailureKind } from "../vendor-error.ts";
 
 export class ScimError extends VendorError {
   /** The error body's scimType (RFC 7644 Table 9), when the service gave one. */
@@ -18,15 +18,6 @@ export function scimError(endpoint: string, status: number, body: unknown): Scim
   const error = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
   const scimType = typeof error.scimType === "string" ? error.scimType : undefined;
   const detail = typeof error.detail === "string" && error.detail !== "" ? error.detail : `HTTP ${status}`;
-  const kind: VendorFailureKind =
-    status === 409 || scimType === "uniqueness"
-      ? "conflict"
-      : status === 404
-        ? "not_found"
-        : status === 401
-          ? "auth"
-          : status === 403
-            ? "denied"
-            : "failure";
+  const kind: VendorFailureKind = scimType === "uniqueness" ? "conflict" : kindForStatus(status);
   return new ScimError(kind, endpoint, `SCIM service: ${detail}${scimType ? ` (${scimType})` : ""} [HTTP ${status}]`, status, scimType);
 }

@@ -105,6 +105,38 @@ describe("the SCIM target", () => {
     expect(again.plan.items.map((i) => i.action)).toEqual(["unchanged"]);
   });
 
+  it("writes a change as a PUT of the whole user where the service has no PATCH, keeping what the service added", async () => {
+    const pbx = target({ updateMethod: "put" });
+    const c = config({}, { updateMethod: "put" });
+    await runAgainst(pbx, [user("ann", { ipPhone: "2001", mobile: "+44 7700 900123" })], c);
+    const id = byName("ann@example.com")?.id as string;
+    // A fax number added in the service's console: not sync's, so it stays.
+    await fetch(`${scim.url}/Users/${id}`, {
+      method: "PATCH",
+      headers: { Authorization: `Bearer ${scim.token}`, "Content-Type": "application/scim+json" },
+      body: JSON.stringify({
+        schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        Operations: [{ op: "add", path: "phoneNumbers", value: [{ value: "+44 20 7946 0999", type: "fax" }] }],
+      }),
+    });
+    const before = writes();
+    const changed = await runAgainst(target({ updateMethod: "put" }), [user("ann", { ipPhone: "2001", mobile: "+44 7700 900999" })], c);
+    expect(changed.failures).toEqual([]);
+    expect(
+      scim
+        .writes()
+        .slice(before)
+        .map((w) => [w.method, w.id]),
+    ).toEqual([["PUT", id]]);
+    expect(byName("ann@example.com")?.phoneNumbers).toEqual(
+      expect.arrayContaining([
+        { value: "2001", type: "work" },
+        { value: "+44 7700 900999", type: "mobile" },
+        { value: "+44 20 7946 0999", type: "fax" },
+      ]),
+    );
+  });
+
   it("deactivates a disabled user and activates it again when it is back; deletes a leaver", async () => {
     const pbx = target();
     await runAgainst(pbx, [user("ann", { ipPhone: "2001" }), user("bob", { ipPhone: "2002" })], config());

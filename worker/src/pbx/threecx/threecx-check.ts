@@ -3,19 +3,12 @@
 // its fix in the words of 3CX's console.
 import type { Pbx3Cx } from "../../../../schema/generated/config.ts";
 import type { ConnectionStep } from "../../../../schema/src/agent-protocol.ts";
+import { timed } from "../timed-step.ts";
 import type { ThreeCxClient } from "./threecx-client.ts";
 import { ThreeCxError } from "./threecx-errors.ts";
 
 export async function threeCxSteps(client: ThreeCxClient, settings: Pbx3Cx): Promise<ConnectionStep[]> {
   const steps: ConnectionStep[] = [];
-  const timed = async <T>(run: () => Promise<T>) => {
-    const started = Date.now();
-    try {
-      return { value: await run(), ms: Date.now() - started };
-    } catch (error) {
-      return { error: error as Error, ms: Date.now() - started };
-    }
-  };
   const auth = await timed(() => client.authenticate());
   if ("error" in auth) {
     const e = auth.error;

@@ -10,7 +10,7 @@
 // - OData under /xapi/v1 with Authorization: Bearer; lists answer {value, @odata.count} and
 //   page with $top and $skip.
 import type { TokenStore } from "../sealed-token-store.ts";
-import { VendorHttp } from "../vendor-http.ts";
+import { callOptions, type VendorCallOptions, VendorHttp } from "../vendor-http.ts";
 import { ThreeCxError, threeCxError } from "./threecx-errors.ts";
 
 export interface ThreeCxToken {
@@ -18,18 +18,12 @@ export interface ThreeCxToken {
   expiresAt: number;
 }
 
-export interface ThreeCxClientOptions {
+export interface ThreeCxClientOptions extends VendorCallOptions {
   baseUrl: string;
   clientId: string;
   /** The API key, opened only when a token is fetched. */
   secret: () => Promise<string>;
   tokens: TokenStore<ThreeCxToken>;
-  concurrency?: number;
-  fetch?: typeof fetch;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  timeoutMs?: number;
-  retries?: number;
 }
 
 export type ODataEntity = Record<string, unknown> & { Id: number };
@@ -49,12 +43,7 @@ export class ThreeCxClient {
     this.#o = { now: Date.now, ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
     this.#http = new VendorHttp({
       vendor: "3CX",
-      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-      ...(options.now === undefined ? {} : { now: options.now }),
-      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      ...callOptions(options),
       error: (kind, endpoint, message, status) => new ThreeCxError(kind, endpoint, message, status),
     });
   }

@@ -3,7 +3,7 @@
 // 3CX's Pbx.Warnings) become a kind of failure. A value already in use (WARNINGS.XAPI.
 // ALREADY_IN_USE on Number or EmailAddress) is a conflict the administrator can resolve; 3CX's
 // own message and the property it names are kept.
-import { VendorError, type VendorFailureKind } from "../vendor-error.ts";
+import { kindForStatus, VendorError, type VendorFailureKind } from "../vendor-error.ts";
 
 export class ThreeCxError extends VendorError {
   /** The warnings 3CX named, e.g. ["WARNINGS.XAPI.ALREADY_IN_USE"], and the properties they concern. */
@@ -32,15 +32,7 @@ export function threeCxError(endpoint: string, status: number, body: unknown): T
   const details = Array.isArray(error?.details) ? (error.details as Array<{ message?: unknown; target?: unknown }>) : [];
   const warnings = details.map((d) => String(d.message ?? "")).filter(Boolean);
   const targets = details.map((d) => String(d.target ?? "")).filter(Boolean);
-  const kind: VendorFailureKind = warnings.some((w) => w.endsWith("ALREADY_IN_USE"))
-    ? "conflict"
-    : status === 404
-      ? "not_found"
-      : status === 401
-        ? "auth"
-        : status === 403
-          ? "denied"
-          : "failure";
+  const kind: VendorFailureKind = warnings.some((w) => w.endsWith("ALREADY_IN_USE")) ? "conflict" : kindForStatus(status);
   // The details name each property with its warning; without them the message says it all.
   const named = details.map((d) => `${String(d.target ?? "")}: ${String(d.message ?? "")}`);
   const text =

@@ -4,19 +4,12 @@
 
 import type { PbxYeastar } from "../../../../schema/generated/config.ts";
 import type { ConnectionStep } from "../../../../schema/src/agent-protocol.ts";
+import { timed } from "../timed-step.ts";
 import type { YeastarClient } from "./yeastar-client.ts";
 import { YeastarError } from "./yeastar-errors.ts";
 
 export async function yeastarSteps(client: YeastarClient, settings: PbxYeastar): Promise<ConnectionStep[]> {
   const steps: ConnectionStep[] = [];
-  const timed = async <T>(run: () => Promise<T>) => {
-    const started = Date.now();
-    try {
-      return { value: await run(), ms: Date.now() - started };
-    } catch (error) {
-      return { error: error as Error, ms: Date.now() - started };
-    }
-  };
 
   const auth = await timed(() => client.authenticate());
   if ("error" in auth) {

@@ -10,7 +10,7 @@
 // Yeastar documents no rate limit; a 429 (with Retry-After) or a 5xx is retried with
 // exponential backoff and jitter, and at most `concurrency` calls are in flight.
 import type { TokenStore } from "../sealed-token-store.ts";
-import { VendorHttp } from "../vendor-http.ts";
+import { callOptions, type VendorCallOptions, VendorHttp } from "../vendor-http.ts";
 import { kindOf, vendorMessage, YeastarError, yeastarCodes } from "./yeastar-errors.ts";
 
 export interface YeastarTokens {
@@ -20,20 +20,13 @@ export interface YeastarTokens {
   refreshExpiresAt: number;
 }
 
-export interface YeastarClientOptions {
+export interface YeastarClientOptions extends VendorCallOptions {
   baseUrl: string;
   clientId: string;
   /** The Client Secret, opened only when a token is fetched. */
   secret: () => Promise<string>;
   /** Where the tenant's tokens are kept between invocations (sealed at rest). */
   tokens: TokenStore<YeastarTokens>;
-  concurrency?: number;
-  fetch?: typeof fetch;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  timeoutMs?: number;
-  /** Retries of a 429, 5xx or timeout before the call fails. */
-  retries?: number;
 }
 
 export type YeastarAnswer = Record<string, unknown> & { errcode: number; errmsg?: string };
@@ -54,12 +47,7 @@ export class YeastarClient {
     this.#o = { now: Date.now, ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
     this.#http = new VendorHttp({
       vendor: "Yeastar",
-      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-      ...(options.now === undefined ? {} : { now: options.now }),
-      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      ...callOptions(options),
       error: (kind, endpoint, message, status) => new YeastarError(kind, endpoint, message, undefined, status),
     });
   }
