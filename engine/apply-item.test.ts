@@ -17,6 +17,7 @@ function recordingPbx() {
     capabilities: fullCapabilities,
     concurrency: 1,
     listExtensions: async () => [],
+    syncedGuids: async () => [],
     listDepartments: async () => [],
     listExtensionGroups: async () => [],
     createDepartment: record("createDepartment"),

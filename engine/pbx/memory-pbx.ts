@@ -18,6 +18,10 @@ export class MemoryPbx implements PbxDirectory {
     for (const d of departments) this.departments.add(d);
   }
 
+  async syncedGuids(): Promise<string[]> {
+    return (await this.listExtensions()).flatMap((e) => (e.origin === "ad" && e.guid !== null ? [e.guid] : []));
+  }
+
   async listExtensions(): Promise<Extension[]> {
     return [...this.extensions.values()].map((e) => structuredClone(e));
   }

@@ -106,6 +106,11 @@ export interface PbxDirectory {
   /** How many independent operations the target takes at once (1: one after another). */
   readonly concurrency: number;
   listExtensions(): Promise<Extension[]>;
+  /**
+   * The objectGUIDs of the AD users sync holds extensions for, from what the target keeps
+   * itself, without a listing: a run looks them up in AD before it lists the PBX.
+   */
+  syncedGuids(): Promise<string[]>;
   listDepartments(): Promise<string[]>;
   listExtensionGroups(): Promise<string[]>;
   createDepartment(path: string): Promise<void>;

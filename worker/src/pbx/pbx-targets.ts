@@ -159,6 +159,9 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
   listExtensions(): Promise<Extension[]> {
     return this.current().listExtensions();
   }
+  syncedGuids(): Promise<string[]> {
+    return this.current().syncedGuids();
+  }
   listDepartments(): Promise<string[]> {
     return this.current().listDepartments();
   }

@@ -86,6 +86,13 @@ export class VendorLinks {
     );
   }
 
+  /** The users with an extension on the target, as far as the links know. */
+  syncedGuids(): string[] {
+    return this.#rows("SELECT * FROM pbx_links WHERE target = ? AND pending IN (?, ?)", linkState.linked, linkState.createdIdUnknown).map(
+      (l) => l.guid,
+    );
+  }
+
   /** Links whose create left the id, or the outcome, to be learned. */
   unsettled(): VendorLink[] {
     return this.#rows("SELECT * FROM pbx_links WHERE target = ? AND pending != ?", linkState.linked);

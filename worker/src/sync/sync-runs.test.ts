@@ -193,6 +193,26 @@ describe("SyncRuns", () => {
     expect(runs.events(id).filter((e) => e.operation === "create" || e.operation === "delete")).toHaveLength(18);
   });
 
+  it("lists the PBX once a run: the synced users it looks up in AD come from what the target keeps", async () => {
+    const db = new DatabaseSync(":memory:");
+    const builtin = new BuiltinPbx(sqliteStorage(db));
+    let listings = 0;
+    const pbx = new Proxy(builtin, {
+      get(t, prop, receiver) {
+        if (prop === "listExtensions") listings++;
+        const value = Reflect.get(t, prop, receiver);
+        return typeof value === "function" ? value.bind(t) : value;
+      },
+    }) as PbxDirectory;
+    const runs = new SyncRuns(sqliteStorage(db), sources(pbx, 5));
+    await runToEnd(runs);
+    expect(builtin.count()).toBe(5);
+    listings = 0;
+    const again = await runToEnd(runs);
+    expect(runs.get(again)?.summary).toMatchObject({ unchanged: 5 });
+    expect(listings).toBe(1);
+  });
+
   it("drops runs older than the retention with their items and events, never the one in progress", async () => {
     const db = new DatabaseSync(":memory:");
     let clock = Date.UTC(2027, 0, 1);

@@ -305,7 +305,7 @@ export class SyncRuns {
     let stopped = false;
     const { config, target } = await this.#sources.target();
     const pbx = this.#sources.pbx;
-    const synced = (await pbx.listExtensions()).flatMap((e) => (e.origin === "ad" && e.guid !== null ? [e.guid] : []));
+    const synced = await pbx.syncedGuids();
     const read = await readDirectory(config, target, synced, this.#sources.search(target), {
       user: (guid, data, photo) => {
         if (stopped) return;

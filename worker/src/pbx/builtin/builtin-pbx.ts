@@ -91,6 +91,10 @@ export class BuiltinPbx implements PbxDirectory {
       .map(toView);
   }
 
+  async syncedGuids(): Promise<string[]> {
+    return (await this.listExtensions()).flatMap((e) => (e.origin === "ad" && e.guid !== null ? [e.guid] : []));
+  }
+
   async listExtensions(): Promise<Extension[]> {
     return this.views().map(({ settings: _s, voicemails: _v, recordings: _r, createdAt: _c, updatedAt: _u, ...e }) => e);
   }

@@ -84,6 +84,11 @@ export class ScimPbx implements PbxDirectory {
     return this.#links.findByLogin(name).map((link) => ({ ...blankExtension(link.number), ...linkedExtension(link) }));
   }
 
+  /** From the links: a listing of the PBX is what the plan needs, not this lookup. */
+  async syncedGuids(): Promise<string[]> {
+    return this.#links.syncedGuids();
+  }
+
   async listExtensions(): Promise<Extension[]> {
     const [users, groups] = await Promise.all([
       this.#client.listAll("/Users", this.#settings.pageSize ?? 100),

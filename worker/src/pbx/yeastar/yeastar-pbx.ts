@@ -95,6 +95,11 @@ export class YeastarPbx implements PbxDirectory {
     return this.#links.findByLogin(name).map((link) => ({ ...blankExtension(link.number), ...linkedExtension(link) }));
   }
 
+  /** From the links: a listing of the PBX is what the plan needs, not this lookup. */
+  async syncedGuids(): Promise<string[]> {
+    return this.#links.syncedGuids();
+  }
+
   async listExtensions(): Promise<Extension[]> {
     const [basic, paths] = await Promise.all([this.#client.listAll("extension/list"), this.#organizationPaths()]);
     // The list holds only a summary; names, title and organization come from extension/query.
