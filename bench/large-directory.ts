@@ -10,6 +10,13 @@ export const benchDepartments = ["Sales", "Support", "Engineering", "Finance", "
 
 export const benchOu = `OU=Bench,${BASE}`;
 
+/**
+ * Users (the first ones) that get a password: the domain-login part logs in as 200 of the first
+ * 1,600. Deriving a password's keys costs Samba some 20 ms a user, so the others have none and
+ * are marked as not needing one (userAccountControl 0x20), which sync reads like any account.
+ */
+export const benchUsersWithPassword = 2000;
+
 /** Writes the LDIF for `users` users and returns its path. */
 export function largeDirectoryLdif(users: number): string {
   const out: string[] = ["version: 1", ""];
@@ -47,7 +54,8 @@ export function largeDirectoryLdif(users: number): string {
       department,
       title: "Bench Tester",
       description: "A user generated for benchmarks; the text is here to give the entry a realistic size.",
-      userAccountControl: i % 50 === 49 ? "514" : "512",
+      // 0x2: disabled; 0x20: no password required (see benchUsersWithPassword).
+      userAccountControl: String((i % 50 === 49 ? 514 : 512) | (i < benchUsersWithPassword ? 0 : 0x20)),
     });
   }
   for (const d of benchDepartments) add(`CN=${d} Team,${benchOu}`, { objectClass: ["top", "group"], member: members.get(d) ?? [] });

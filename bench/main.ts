@@ -5,7 +5,7 @@ import { buildAgent } from "../agent/build.ts";
 import { startSambaDc } from "../test/support/samba-dc.ts";
 import { benchAgentSearch } from "./agent-search.ts";
 import { benchDomainLogin } from "./domain-login.ts";
-import { largeDirectoryLdif } from "./large-directory.ts";
+import { benchUsersWithPassword, largeDirectoryLdif } from "./large-directory.ts";
 import { benchPbxSync } from "./pbx-sync.ts";
 import { benchSyncPath } from "./sync-path.ts";
 
@@ -17,7 +17,12 @@ const runs = (part: string) => only.length === 0 || only.includes(part);
 
 await buildAgent();
 log(`bench: a Samba DC with ${USERS} generated users on 127.0.0.81 (provisioned once, then cached)`);
-const dc = await startSambaDc({ ip: "127.0.0.81", seedLdif: largeDirectoryLdif(USERS), log: (l) => log(`  samba: ${l}`) });
+const dc = await startSambaDc({
+  ip: "127.0.0.81",
+  seedLdif: largeDirectoryLdif(USERS),
+  seedOffline: { passwords: benchUsersWithPassword },
+  log: (l) => log(`  samba: ${l}`),
+});
 const results: Record<string, unknown> = { users: USERS, node: process.version, at: new Date().toISOString() };
 try {
   if (runs("agent-search")) results.agentSearch = await benchAgentSearch(dc.info, USERS, log);

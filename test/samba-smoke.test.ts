@@ -214,3 +214,38 @@ describe("a second DC from the same cache", () => {
     }
   }, 90_000);
 });
+
+describe("a DC seeded before it starts", () => {
+  // 127.0.0.11 is the shared DC; this one is private to this file, seeded with Samba's own
+  // library instead of over LDAPS (what the benchmarks use for large directories).
+  it("holds the same users, groups and nested memberships as one seeded over LDAPS, and takes their passwords", async () => {
+    const offline = await startSambaDc({ ip: "127.0.0.23", seedOffline: { passwords: 1000 } });
+    try {
+      const read = async (info: { ldapsUrl: string; caPem: string }) => {
+        const c = new Client({ url: info.ldapsUrl, tlsOptions: { ca: [info.caPem] }, timeout: 10_000 });
+        await c.bind(dc.serviceDn, dc.servicePassword);
+        const users = await c.search(dc.baseDn, { scope: "sub", filter: "(&(objectClass=user)(!(objectClass=computer)))", attributes: ["sAMAccountName", "memberOf", "userAccountControl"], paged: true });
+        const nested = await c.search(dc.baseDn, {
+          scope: "sub",
+          filter: `(memberOf:1.2.840.113556.1.4.1941:=CN=Phone Users,OU=Groups,${dc.baseDn})`,
+          attributes: ["sAMAccountName"],
+        });
+        await c.unbind();
+        const view = users.searchEntries
+          .map((e) => [String(e.sAMAccountName), [e.memberOf ?? []].flat().map(String).sort(), String(e.userAccountControl)])
+          .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+        return { view, nested: nested.searchEntries.map((e) => String(e.sAMAccountName)).sort() };
+      };
+      const [ours, theirs] = [await read(offline), await read(dc)];
+      expect(ours.view).toEqual(theirs.view);
+      expect(ours.nested).toEqual(theirs.nested);
+      expect(ours.nested.length).toBeGreaterThan(0);
+      const bind = new Client({ url: offline.ldapsUrl, tlsOptions: { ca: [offline.caPem] }, timeout: 10_000 });
+      await bind.bind("jsmith@example.com", dc.userPassword);
+      await bind.unbind();
+    } finally {
+      await offline.destroy();
+    }
+  });
+});
+

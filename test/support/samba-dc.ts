@@ -83,6 +83,14 @@ export interface StartSambaDcOptions {
   allowPlainLdapBinds?: boolean;
   /** Progress lines of the fixture (not samba's output, which goes to logPath). */
   log?: (line: string) => void;
+  /**
+   * Adds the seed with Samba's own library before samba starts, in one transaction, instead of
+   * over LDAPS: for a large directory about ten times faster. Key derivation for a password
+   * takes some 20 ms a user, so only the first `passwords` users without one in the LDIF (in
+   * its order) get the user password; the rest get none, and their userAccountControl must
+   * say a password is not required (0x20). The service account always gets its own.
+   */
+  seedOffline?: { passwords: number };
 }
 
 // Bump when the provisioning recipe changes in a way the cache key does not see.
@@ -140,6 +148,7 @@ export async function startSambaDc(options: StartSambaDcOptions): Promise<SambaD
         SERVICE_PASSWORD,
         USER_PASSWORD,
         SERVICE_DN,
+        seedOffline: options.seedOffline ?? null,
         ldifText,
       }),
     )
@@ -151,7 +160,7 @@ export async function startSambaDc(options: StartSambaDcOptions): Promise<SambaD
     await fs.rm(cached, { recursive: true, force: true });
     const started = Date.now();
     log(`provisioning a new domain from ${path.basename(seedPath)} (first run, ~5 s)…`);
-    await provisionIntoCache(cached, ip, entries, tools, log);
+    await provisionIntoCache(cached, ip, entries, tools, log, options.seedOffline);
     log(`provisioned and cached in ${seconds(started)} s: ${cached}`);
   }
 
@@ -296,6 +305,7 @@ async function provisionIntoCache(
   entries: LdifEntry[],
   tools: Tools,
   log: (line: string) => void,
+  offline: StartSambaDcOptions["seedOffline"],
 ): Promise<void> {
   await fs.mkdir(CACHE_ROOT, { recursive: true });
   // Built beside the target and renamed into place, so a concurrent run never sees half a
@@ -331,12 +341,18 @@ async function provisionIntoCache(
     await makeCa(path.join(work, "ca"), tools);
     await writeInstanceConfig(work, ip, false, tools);
 
-    log("seeding the directory over LDAPS…");
     const info = makeInfo(ip, work);
+    if (offline !== undefined) {
+      const started = Date.now();
+      log(`adding ${entries.length} entries to the database before samba starts…`);
+      await seedOffline(info, entries, offline.passwords, tools);
+      log(`added in ${seconds(started)} s`);
+    } else log("seeding the directory over LDAPS…");
     const server = new SambaProcess(info, tools);
     await server.start();
     try {
-      await seed(info, entries);
+      if (offline === undefined) await seed(info, entries);
+      await checkServiceAccount(info);
     } finally {
       await server.stop();
     }
@@ -384,6 +400,45 @@ async function seed(info: SambaDcInfo, entries: LdifEntry[]): Promise<void> {
   } finally {
     await client.unbind().catch(() => {});
   }
+}
+
+/** The entries as LDIF with every DN and value in base64 (RFC 2849), the default passwords added. */
+async function seedOffline(info: SambaDcInfo, entries: LdifEntry[], passwords: number, tools: Tools): Promise<void> {
+  const b64 = (v: string | Buffer) => (typeof v === "string" ? Buffer.from(v, "utf8") : v).toString("base64");
+  const lines: string[] = [];
+  let given = 0;
+  for (const entry of entries) {
+    lines.push(`dn:: ${b64(entry.dn)}`);
+    for (const [type, values] of Object.entries(entry.attributes)) for (const v of values) lines.push(`${type}:: ${b64(v)}`);
+    const hasPassword = Object.keys(entry.attributes).some((k) => /^(unicodePwd|userPassword)$/i.test(k));
+    if (isUserEntry(entry) && !hasPassword) {
+      const service = sameDn(entry.dn, info.serviceDn);
+      if (service || given < passwords) {
+        lines.push(`unicodePwd:: ${encodeUnicodePwd(service ? info.servicePassword : info.userPassword).toString("base64")}`);
+        if (!service) given++;
+      }
+    }
+    lines.push("");
+  }
+  const ldif = path.join(info.dir, "seed.ldif");
+  await fs.writeFile(ldif, lines.join("\n"), { mode: 0o600 });
+  try {
+    const script = fileURLToPath(new URL("./samba-offline-seed.py", import.meta.url));
+    await run(await sambaPython(tools), [script, path.join(info.dir, "etc", "smb.conf"), path.join(info.dir, "private", "sam.ldb"), ldif]);
+  } finally {
+    await fs.rm(ldif, { force: true });
+  }
+}
+
+/** The Python samba-tool runs on (its #! line): the one with Samba's bindings. */
+async function sambaPython(tools: Tools): Promise<string> {
+  const first = (await fs.readFile(tools.sambaTool, "utf8")).split("\n", 1)[0] ?? "";
+  const interpreter = /^#!\s*(\S+)/.exec(first)?.[1];
+  if (interpreter === undefined) throw new Error(`cannot tell which Python ${tools.sambaTool} runs on`);
+  return interpreter;
+}
+
+async function checkServiceAccount(info: SambaDcInfo): Promise<void> {
   try {
     await ldapsBind(info, info.serviceUpn, info.servicePassword);
   } catch (error) {
