@@ -224,7 +224,12 @@ describe("a DC seeded before it starts", () => {
       const read = async (info: { ldapsUrl: string; caPem: string }) => {
         const c = new Client({ url: info.ldapsUrl, tlsOptions: { ca: [info.caPem] }, timeout: 10_000 });
         await c.bind(dc.serviceDn, dc.servicePassword);
-        const users = await c.search(dc.baseDn, { scope: "sub", filter: "(&(objectClass=user)(!(objectClass=computer)))", attributes: ["sAMAccountName", "memberOf", "userAccountControl"], paged: true });
+        const users = await c.search(dc.baseDn, {
+          scope: "sub",
+          filter: "(&(objectClass=user)(!(objectClass=computer)))",
+          attributes: ["sAMAccountName", "memberOf", "userAccountControl"],
+          paged: true,
+        });
         const nested = await c.search(dc.baseDn, {
           scope: "sub",
           filter: `(memberOf:1.2.840.113556.1.4.1941:=CN=Phone Users,OU=Groups,${dc.baseDn})`,
@@ -248,4 +253,3 @@ describe("a DC seeded before it starts", () => {
     }
   });
 });
-

@@ -7,7 +7,7 @@
 // duplicates nor loses an extension: the link is written before the call (`createSent`), and
 // after it either holds the vendor's id (`linked`) or, for a vendor whose answer carries no
 // id, says the create happened (`createdIdUnknown`) until a listing or a lookup learns the id.
-import type { CreateExtension, Extension, ExtensionUpdate } from "../../../engine/pbx/pbx-port.ts";
+import { blankExtension, type CreateExtension, type Extension, type ExtensionUpdate } from "../../../engine/pbx/pbx-port.ts";
 import type { Sql } from "../sql.ts";
 
 export const vendorLinksSchema = `
@@ -126,6 +126,11 @@ export class VendorLinks {
       sam,
       sam,
     );
+  }
+
+  /** The synced extensions of users with these login names, for domain login, as the links know them. */
+  extensionsByLogin(name: { upn?: string; sam?: string }): Extension[] {
+    return this.findByLogin(name).map((link) => ({ ...blankExtension(link.number), ...linkedExtension(link) }));
   }
 
   /** Before the create call: a restart from here on finds the link and checks the vendor first. */

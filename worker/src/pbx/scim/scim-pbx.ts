@@ -81,7 +81,7 @@ export class ScimPbx implements PbxDirectory {
   }
 
   findByLogin(name: { upn?: string; sam?: string }): Extension[] {
-    return this.#links.findByLogin(name).map((link) => ({ ...blankExtension(link.number), ...linkedExtension(link) }));
+    return this.#links.extensionsByLogin(name);
   }
 
   /** From the links: a listing of the PBX is what the plan needs, not this lookup. */

@@ -92,7 +92,7 @@ export class YeastarPbx implements PbxDirectory {
 
   /** Synced extensions by login name, for domain login; from the links, without asking the PBX. */
   findByLogin(name: { upn?: string; sam?: string }): Extension[] {
-    return this.#links.findByLogin(name).map((link) => ({ ...blankExtension(link.number), ...linkedExtension(link) }));
+    return this.#links.extensionsByLogin(name);
   }
 
   /** From the links: a listing of the PBX is what the plan needs, not this lookup. */
