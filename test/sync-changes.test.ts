@@ -3,6 +3,9 @@
 import type { Client } from "ldapts";
 import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openConnection } from "../agent/src/ldap/connection.ts";
+import { readDirectoryPosition } from "../agent/src/ldap/directory-position.ts";
+import { searchPages } from "../agent/src/ldap/search.ts";
 import { addUser, adminClient, targetFor } from "../agent/src/ldap/test-support.ts";
 import { freePort } from "./support/agent-process.ts";
 import { type SambaDc, startSambaDc } from "./support/samba-dc.ts";
@@ -151,6 +154,30 @@ describe("sync following AD changes", () => {
     expect(after.find((e) => e.displayName === waiting)).toMatchObject({ number: gone?.number });
     const events = (await stack.api("GET", `/runs/${run.id}/events`)).body as Json[];
     expect(events.some((e) => e.operation === "delete" && /0999/.test(e.event))).toBe(true);
+  });
+
+  it("moves the DC's position on at a change, and (uSNChanged>=N) after the old position finds the changed user alone", async () => {
+    const connection = await openConnection(targetFor(dc));
+    try {
+      // Outside the scope the other tests sync.
+      const user = await addUser(admin, dc, `OU=Service Accounts,${BASE}`, "t-position");
+      const before = await readDirectoryPosition(connection);
+      await modify(user, "title", ["Position Tester"]);
+      const after = await readDirectoryPosition(connection);
+      expect(after.invocationId).toBe(before.invocationId);
+      expect(BigInt(after.highestCommittedUsn)).toBeGreaterThan(BigInt(before.highestCommittedUsn));
+      const changed: string[] = [];
+      for await (const page of searchPages(connection, {
+        base: BASE,
+        scope: "sub",
+        filter: `(&(objectCategory=person)(objectClass=user)(uSNChanged>=${BigInt(before.highestCommittedUsn) + 1n}))`,
+        attributes: ["sAMAccountName"],
+      }))
+        for (const e of page) changed.push(String(e.attributes.sAMAccountName?.[0]));
+      expect(changed).toEqual(["t-position"]);
+    } finally {
+      await connection.close();
+    }
   });
 
   it("fails a run whose DC goes away halfway through the read, and deletes nothing", async () => {

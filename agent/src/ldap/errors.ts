@@ -108,6 +108,7 @@ export type SearchErrorCode =
   | "timeout"
   | "referral"
   | "unwilling_to_perform"
+  | "no_position"
   | "search_failed";
 
 export class SearchError extends DirectoryError {

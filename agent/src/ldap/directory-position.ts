@@ -1,0 +1,51 @@
+// Where a domain controller's copy of the directory stands, the ground an incremental read
+// stands on. Update sequence numbers are a DC's own (MS-ADTS 3.1.1.1.9): every change this DC
+// applies, its own or replicated, gets the next USN, and an object's uSNChanged is the USN of
+// its last change here. So after a read at highestCommittedUSN N, (uSNChanged>=N+1) on the
+// same DC finds exactly what changed since; on another DC the numbers mean nothing. A DC
+// restored from a backup takes a new invocationId (its database's identity) and reuses USNs it
+// had already given out, so a stored position is valid only with the invocationId it was
+// read with.
+import { filter } from "../../../schema/src/ldap-filter.ts";
+import type { DirectoryConnection } from "./connection.ts";
+import { SearchError } from "./errors.ts";
+import { searchPages } from "./search.ts";
+
+export interface DirectoryPosition {
+  /** The DN of the DC's NTDS Settings object (rootDSE dsServiceName): which DC answered. */
+  dsServiceName: string;
+  /** The DC database's identity: its 16 bytes in hex, to compare (not to show); a new one after a restore. */
+  invocationId: string;
+  /** rootDSE highestCommittedUSN, in decimal: a 64-bit number, kept as text. */
+  highestCommittedUsn: string;
+}
+
+export async function readDirectoryPosition(connection: DirectoryConnection): Promise<DirectoryPosition> {
+  const root = await first(connection, { base: "", filter: "(objectClass=*)", attributes: ["highestCommittedUSN", "dsServiceName"] });
+  const usn = root?.attributes.highestCommittedUSN?.[0];
+  const dsServiceName = root?.attributes.dsServiceName?.[0];
+  if (usn === undefined || !/^[0-9]+$/.test(usn) || dsServiceName === undefined)
+    throw new SearchError("no_position", "the domain controller's rootDSE has no highestCommittedUSN or dsServiceName", {
+      fix: "Point the connection at an Active Directory domain controller (not a global catalog port or another LDAP server).",
+    });
+  const settings = await first(connection, {
+    base: dsServiceName,
+    filter: filter`(objectClass=${"nTDSDSA"})`,
+    attributes: ["invocationId"],
+    binaryAttributes: ["invocationId"],
+  });
+  const id = settings?.attributes.invocationId?.[0];
+  if (id === undefined)
+    throw new SearchError("no_position", `the domain controller's NTDS Settings (${dsServiceName}) show no invocationId`, {
+      fix: "Check that the service account may read the Configuration partition (every authenticated user may, unless it was changed).",
+    });
+  return { dsServiceName, invocationId: Buffer.from(id, "base64").toString("hex"), highestCommittedUsn: usn };
+}
+
+async function first(
+  connection: DirectoryConnection,
+  spec: { base: string; filter: string; attributes: string[]; binaryAttributes?: string[] },
+): Promise<{ attributes: Record<string, string[]> } | undefined> {
+  for await (const page of searchPages(connection, { scope: "base", ...spec })) return page[0];
+  return undefined;
+}
