@@ -42,6 +42,29 @@ export function runsOf(stack: Stack): { sync(): Promise<Json>; previewItems(): P
   };
 }
 
+/**
+ * Test PBX before a secret is stored (the sign-in step fails and says so), then the secret
+ * stored write-only and Test Connection with every PBX step ok; answers the steps' details.
+ */
+export async function storeSecretAndTest(stack: Stack, secret: string): Promise<string[]> {
+  const before = await stack.api("POST", "/pbx/test", {});
+  expect(before.body).toMatchObject({ ok: false, steps: [{ id: "pbxAuth", status: "failed", code: "pbx_auth_failed" }] });
+  expect((await stack.api("PUT", "/config/pbx-secret", { secret })).status).toBe(200);
+  const stored = await stack.api("GET", "/config");
+  expect(stored.body).toMatchObject({ pbxSecretSet: true });
+  expect(stored.text).not.toContain(secret);
+  const tested = await stack.api("POST", "/test-connection", {});
+  expect(tested.body.ok, JSON.stringify(tested.body)).toBe(true);
+  const steps = (tested.body.steps as Json[]).filter((s) => String(s.id).startsWith("pbx"));
+  expect(steps.map((s) => [s.id, s.status])).toEqual([
+    ["pbxReachable", "ok"],
+    ["pbxAuth", "ok"],
+    ["pbxAccess", "ok"],
+  ]);
+  expect(stack.logs.join("\n")).not.toContain(secret);
+  return steps.map((s) => String(s.detail));
+}
+
 /** A vendor's stand-in, as far as an outage needs it. */
 export interface Droppable {
   latencyMs: number;

@@ -123,7 +123,7 @@
 //   parsing. down(true) resets every connection (TCP RST), as an unreachable PBX looks.
 import { randomBytes, randomInt, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { StandInFaults } from "./stand-in-faults.ts";
 
 export interface ThreeCxSimulatorOptions {
   clientId?: string;
@@ -1033,12 +1033,7 @@ export async function startThreeCxSimulator(options: ThreeCxSimulatorOptions = {
   let nextDnId = 1;
   let nextMembershipId = 1;
   let nextGroupNumber = 1;
-  let rateLimited = 0;
-  let retryAfter = 0;
-  let failing = 0;
-  let failStatus = 503;
-  let isDown = false;
-  const sockets = new Set<Socket>();
+  const faults = new StandInFaults();
 
   const now = () => Date.now();
   const copy = <T>(value: T): T => structuredClone(value);
@@ -1727,14 +1722,8 @@ export async function startThreeCxSimulator(options: ThreeCxSimulatorOptions = {
   };
 
   const answer = async (method: string, url: URL, headers: IncomingMessage["headers"], raw: Buffer | null): Promise<Answer> => {
-    if (rateLimited > 0) {
-      rateLimited--;
-      return { status: 429, headers: { "content-type": "text/plain", "retry-after": String(retryAfter) }, body: "Too Many Requests" };
-    }
-    if (failing > 0) {
-      failing--;
-      return { status: failStatus, headers: { "content-type": "text/html" }, body: `<html><body><h1>${failStatus}</h1></body></html>` };
-    }
+    const fault = faults.next();
+    if (fault) return fault;
     let path: string;
     try {
       path = decodeURIComponent(url.pathname);
@@ -1772,11 +1761,7 @@ export async function startThreeCxSimulator(options: ThreeCxSimulatorOptions = {
     const url = new URL(req.url ?? "/", sim.url);
     const method = req.method ?? "GET";
     const raw = await readBody(req);
-    if (sim.latencyMs > 0) await new Promise((r) => setTimeout(r, sim.latencyMs));
-    if (isDown) {
-      req.socket.resetAndDestroy();
-      return;
-    }
+    if (!(await faults.arrive(req))) return;
     const a = await answer(method, url, req.headers, raw);
     const query = Object.fromEntries(
       [...url.searchParams.keys()].map((k) => [k, /token|secret/i.test(k) ? REDACTED : (url.searchParams.get(k) ?? "")]),
@@ -1792,36 +1777,22 @@ export async function startThreeCxSimulator(options: ThreeCxSimulatorOptions = {
       res.end();
     });
   });
-  server.on("connection", (socket: Socket) => {
-    if (isDown) {
-      socket.resetAndDestroy();
-      return;
-    }
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const url = await faults.listen(server);
 
   const sim: ThreeCxSimulator = {
-    url: `http://127.0.0.1:${port}`,
+    url,
     clientId,
     clientSecret,
-    latencyMs: 0,
+    get latencyMs() {
+      return faults.latencyMs;
+    },
+    set latencyMs(ms: number) {
+      faults.latencyMs = ms;
+    },
     calls,
-    rateLimit(n, retryAfterSeconds) {
-      rateLimited = n;
-      retryAfter = retryAfterSeconds;
-    },
-    failNext(n, status = 503) {
-      if (!Number.isInteger(status) || status < 500 || status > 599) throw new Error(`failNext takes a 5xx status, not ${status}`);
-      failing = n;
-      failStatus = status;
-    },
-    down(value) {
-      isDown = value;
-      if (value) for (const s of sockets) s.resetAndDestroy();
-    },
+    rateLimit: (n, retryAfterSeconds) => faults.rateLimit(n, retryAfterSeconds),
+    failNext: (n, status) => faults.failNext(n, status),
+    down: (value) => faults.down(value),
     expireAccessTokens() {
       const t = now() - 1;
       for (const token of tokens.values()) if (token.expiresAt > t) token.expiresAt = t;
@@ -1866,10 +1837,7 @@ export async function startThreeCxSimulator(options: ThreeCxSimulatorOptions = {
       groups.set(g.Id, g);
       return publicGroup(g);
     },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => faults.close(server),
   };
   return sim;
 }

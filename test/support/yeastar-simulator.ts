@@ -98,7 +98,7 @@
 //   unreachable PBX (dead tunnel, firewall, instance stopped) looks like to a client.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { StandInFaults } from "./stand-in-faults.ts";
 
 export interface YeastarSimulatorOptions {
   clientId?: string;
@@ -377,12 +377,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
   let nextExtensionId = 1;
   let nextOrganizationId = 2;
   let nextGroupId = 2;
-  let rateLimited = 0;
-  let retryAfter = 0;
-  let failing = 0;
-  let failStatus = 503;
-  let isDown = false;
-  const sockets = new Set<Socket>();
+  const faults = new StandInFaults();
 
   const now = () => Date.now();
   const newToken = () => randomBytes(24).toString("base64url").slice(0, 32);
@@ -1072,24 +1067,8 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
     headers: IncomingMessage["headers"],
     raw: Buffer | null,
   ): Answer => {
-    if (rateLimited > 0) {
-      rateLimited--;
-      return {
-        status: 429,
-        headers: { "content-type": "text/plain", "retry-after": String(retryAfter) },
-        body: "Too Many Requests",
-        errcode: null,
-      };
-    }
-    if (failing > 0) {
-      failing--;
-      return {
-        status: failStatus,
-        headers: { "content-type": "text/html" },
-        body: `<html><body><h1>${failStatus}</h1></body></html>`,
-        errcode: null,
-      };
-    }
+    const fault = faults.next();
+    if (fault) return { ...fault, errcode: null };
     try {
       const ua = (headers["user-agent"] ?? "").trim();
       if (ua === "" || ua === "node" || ua === "undici") throw new Refusal(10005, {}, 403);
@@ -1146,11 +1125,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
     const method = req.method ?? "GET";
     const path = url.pathname.startsWith(BASE) ? url.pathname.slice(BASE.length) : url.pathname;
     const raw = await readBody(req);
-    if (sim.latencyMs > 0) await new Promise((r) => setTimeout(r, sim.latencyMs));
-    if (isDown) {
-      req.socket.resetAndDestroy();
-      return;
-    }
+    if (!(await faults.arrive(req))) return;
     const a = url.pathname.startsWith(BASE)
       ? answer(method, path, url.searchParams, req.headers, raw)
       : json(200, { errcode: 10001, errmsg: ERRMSG[10001] as string });
@@ -1170,36 +1145,22 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       res.end();
     });
   });
-  server.on("connection", (socket: Socket) => {
-    if (isDown) {
-      socket.resetAndDestroy();
-      return;
-    }
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const url = await faults.listen(server);
 
   const sim: YeastarSimulator = {
-    url: `http://127.0.0.1:${port}`,
+    url,
     clientId,
     clientSecret,
-    latencyMs: 0,
+    get latencyMs() {
+      return faults.latencyMs;
+    },
+    set latencyMs(ms: number) {
+      faults.latencyMs = ms;
+    },
     calls,
-    rateLimit(n, retryAfterSeconds) {
-      rateLimited = n;
-      retryAfter = retryAfterSeconds;
-    },
-    failNext(n, status = 503) {
-      if (!Number.isInteger(status) || status < 500 || status > 599) throw new Error(`failNext takes a 5xx status, not ${status}`);
-      failing = n;
-      failStatus = status;
-    },
-    down(value) {
-      isDown = value;
-      if (value) for (const s of sockets) s.resetAndDestroy();
-    },
+    rateLimit: (n, retryAfterSeconds) => faults.rateLimit(n, retryAfterSeconds),
+    failNext: (n, status) => faults.failNext(n, status),
+    down: (value) => faults.down(value),
     expireAccessTokens() {
       const t = now() - 1;
       for (const token of accessTokens.values()) if (token.expiresAt > t) token.expiresAt = t;
@@ -1234,10 +1195,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       const e = extensions.get(id);
       return e?.passwordHash != null && e.passwordHash === hash(candidate);
     },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => faults.close(server),
   };
   return sim;
 }
