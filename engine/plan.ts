@@ -78,6 +78,12 @@ export interface PlanInput {
   /** Whether the directory read was complete; without it nothing is disabled or deleted. */
   complete: boolean;
   incompleteReason?: string;
+  /**
+   * An incremental plan decides about these users only (the users read again, and the synced
+   * users who may have left); every other synced extension is left as it is, its number
+   * still taken. Absent: every extension is decided about.
+   */
+  decides?: ReadonlySet<string>;
 }
 
 const byName = (a: { dn: string; guid: string }, b: { dn: string; guid: string }) =>
@@ -107,6 +113,7 @@ export function planSync(input: PlanInput): Plan {
   const usersByGuid = new Map(users.map((u) => [u.guid, u]));
   const deprovision = new Map<string, Deprovision>();
   for (const e of extensions) {
+    if (input.decides !== undefined && (e.guid === null || !input.decides.has(e.guid))) continue;
     if (e.origin === "ad" && e.guid !== null && !activeGuids.has(e.guid))
       deprovision.set(e.guid, deprovisionOf(config, e, present, usersByGuid, input.complete));
   }

@@ -2,7 +2,7 @@
 // through an agent and staged in SQLite, never held whole in memory. Whether every search
 // was complete decides whether the plan may disable or delete anything.
 import type { SyncConfig } from "../schema/generated/config.ts";
-import type { LdapTarget, SearchCompleteness, WireEntry } from "../schema/src/agent-protocol.ts";
+import type { DirectoryPosition, LdapTarget, SearchCompleteness, WireEntry } from "../schema/src/agent-protocol.ts";
 import { filter } from "../schema/src/ldap-filter.ts";
 import { scopeBases, scopeUserFilter } from "../schema/src/scope-filter.ts";
 import { bytesFromBase64, bytesFromGuid, directoryUserFromEntry, entryDisabled, entryGuid } from "./directory-user.ts";
@@ -15,9 +15,54 @@ const GUID_BATCH = 100;
 
 /** Streams one search to `page`; what AgentLink.stream does, for a run. */
 export type SearchStream = (
-  spec: { base: string; scope: "base" | "one" | "sub"; filter: string; attributes: string[]; binaryAttributes?: string[] },
+  spec: {
+    base: string;
+    scope: "base" | "one" | "sub";
+    filter: string;
+    attributes: string[];
+    binaryAttributes?: string[];
+    position?: boolean;
+  },
   page: (entries: WireEntry[]) => Promise<void> | void,
 ) => Promise<SearchCompleteness>;
+
+/**
+ * What the searches of one read add up to: whether every one was complete, and where the DC
+ * stood. Each search asks for the position of the DC that serves it; the read's position is
+ * the first one's (taken before any page), and it is only good when every search came from
+ * that same DC with that same database.
+ */
+export class ReadAccount {
+  complete = true;
+  reason: string | undefined;
+  position: DirectoryPosition | undefined;
+  positionProblem: string | undefined;
+
+  add(c: SearchCompleteness): SearchCompleteness {
+    if (!c.complete && this.complete) {
+      this.complete = false;
+      this.reason = c.reason ?? "a search did not finish";
+    }
+    if (this.positionProblem !== undefined) return c;
+    if (c.position === undefined)
+      this.positionProblem =
+        c.positionUnavailable ?? "the agent does not say which domain controller answered (an agent older than this server)";
+    else if (this.position === undefined) this.position = c.position;
+    else if (c.position.dsServiceName !== this.position.dsServiceName)
+      this.positionProblem = `the read was answered by two domain controllers (${this.position.server} and ${c.position.server})`;
+    else if (c.position.invocationId !== this.position.invocationId)
+      this.positionProblem = `the domain controller ${c.position.server} was restored during the read (its invocationId changed)`;
+    return c;
+  }
+
+  result(counts: { inScope: number; present: number; skipped: number }): StagedRead {
+    const read: StagedRead = { complete: this.complete, ...counts };
+    if (this.reason !== undefined && !this.complete) read.reason = this.reason;
+    if (this.positionProblem !== undefined) read.positionProblem = this.positionProblem;
+    else if (this.position !== undefined) read.position = this.position;
+    return read;
+  }
+}
 
 export interface StagedRead {
   complete: boolean;
@@ -25,6 +70,10 @@ export interface StagedRead {
   inScope: number;
   present: number;
   skipped: number;
+  /** Where the DC stood before the read, when every search came from it. */
+  position?: DirectoryPosition;
+  /** Why the read has no position: the next run then reads everything again. */
+  positionProblem?: string;
 }
 
 export interface ReadStage {
@@ -88,96 +137,172 @@ export async function readDirectory(
   search: SearchStream,
   stage: ReadStage,
 ): Promise<StagedRead> {
-  const baseDn = target.connection.baseDn;
-  const result: StagedRead = { complete: true, inScope: 0, present: 0, skipped: 0 };
+  const account = new ReadAccount();
+  const counts = { inScope: 0, present: 0, skipped: 0 };
+  const nestedMembers = await nestedGroupMembers(config, target, search, account);
   const staged = new Set<string>();
-  const account = (c: SearchCompleteness) => {
-    if (!c.complete && result.complete) {
-      result.complete = false;
-      result.reason = c.reason ?? "a search did not finish";
-    }
-  };
+  await readScope(
+    config,
+    target,
+    search,
+    account,
+    counts,
+    nestedMembers,
+    (guid, data, photo) => {
+      stage.user(guid, data, photo);
+      staged.add(guid);
+    },
+    stage,
+  );
+  // Synced users the scope did not return: deleted in AD, or still there but out of scope.
+  // Only they need looking up, by objectGUID, which is far cheaper than reading everyone
+  // under the base DN again; on a run where nobody left there is nothing to look up.
+  await lookUpOutside(
+    [...known].filter((guid) => !staged.has(guid)),
+    target,
+    search,
+    account,
+    counts,
+    stage,
+  );
+  return account.result(counts);
+}
 
-  // Nested members of the groups mirrored as extension groups; memberOf shows direct ones only.
+/** Nested members of the groups mirrored as extension groups; memberOf shows direct ones only. */
+export async function nestedGroupMembers(
+  config: SyncConfig,
+  target: LdapTarget,
+  search: SearchStream,
+  account: ReadAccount,
+): Promise<Map<string, Set<string>>> {
   const nestedMembers = new Map<string, Set<string>>();
   const mirrored = config.organisation?.extensionGroups;
-  if (mirrored?.from === "memberOf") {
-    for (const group of mirrored.groups ?? []) {
-      if (group.nested !== true) continue;
-      const members = new Set<string>();
-      account(
-        await search(
-          {
-            base: baseDn,
-            scope: "sub",
-            // USERS is a filter already; only the DN is a value to escape.
-            filter: `(&${USERS}${filter`(memberOf:1.2.840.113556.1.4.1941:=${group.dn})`})`,
-            attributes: ["objectGUID"],
-          },
-          (entries) => {
-            for (const e of entries) {
-              const guid = entryGuid(e);
-              if (guid) members.add(guid);
-            }
-          },
-        ),
-      );
-      nestedMembers.set(dnKey(group.dn), members);
-    }
+  if (mirrored?.from !== "memberOf") return nestedMembers;
+  for (const group of mirrored.groups ?? []) {
+    if (group.nested !== true) continue;
+    const members = new Set<string>();
+    account.add(
+      await search(
+        {
+          base: target.connection.baseDn,
+          scope: "sub",
+          // USERS is a filter already; only the DN is a value to escape.
+          filter: `(&${USERS}${filter`(memberOf:1.2.840.113556.1.4.1941:=${group.dn})`})`,
+          attributes: ["objectGUID"],
+          position: true,
+        },
+        (entries) => {
+          for (const e of entries) {
+            const guid = entryGuid(e);
+            if (guid) members.add(guid);
+          }
+        },
+      ),
+    );
+    nestedMembers.set(dnKey(group.dn), members);
   }
+  return nestedMembers;
+}
 
+export type StageUser = (guid: string, data: string, photo: Uint8Array | undefined) => void;
+
+/**
+ * The users the scope selects, mapped, to `take`: all of them, or with `extra` those the
+ * extra filter also selects (changed since a USN, or a batch of objectGUIDs).
+ */
+export async function readScope(
+  config: SyncConfig,
+  target: LdapTarget,
+  search: SearchStream,
+  account: ReadAccount,
+  counts: { inScope: number; present: number; skipped: number },
+  nestedMembers: Map<string, Set<string>>,
+  take: StageUser,
+  stage: Pick<ReadStage, "progress" | "warn">,
+  extra?: string,
+): Promise<void> {
   const avatar = fieldAttribute(config, "avatar");
   const avatarSynced = config.fields?.avatar?.sync !== false;
   const attributes = neededAttributes(config);
-  for (const base of scopeBases(config.scope, baseDn)) {
-    account(
+  const scopeFilter = scopeUserFilter(config.scope, "include");
+  for (const base of scopeBases(config.scope, target.connection.baseDn)) {
+    account.add(
       await search(
-        { ...base, filter: scopeUserFilter(config.scope, "include"), attributes, binaryAttributes: avatarSynced ? [avatar] : [] },
+        {
+          ...base,
+          filter: extra === undefined ? scopeFilter : `(&${scopeFilter}${extra})`,
+          attributes,
+          binaryAttributes: avatarSynced ? [avatar] : [],
+          position: true,
+        },
         async (entries) => {
           for (const entry of entries) {
             const user = await directoryUserFromEntry(entry, avatar);
             if (!user) {
-              result.skipped++;
+              counts.skipped++;
               stage.warn(`${entry.dn} has no objectGUID and was skipped`);
               continue;
             }
             const mapped = mapUser(config, user, true, { nestedMembers });
             const photoValue = avatarSynced ? entry.attributes[avatar]?.[0] : undefined;
-            stage.user(user.guid, JSON.stringify(mapped), photoValue === undefined ? undefined : bytesFromBase64(photoValue));
-            staged.add(user.guid);
-            result.inScope++;
+            take(user.guid, JSON.stringify(mapped), photoValue === undefined ? undefined : bytesFromBase64(photoValue));
+            counts.inScope++;
           }
-          stage.progress({ inScope: result.inScope, present: result.present });
+          stage.progress({ inScope: counts.inScope, present: counts.present });
         },
       ),
     );
   }
+}
 
-  // Synced users the scope did not return: deleted in AD, or still there but out of scope.
-  // Only they need looking up, by objectGUID, which is far cheaper than reading everyone
-  // under the base DN again; on a run where nobody left there is nothing to look up.
-  const missing = [...known].filter((guid) => !staged.has(guid));
-  for (let i = 0; i < missing.length; i += GUID_BATCH) {
-    const guids = missing.slice(i, i + GUID_BATCH).map((g) => filter`(objectGUID=${bytesFromGuid(g)})`);
-    account(
+/** The users of `guids` the scope selects, read whole, GUID_BATCH a search. */
+export async function readScopeUsers(
+  config: SyncConfig,
+  target: LdapTarget,
+  guids: string[],
+  search: SearchStream,
+  account: ReadAccount,
+  counts: { inScope: number; present: number; skipped: number },
+  nestedMembers: Map<string, Set<string>>,
+  take: StageUser,
+  stage: Pick<ReadStage, "progress" | "warn">,
+): Promise<void> {
+  for (let i = 0; i < guids.length; i += GUID_BATCH) {
+    const batch = guids.slice(i, i + GUID_BATCH).map((g) => filter`(objectGUID=${bytesFromGuid(g)})`);
+    await readScope(config, target, search, account, counts, nestedMembers, take, stage, `(|${batch.join("")})`);
+  }
+}
+
+/** Of `guids` (synced users the scope did not return), those AD still has, to `stage.present`. */
+export async function lookUpOutside(
+  guids: string[],
+  target: LdapTarget,
+  search: SearchStream,
+  account: ReadAccount,
+  counts: { inScope: number; present: number; skipped: number },
+  stage: Pick<ReadStage, "present" | "progress">,
+): Promise<void> {
+  for (let i = 0; i < guids.length; i += GUID_BATCH) {
+    const batch = guids.slice(i, i + GUID_BATCH).map((g) => filter`(objectGUID=${bytesFromGuid(g)})`);
+    account.add(
       await search(
         {
-          base: baseDn,
+          base: target.connection.baseDn,
           scope: "sub",
-          filter: `(&${USERS}(|${guids.join("")}))`,
+          filter: `(&${USERS}(|${batch.join("")}))`,
           attributes: ["objectGUID", "userAccountControl", "displayName", "cn"],
+          position: true,
         },
         (entries) => {
           for (const e of entries) {
             const guid = entryGuid(e);
             if (!guid) continue;
             stage.present(guid, e.dn, e.attributes.displayName?.[0] ?? e.attributes.cn?.[0] ?? e.dn, entryDisabled(e));
-            result.present++;
+            counts.present++;
           }
-          stage.progress({ inScope: result.inScope, present: result.present });
+          stage.progress({ inScope: counts.inScope, present: counts.present });
         },
       ),
     );
   }
-  return result;
 }

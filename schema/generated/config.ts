@@ -678,6 +678,14 @@ export interface Schedule1 {
    * With mode daily: the IANA time zone the time is in, e.g. Europe/London or America/New_York.
    */
   timeZone?: string;
+  /**
+   * Runs between full reads ask the domain controller only for what changed since the last read (uSNChanged), plus a sweep of the scope's objectGUIDs to find who left. false: every run reads the whole scope.
+   */
+  incremental?: boolean;
+  /**
+   * Hours between full reads of the whole scope (1 to 720), so that nothing an incremental read cannot see (an extension edited on the PBX) drifts for long.
+   */
+  fullReadEveryHours?: number;
 }
 /**
  * Synced users log in to the UC client with their AD account (user@example.com and their Windows password) instead of a separate PBX password.

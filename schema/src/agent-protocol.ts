@@ -27,6 +27,28 @@ export interface SearchSpec {
   sizeLimit?: number;
   /** Entries per page; default: the connection's pageSize. */
   pageSize?: number;
+  /**
+   * Also answer where the DC that serves this search stands (DirectoryPosition), read on the
+   * same connection before the first page: what an incremental read is measured from.
+   */
+  position?: boolean;
+}
+
+/**
+ * Where a domain controller's copy of the directory stands. Update sequence numbers are a
+ * DC's own (MS-ADTS 3.1.1.1.9), so a position means something only on the DC it was read
+ * from (dsServiceName) and while that DC's database keeps its identity (invocationId, new
+ * after a restore from backup).
+ */
+export interface DirectoryPosition {
+  /** The DC that answered, host:port. */
+  server: string;
+  /** The DN of the DC's NTDS Settings object (rootDSE dsServiceName). */
+  dsServiceName: string;
+  /** The DC database's identity, its 16 bytes in hex. */
+  invocationId: string;
+  /** rootDSE highestCommittedUSN before the search, in decimal (a 64-bit number, kept as text). */
+  highestCommittedUsn: string;
 }
 
 export type AgentOperation =
@@ -238,4 +260,8 @@ export interface SearchCompleteness {
   entries: number;
   /** Why the read is incomplete: size or time limit, an error, an unread referral into the scope. */
   reason?: string;
+  /** Asked for with SearchSpec.position: where the DC stood when the search began. */
+  position?: DirectoryPosition;
+  /** Asked for with SearchSpec.position and not read: why (not an AD DC, the Configuration partition unreadable). */
+  positionUnavailable?: string;
 }

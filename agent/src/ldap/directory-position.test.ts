@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type DirectoryConnection, openConnection } from "./connection.ts";
 import { readDirectoryPosition } from "./directory-position.ts";
-import { searchPages } from "./search.ts";
+import { search, searchPages } from "./search.ts";
 import { collect, targetFor } from "./test-support.ts";
 
 const dc = inject("samba");
@@ -37,5 +37,30 @@ describe("readDirectoryPosition", () => {
     expect(since).toEqual([]);
     for (const user of all) expect(BigInt(user.attributes.uSNChanged?.[0] ?? "0")).toBeLessThanOrEqual(BigInt(highestCommittedUsn));
     expect(await count(`(&${USERS}(uSNChanged>=1))`)).toHaveLength(all.length);
+  });
+});
+
+describe("a search asked for the position", () => {
+  it("answers the position of the DC that served its pages, read before the first", async () => {
+    const target = targetFor(dc);
+    const { pages, result } = await collect(
+      search(target, { base: dc.baseDn, scope: "sub", filter: USERS, attributes: ["sAMAccountName"], position: true }),
+    );
+    expect(pages.flat().length).toBeGreaterThan(10);
+    const connection = await openConnection(target);
+    try {
+      const now = await readDirectoryPosition(connection);
+      expect(result.position).toEqual(now);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it("says nothing of it when not asked", async () => {
+    const { result } = await collect(
+      search(targetFor(dc), { base: dc.baseDn, scope: "base", filter: "(objectClass=*)", attributes: ["1.1"] }),
+    );
+    expect(result.position).toBeUndefined();
+    expect(result.positionUnavailable).toBeUndefined();
   });
 });

@@ -6,19 +6,13 @@
 // restored from a backup takes a new invocationId (its database's identity) and reuses USNs it
 // had already given out, so a stored position is valid only with the invocationId it was
 // read with.
+import type { DirectoryPosition } from "../../../schema/src/agent-protocol.ts";
 import { filter } from "../../../schema/src/ldap-filter.ts";
 import type { DirectoryConnection } from "./connection.ts";
 import { SearchError } from "./errors.ts";
 import { searchPages } from "./search.ts";
 
-export interface DirectoryPosition {
-  /** The DN of the DC's NTDS Settings object (rootDSE dsServiceName): which DC answered. */
-  dsServiceName: string;
-  /** The DC database's identity: its 16 bytes in hex, to compare (not to show); a new one after a restore. */
-  invocationId: string;
-  /** rootDSE highestCommittedUSN, in decimal: a 64-bit number, kept as text. */
-  highestCommittedUsn: string;
-}
+export type { DirectoryPosition };
 
 export async function readDirectoryPosition(connection: DirectoryConnection): Promise<DirectoryPosition> {
   const root = await first(connection, { base: "", filter: "(objectClass=*)", attributes: ["highestCommittedUSN", "dsServiceName"] });
@@ -39,7 +33,7 @@ export async function readDirectoryPosition(connection: DirectoryConnection): Pr
     throw new SearchError("no_position", `the domain controller's NTDS Settings (${dsServiceName}) show no invocationId`, {
       fix: "Check that the service account may read the Configuration partition (every authenticated user may, unless it was changed).",
     });
-  return { dsServiceName, invocationId: Buffer.from(id, "base64").toString("hex"), highestCommittedUsn: usn };
+  return { server: connection.server, dsServiceName, invocationId: Buffer.from(id, "base64").toString("hex"), highestCommittedUsn: usn };
 }
 
 async function first(

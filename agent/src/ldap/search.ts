@@ -11,7 +11,8 @@ import { type Client, PagedResultsControl, type SearchEntry, SearchRequest, type
 import type { LdapTarget, SearchCompleteness, SearchSpec, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { checkFilter } from "../../../schema/src/ldap-filter.ts";
 import { type DirectoryConnection, openConnection } from "./connection.ts";
-import { SearchError, toDirectoryError } from "./errors.ts";
+import { readDirectoryPosition } from "./directory-position.ts";
+import { DirectoryError, SearchError, toDirectoryError } from "./errors.ts";
 import { parseRangedType, pickChunk, type RangeChunk, readRemainingRanges } from "./ranged-values.ts";
 import { isHarmlessReference } from "./references.ts";
 import { wireFilter } from "./wire-filter.ts";
@@ -30,11 +31,26 @@ export const ALWAYS_BINARY: readonly string[] = [
   "tokenGroups",
 ];
 
-/** A search on a target: connects (see openConnection), pages through, and closes. */
+/**
+ * A search on a target: connects (see openConnection), pages through, and closes. Asked for
+ * the position, it reads it on the same connection first, so that it is the position of the
+ * DC that serves the pages and anything that changes during the search is after it.
+ */
 export async function* search(target: LdapTarget, spec: SearchSpec): AsyncGenerator<WireEntry[], SearchCompleteness, undefined> {
   const connection = await openConnection(target);
   try {
-    return yield* searchPages(connection, spec);
+    let position: Pick<SearchCompleteness, "position" | "positionUnavailable"> = {};
+    if (spec.position === true) {
+      try {
+        position = { position: await readDirectoryPosition(connection) };
+      } catch (error) {
+        // Not a reason to fail the read: without a position the next run reads everything again.
+        if (!(error instanceof DirectoryError)) throw error;
+        position = { positionUnavailable: error.message };
+      }
+    }
+    const result = yield* searchPages(connection, spec);
+    return { ...result, ...position };
   } finally {
     await connection.close();
   }

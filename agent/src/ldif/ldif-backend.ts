@@ -69,7 +69,11 @@ export function ldifBackend(directory: LdifDirectory, source: string): Directory
       return { ok: false, reason: "directory_unavailable" };
     },
 
-    search: (_target, spec) => directory.search(spec),
+    async *search(_target, spec) {
+      const result = yield* directory.search(spec);
+      // An export is a copy at one moment: it has no DC, and no changes to follow.
+      return spec.position === true ? { ...result, positionUnavailable: "a directory file has no update sequence numbers" } : result;
+    },
     readEntries: (_target, dns, attributes, binaryAttributes) => directory.readEntries(dns, attributes, binaryAttributes),
   };
 }

@@ -7,8 +7,17 @@ import { type AppEnv, by, pageLimit, pageOffset, searchTerm, tenantName, tenantO
 
 export const runRoutes = new Hono<AppEnv>();
 
-runRoutes.post("/preview", async (c) => c.json(unwrap(await tenantOf(c).preview(tenantName(c), by(c), pageLimit(c.req.query("limit"))))));
-runRoutes.post("/sync", async (c) => c.json(unwrap(await tenantOf(c).startSync(tenantName(c), by(c))), 202));
+function fullRead(value: string | undefined): { full?: boolean } {
+  if (value === undefined || value === "false") return {};
+  if (value === "true") return { full: true };
+  throw new ApiError(400, "invalid_query", "full is true or false.");
+}
+
+// ?full=true reads the whole scope even where an incremental read would do.
+runRoutes.post("/preview", async (c) =>
+  c.json(unwrap(await tenantOf(c).preview(tenantName(c), by(c), pageLimit(c.req.query("limit")), fullRead(c.req.query("full"))))),
+);
+runRoutes.post("/sync", async (c) => c.json(unwrap(await tenantOf(c).startSync(tenantName(c), by(c), fullRead(c.req.query("full")))), 202));
 runRoutes.get("/schedule", async (c) => c.json(unwrap(await tenantOf(c).getSchedule())));
 runRoutes.get("/runs", async (c) =>
   c.json(unwrap(await tenantOf(c).listRuns(pageLimit(c.req.query("limit")), pageOffset(c.req.query("offset"))))),

@@ -8,18 +8,22 @@ import type { DesiredUser } from "../../../engine/map-user.ts";
 import type { PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
 import { type Plan, type PlanAction, type PlanItem, planSync, summaryText } from "../../../engine/plan.ts";
 import { isOperation } from "../../../engine/plan-actions.ts";
-import { readDirectory, type SearchStream, usersForPlan } from "../../../engine/read-directory.ts";
+import { chooseRead, configKey } from "../../../engine/read-basis.ts";
+import { type SearchStream, usersForPlan } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
 import { csv } from "../csv.ts";
 import { addMissingColumns, containsPattern, type Sql } from "../sql.ts";
+import { DirectoryMirror, mirrorStages } from "./directory-mirror.ts";
+import { readForRun } from "./run-read.ts";
 
 export const syncRunsSchema = `
   CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL, requested_by TEXT,
     started_at INTEGER NOT NULL, finished_at INTEGER, complete INTEGER, incomplete_reason TEXT,
-    summary TEXT, structure TEXT, held TEXT, progress TEXT, error TEXT, decided_by TEXT, attempts TEXT);
+    summary TEXT, structure TEXT, held TEXT, progress TEXT, error TEXT, decided_by TEXT, attempts TEXT,
+    full_requested INTEGER, read TEXT);
   CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
   CREATE TABLE IF NOT EXISTS run_items (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, name TEXT NOT NULL, number TEXT,
@@ -48,6 +52,9 @@ export type RunStatus =
   | "previewed"
   | "cancelled";
 
+/** Every stage table of a run: emptied when its read starts again and when it ends. */
+const STAGES = ["stage_users", "stage_present", "stage_photos", ...mirrorStages];
+
 /** A run holds the lock in these states: one at a time per tenant. */
 const ACTIVE: RunStatus[] = ["queued", "reading", "awaiting-approval", "applying"];
 /** Operations per step: each step is one invocation, within its CPU and subrequest limits. */
@@ -70,6 +77,17 @@ export interface RunInfo {
   progress: { phase: string; read?: number; present?: number; done?: number; failed?: number; total?: number } | null;
   error: string | null;
   decidedBy: string | null;
+  /** How the directory was read: the whole scope, or what changed since a DC's position. */
+  read: RunReadInfo | null;
+}
+
+export interface RunReadInfo {
+  mode: "full" | "incremental";
+  /** Why the read was a full one. */
+  reason?: string;
+  /** For an incremental read: the USN it read from, and the DC. */
+  sinceUsn?: string;
+  server?: string;
 }
 
 export interface RunEvent {
@@ -113,6 +131,7 @@ export class SyncRuns {
   readonly #sql: Sql;
   readonly #sources: RunSources;
   readonly #now: () => number;
+  readonly #mirror: DirectoryMirror;
 
   constructor(sql: Sql, sources: RunSources) {
     this.#sql = sql;
@@ -120,7 +139,8 @@ export class SyncRuns {
     this.#now = sources.now ?? Date.now;
     sql.exec(syncRunsSchema);
     // Tenants whose runs table an earlier version made.
-    addMissingColumns(sql, "runs", { attempts: "TEXT" });
+    addMissingColumns(sql, "runs", { attempts: "TEXT", full_requested: "INTEGER", read: "TEXT" });
+    this.#mirror = new DirectoryMirror(sql);
   }
 
   active(): RunInfo | undefined {
@@ -130,8 +150,11 @@ export class SyncRuns {
     return row ? toRun(row) : undefined;
   }
 
-  /** Takes the run lock; 409 with the running run's id when another run holds it. */
-  begin(kind: RunInfo["kind"], trigger: RunInfo["trigger"], by: string | null): string {
+  /**
+   * Takes the run lock; 409 with the running run's id when another run holds it. `full` asks
+   * for a full read of the scope whatever the stored position would allow.
+   */
+  begin(kind: RunInfo["kind"], trigger: RunInfo["trigger"], by: string | null, options: { full?: boolean } = {}): string {
     const running = this.active();
     if (running) {
       throw new ApiError(409, "run_in_progress", `Run ${running.id} is ${running.status}; wait for it to finish.`, {
@@ -141,13 +164,14 @@ export class SyncRuns {
     }
     const id = crypto.randomUUID();
     this.#sql.exec(
-      "INSERT INTO runs (id, kind, trigger, status, requested_by, started_at, progress) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+      "INSERT INTO runs (id, kind, trigger, status, requested_by, started_at, progress, full_requested) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
       id,
       kind,
       trigger,
       by,
       this.#now(),
       JSON.stringify({ phase: "queued" }),
+      options.full === true ? 1 : 0,
     );
     this.event(
       id,
@@ -299,21 +323,25 @@ export class SyncRuns {
   async #readAndPlan(run: RunInfo): Promise<void> {
     const { id } = run;
     this.#sql.exec("UPDATE runs SET status = 'reading', progress = ? WHERE id = ?", JSON.stringify({ phase: "reading", read: 0 }), id);
-    for (const table of ["stage_users", "stage_present", "stage_photos", "run_items"])
-      this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+    for (const table of [...STAGES, "run_items"]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
     // Set once a page finds the run cancelled: the rest of the read is let go unstaged.
     let stopped = false;
     const { config, target } = await this.#sources.target();
     const pbx = this.#sources.pbx;
     const synced = await pbx.syncedGuids();
-    const read = await readDirectory(config, target, synced, this.#sources.search(target), {
-      user: (guid, data, photo) => {
+    const choice = chooseRead(this.#mirror.basis(), {
+      config,
+      at: run.startedAt,
+      full: Number(this.#row(id)?.full_requested ?? 0) === 1,
+    });
+    const stage = {
+      user: (guid: string, data: string, photo: Uint8Array | undefined) => {
         if (stopped) return;
         this.#sql.exec("INSERT OR REPLACE INTO stage_users (run_id, guid, data) VALUES (?, ?, ?)", id, guid, data);
         if (photo)
           this.#sql.exec("INSERT OR REPLACE INTO stage_photos (run_id, guid, photo) VALUES (?, ?, ?)", id, guid, photo.slice().buffer);
       },
-      present: (guid, dn, name, disabled) => {
+      present: (guid: string, dn: string, name: string, disabled: boolean) => {
         if (stopped) return;
         this.#sql.exec(
           "INSERT OR REPLACE INTO stage_present (run_id, guid, dn, name, disabled) VALUES (?, ?, ?, ?, ?)",
@@ -324,7 +352,7 @@ export class SyncRuns {
           disabled ? 1 : 0,
         );
       },
-      progress: (p) => {
+      progress: (p: { inScope: number; present: number }) => {
         const written = this.#sql.exec(
           "UPDATE runs SET progress = ? WHERE id = ? AND status = 'reading'",
           JSON.stringify({ phase: "reading", read: p.inScope, present: p.present }),
@@ -332,15 +360,50 @@ export class SyncRuns {
         ).rowsWritten;
         if (written === 0) stopped = true;
       },
-      warn: (message) => this.event(id, "warning", message),
+      warn: (message: string) => this.event(id, "warning", message),
+    };
+    if (choice.mode === "incremental")
+      this.event(
+        id,
+        "info",
+        `Incremental read: what changed on ${choice.since.server} since update sequence number ${choice.since.highestCommittedUsn}`,
+      );
+    const outcome = await readForRun({
+      runId: id,
+      config,
+      target,
+      synced,
+      search: this.#sources.search(target),
+      mirror: this.#mirror,
+      stage,
+      choice,
+      fallBack: (reason) => {
+        this.event(id, "info", `Full read instead: ${reason}`);
+        for (const table of STAGES) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+      },
     });
+    const { read } = outcome;
+    const readInfo: RunReadInfo =
+      outcome.mode === "full"
+        ? { mode: "full", ...(outcome.why !== undefined ? { reason: outcome.why } : {}) }
+        : {
+            mode: "incremental",
+            sinceUsn: outcome.since?.highestCommittedUsn as string,
+            server: outcome.since?.server as string,
+          };
+    this.#sql.exec("UPDATE runs SET read = ? WHERE id = ?", JSON.stringify(readInfo), id);
+    if (outcome.mode === "full" && choice.mode === "full") this.event(id, "info", `Full read: ${outcome.why}`);
     this.event(
       id,
       read.complete ? "info" : "warning",
-      read.complete
-        ? `Directory read: ${read.inScope} users in scope${read.present > 0 ? `, ${read.present} synced users found outside it` : ""}`
-        : `Directory read incomplete (${read.reason}): nothing will be disabled or deleted`,
+      !read.complete
+        ? `Directory read incomplete (${read.reason}): nothing will be disabled or deleted`
+        : outcome.mode === "incremental"
+          ? `Directory read (incremental): ${read.inScope} users in scope to decide about again, of ${outcome.swept ?? 0} in scope; ${outcome.left.length} synced users no longer in it${read.present > 0 ? `, ${read.present} of them still in AD` : ""}`
+          : `Directory read: ${read.inScope} users in scope${read.present > 0 ? `, ${read.present} synced users found outside it` : ""}`,
     );
+    if (outcome.mode === "full" && read.complete && read.positionProblem !== undefined)
+      this.event(id, "info", `The next run reads everything again: ${read.positionProblem}`);
 
     const inScope = this.#sql
       .exec<{ data: string }>("SELECT data FROM stage_users WHERE run_id = ?", id)
@@ -351,8 +414,7 @@ export class SyncRuns {
       .toArray()
       .map((r) => ({ guid: String(r.guid), dn: String(r.dn), name: String(r.name), disabled: Number(r.disabled) === 1 }));
     const { users, present } = usersForPlan(config, inScope, outside);
-    this.#sql.exec("DELETE FROM stage_users WHERE run_id = ?", id);
-    this.#sql.exec("DELETE FROM stage_present WHERE run_id = ?", id);
+    const decides = outcome.mode === "incremental" ? new Set([...present, ...outcome.left]) : undefined;
     const plan = planSync({
       config,
       users,
@@ -364,10 +426,11 @@ export class SyncRuns {
       capabilities: pbx.capabilities,
       complete: read.complete,
       ...(read.reason !== undefined ? { incompleteReason: read.reason } : {}),
+      ...(decides !== undefined ? { decides } : {}),
     });
     // Cancelled while the read (or the PBX's listings) were awaited: the plan is not written.
     if (!this.#still(id, "reading")) {
-      for (const table of ["stage_users", "stage_present", "stage_photos"]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+      for (const table of STAGES) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
       return;
     }
     plan.items.forEach((item, seq) => {
@@ -384,6 +447,20 @@ export class SyncRuns {
         run.kind === "sync" && isOperation(item) ? "pending" : "none",
       );
     });
+    // A sync run's complete read is what the directory looks like now, whatever the PBX does
+    // with the plan: the next run reads from here. A preview changes nothing, this included.
+    if (run.kind === "sync" && read.complete) {
+      if (outcome.mode === "full")
+        this.#mirror.commitFull(id, {
+          configKey: configKey(config),
+          fullAt: run.startedAt,
+          position: read.position ?? null,
+          positionProblem: read.position === undefined ? (read.positionProblem ?? "no position") : null,
+        });
+      else if (outcome.position !== undefined) this.#mirror.commitIncremental(id, outcome.position);
+      this.#mirror.plannedSync(id);
+    }
+    for (const table of ["stage_users", "stage_present", ...mirrorStages]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
     const operations = plan.items.filter(isOperation).length;
     const status: RunStatus =
       run.kind === "preview" ? "previewed" : plan.held ? "awaiting-approval" : operations > 0 ? "applying" : "succeeded";
@@ -529,7 +606,8 @@ export class SyncRuns {
       error ?? null,
       id,
     );
-    for (const table of ["stage_photos", "stage_users", "stage_present"]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+    if (this.#row(id)?.kind === "sync") this.#mirror.settled(id);
+    for (const table of STAGES) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
   }
 
   event(id: string, type: RunEvent["type"], event: string, user: string | null = null, operation: string | null = null): void {
@@ -623,8 +701,7 @@ export class SyncRuns {
   }
 
   #remove(id: string): void {
-    for (const table of ["run_items", "run_events", "stage_users", "stage_present", "stage_photos"])
-      this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+    for (const table of ["run_items", "run_events", ...STAGES]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
     this.#sql.exec("DELETE FROM runs WHERE id = ?", id);
   }
 }
@@ -668,6 +745,7 @@ function toRun(row: Row): RunInfo {
     progress: json(row.progress),
     error: row.error === null ? null : String(row.error),
     decidedBy: row.decided_by === null ? null : String(row.decided_by),
+    read: json(row.read),
   };
 }
 

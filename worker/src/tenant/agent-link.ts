@@ -38,7 +38,21 @@ function isCompleteness(value: unknown): value is SearchCompleteness {
     typeof c.complete === "boolean" &&
     typeof c.pages === "number" &&
     typeof c.entries === "number" &&
-    (c.reason === undefined || typeof c.reason === "string")
+    (c.reason === undefined || typeof c.reason === "string") &&
+    (c.position === undefined || isPosition(c.position)) &&
+    (c.positionUnavailable === undefined || typeof c.positionUnavailable === "string")
+  );
+}
+
+function isPosition(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const p = value as Record<string, unknown>;
+  return (
+    typeof p.server === "string" &&
+    typeof p.dsServiceName === "string" &&
+    typeof p.invocationId === "string" &&
+    typeof p.highestCommittedUsn === "string" &&
+    /^[0-9]{1,20}$/.test(p.highestCommittedUsn)
   );
 }
 

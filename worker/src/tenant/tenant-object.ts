@@ -277,11 +277,16 @@ export class TenantObject extends DurableObject<Env> {
 
   // ---- runs and schedule ----------------------------------------------------------------
 
-  preview(tenant: string, by: string, limit: number): Promise<Outcome<{ run: RunInfo; total: number; items: PlanItem[] }>> {
-    return outcome(() => this.#runs.preview(tenant, by, limit));
+  preview(
+    tenant: string,
+    by: string,
+    limit: number,
+    options: { full?: boolean } = {},
+  ): Promise<Outcome<{ run: RunInfo; total: number; items: PlanItem[] }>> {
+    return outcome(() => this.#runs.preview(tenant, by, limit, options));
   }
-  startSync(tenant: string, by: string): Promise<Outcome<RunInfo>> {
-    return outcome(() => this.#runs.startSync(tenant, by));
+  startSync(tenant: string, by: string, options: { full?: boolean } = {}): Promise<Outcome<RunInfo>> {
+    return outcome(() => this.#runs.startSync(tenant, by, options));
   }
   decideRun(id: string, approve: boolean, by: string): Promise<Outcome<RunInfo>> {
     return outcome(() => this.#runs.decide(id, approve, by));

@@ -113,10 +113,15 @@ export class TenantRuns {
   }
 
   /** Preview: the read and the plan of a sync, stopped before anything is applied. */
-  async preview(tenant: string, by: string, limit: number): Promise<{ run: RunInfo; total: number; items: PlanItem[] }> {
+  async preview(
+    tenant: string,
+    by: string,
+    limit: number,
+    options: { full?: boolean } = {},
+  ): Promise<{ run: RunInfo; total: number; items: PlanItem[] }> {
     this.#deps.config.rememberTenant(tenant);
     this.#requireReady();
-    const id = this.#begin("preview", "manual", by);
+    const id = this.#begin("preview", "manual", by, options);
     await this.#arm(false);
     await this.#drive(id);
     // The preview is over one way or another: the alarm goes back to the schedule.
@@ -129,10 +134,10 @@ export class TenantRuns {
   }
 
   /** Sync Now: takes the run lock and returns at once; the alarm drives the run. */
-  async startSync(tenant: string, by: string): Promise<RunInfo> {
+  async startSync(tenant: string, by: string, options: { full?: boolean } = {}): Promise<RunInfo> {
     this.#deps.config.rememberTenant(tenant);
     this.#requireReady();
-    const id = this.#begin("sync", "manual", by);
+    const id = this.#begin("sync", "manual", by, options);
     await this.#arm(true);
     return this.#runs.get(id) as RunInfo;
   }
@@ -218,9 +223,9 @@ export class TenantRuns {
   }
 
   /** Starts a run, first dropping the log of runs older than the retention. */
-  #begin(kind: RunInfo["kind"], trigger: RunInfo["trigger"], by: string | null): string {
+  #begin(kind: RunInfo["kind"], trigger: RunInfo["trigger"], by: string | null, options: { full?: boolean } = {}): string {
     this.#applyRetention();
-    return this.#runs.begin(kind, trigger, by);
+    return this.#runs.begin(kind, trigger, by, options);
   }
 
   #applyRetention(): void {
