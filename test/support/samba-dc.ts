@@ -191,6 +191,55 @@ export async function startSambaDc(options: StartSambaDcOptions): Promise<SambaD
   };
 }
 
+/**
+ * Gives a stopped DC's data the identity a restore from a backup gives a DC: a new
+ * invocationId. With `serverName`, its server object is renamed too, so that it answers as
+ * another DC of the same domain (rootDSE dsServiceName) holding the same objects. start()
+ * the DC afterwards.
+ */
+export async function changeDcIdentity(dc: SambaDcInfo, options: { serverName?: string } = {}): Promise<void> {
+  const tools = await preflight();
+  const script = fileURLToPath(new URL("./samba-dc-identity.py", import.meta.url));
+  await run(await sambaPython(tools), [
+    script,
+    path.join(dc.dir, "etc", "smb.conf"),
+    path.join(dc.dir, "private", "sam.ldb"),
+    ...(options.serverName === undefined ? [] : [options.serverName]),
+  ]);
+}
+
+/**
+ * A second DC of `source`'s domain on `ip`: a copy of its database as it is now, under the
+ * server name `serverName` and with an invocationId of its own, as another DC that has
+ * replicated everything would be. `source` is stopped for the copy and started again.
+ */
+export async function startDcCopy(source: SambaDc, ip: string, serverName: string): Promise<SambaDc> {
+  const tools = await preflight();
+  const dir = await prepareDir(undefined, checkLoopbackIp(ip));
+  await source.stop();
+  try {
+    await copyTree(source.dir, dir);
+  } finally {
+    await source.start();
+  }
+  for (const stale of ["run", "log", "tls"]) await fs.rm(path.join(dir, stale), { recursive: true, force: true });
+  await writeInstanceConfig(dir, ip, false, tools);
+  const info = makeInfo(ip, dir);
+  await changeDcIdentity(info, { serverName });
+  const server = new SambaProcess(info, tools);
+  await server.start();
+  return {
+    ...info,
+    info,
+    stop: () => server.stop(),
+    start: () => server.start(),
+    destroy: async () => {
+      await server.stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 function makeInfo(ip: string, dir: string): SambaDcInfo {
   const caPath = path.join(dir, "ca", "ca.pem");
   return {
