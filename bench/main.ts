@@ -7,11 +7,12 @@ import { benchAgentSearch } from "./agent-search.ts";
 import { benchDomainLogin } from "./domain-login.ts";
 import { benchUsersWithPassword, largeDirectoryLdif } from "./large-directory.ts";
 import { benchPbxSync } from "./pbx-sync.ts";
+import { benchScale } from "./scale.ts";
 import { benchSyncPath } from "./sync-path.ts";
 
 const USERS = Number(process.env.ADSYNC_BENCH_USERS ?? 10000);
 const log = (line: string) => process.stdout.write(`${line}\n`);
-// `npm run bench -- domain-login` runs only the named parts: agent-search, sync-path, domain-login, pbx.
+// `npm run bench -- domain-login` runs only the named parts: agent-search, sync-path, domain-login, pbx, scale.
 const only = process.argv.slice(2);
 const runs = (part: string) => only.length === 0 || only.includes(part);
 
@@ -29,6 +30,8 @@ try {
   if (runs("sync-path")) results.syncPath = await benchSyncPath(dc.info, log);
   if (runs("domain-login")) results.domainLogin = await benchDomainLogin(dc.info, USERS, log);
   if (runs("pbx")) results.pbxSync = await benchPbxSync(dc.info, log);
+  // Last: it changes the directory.
+  if (runs("scale")) results.scale = await benchScale(dc.info, log);
 } finally {
   await dc.destroy();
 }

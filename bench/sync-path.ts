@@ -43,7 +43,7 @@ export interface SyncPathResult {
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const mb = (kb: number) => Math.round(kb / 102.4) / 10;
 
-function configFor(dc: SambaDcInfo, departments: readonly string[]): SyncConfig {
+export function configFor(dc: SambaDcInfo, departments: readonly string[]): SyncConfig {
   return {
     connection: { ...targetFor(dc).connection, pageSize: 500, searchTimeoutSeconds: 120 },
     scope: { users: "ous", ous: departments.map((d) => ({ dn: `OU=${d},${benchOu}` })) },
@@ -58,7 +58,7 @@ function configFor(dc: SambaDcInfo, departments: readonly string[]): SyncConfig 
 }
 
 /** ldapsearch paging through every OU of the scope with the filter and attributes the sync uses. */
-async function ldapsearchScope(dc: SambaDcInfo, config: SyncConfig): Promise<{ ms: number; entries: number }> {
+export async function ldapsearchScope(dc: SambaDcInfo, config: SyncConfig): Promise<{ ms: number; entries: number }> {
   let ms = 0;
   let entries = 0;
   for (const base of scopeBases(config.scope, dc.baseDn)) {
@@ -69,13 +69,13 @@ async function ldapsearchScope(dc: SambaDcInfo, config: SyncConfig): Promise<{ m
   return { ms, entries };
 }
 
-function peakRssKb(pid: number | undefined): number {
+export function peakRssKb(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
 /** The workerd processes this benchmark started (miniflare spawns one per worker). */
-function workerdPids(): number[] {
+export function workerdPids(): number[] {
   return readdirSync("/proc")
     .filter((d) => /^\d+$/.test(d))
     .map(Number)
@@ -89,7 +89,7 @@ function workerdPids(): number[] {
     });
 }
 
-async function freshAgent(stack: Stack, dc: SambaDcInfo, id: string): Promise<AgentProcess> {
+export async function freshAgent(stack: Stack, dc: SambaDcInfo, id: string): Promise<AgentProcess> {
   const enrolled = await stack.api("POST", "/agents/enrollment-tokens", { label: id });
   const stateDir = await mkdtemp(join(tmpdir(), "adsync-bench-agent-"));
   const agent = startAgent({ url: stack.base, token: enrolled.body.token, id, dcs: [dc.ip, dc.hostname], stateDir });
@@ -97,7 +97,7 @@ async function freshAgent(stack: Stack, dc: SambaDcInfo, id: string): Promise<Ag
   return agent;
 }
 
-async function timed<T>(what: () => Promise<T>): Promise<{ ms: number; value: T }> {
+export async function timed<T>(what: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();
   const value = await what();
   return { ms: performance.now() - started, value };
@@ -112,12 +112,13 @@ export async function benchSyncPath(dc: SambaDcInfo, log: (line: string) => void
     // Only fresh agents take part in what is measured.
     await stack.agent.kill();
     const preview = async (limit = 1) => {
-      const res = await stack.api("POST", `/preview?limit=${limit}`);
+      const res = await stack.api("POST", `/preview?limit=${limit}&full=true`);
       if (res.status !== 200) throw new Error(`preview: HTTP ${res.status} ${res.text}`);
       return res.body as Json;
     };
+    // Every run here reads the whole scope: incremental runs are the scale benchmark's.
     const sync = async () => {
-      const started = await stack.api("POST", "/sync");
+      const started = await stack.api("POST", "/sync?full=true");
       if (started.status !== 202) throw new Error(`sync: HTTP ${started.status} ${started.text}`);
       return stack.finished(started.body.id, 30 * 60_000);
     };

@@ -33,7 +33,12 @@ export function logSection(ctx: PageContext): Section {
               "tr",
               { class: selected?.run.id === r.id ? "selected" : "" },
               h("td", {}, open),
-              h("td", {}, `${r.kind === "preview" ? "Preview" : "Sync"} (${r.trigger === "schedule" ? "scheduled" : "manual"})`),
+              h(
+                "td",
+                {},
+                `${r.kind === "preview" ? "Preview" : "Sync"} (${r.trigger === "schedule" ? "scheduled" : "manual"}` +
+                  `${r.read ? `, ${r.read.mode} read` : ""})`,
+              ),
               h("td", {}, h("span", { class: `run-status ${r.status}` }, r.status)),
               h("td", {}, r.error ?? (r.summary ? summaryText(r.summary) : "")),
             );

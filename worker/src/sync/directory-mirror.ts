@@ -29,6 +29,9 @@ export const mirrorStages = ["stage_sweep", "stage_synced"] as const;
  */
 const WAITING_ON_OTHERS = ["number_taken", "number_taken_manual", "number_duplicate", "number_is_archive", "range_exhausted"];
 
+// objectGUIDs a statement: some 40 KB of JSON.
+const INSERT_BATCH = 1000;
+
 export class DirectoryMirror {
   readonly #sql: Sql;
 
@@ -87,11 +90,24 @@ export class DirectoryMirror {
   }
 
   sweep(runId: string, guids: string[]): void {
-    for (const guid of guids) this.#sql.exec("INSERT OR IGNORE INTO stage_sweep (run_id, guid) VALUES (?, ?)", runId, guid);
+    this.#insertGuids("stage_sweep", runId, guids);
   }
 
   synced(runId: string, guids: Iterable<string>): void {
-    for (const guid of guids) this.#sql.exec("INSERT OR IGNORE INTO stage_synced (run_id, guid) VALUES (?, ?)", runId, guid);
+    this.#insertGuids("stage_synced", runId, [...guids]);
+  }
+
+  /**
+   * Many rows a statement: each statement a Durable Object runs has a cost of its own, and it
+   * binds at most 100 values, so the objectGUIDs go in as one JSON array.
+   */
+  #insertGuids(table: (typeof mirrorStages)[number], runId: string, guids: string[]): void {
+    for (let i = 0; i < guids.length; i += INSERT_BATCH)
+      this.#sql.exec(
+        `INSERT OR IGNORE INTO ${table} (run_id, guid) SELECT ?, value FROM json_each(?)`,
+        runId,
+        JSON.stringify(guids.slice(i, i + INSERT_BATCH)),
+      );
   }
 
   /** In scope now and not at the last read, nor read already: added to a scope group, or moved in. */
