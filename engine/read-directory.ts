@@ -141,19 +141,11 @@ export async function readDirectory(
   const counts = { inScope: 0, present: 0, skipped: 0 };
   const nestedMembers = await nestedGroupMembers(config, target, search, account);
   const staged = new Set<string>();
-  await readScope(
-    config,
-    target,
-    search,
-    account,
-    counts,
-    nestedMembers,
-    (guid, data, photo) => {
-      stage.user(guid, data, photo);
-      staged.add(guid);
-    },
-    stage,
-  );
+  const take: StageUser = (guid, data, photo) => {
+    stage.user(guid, data, photo);
+    staged.add(guid);
+  };
+  await readScope({ config, target, search, account, counts, nestedMembers, take, stage });
   // Synced users the scope did not return: deleted in AD, or still there but out of scope.
   // Only they need looking up, by objectGUID, which is far cheaper than reading everyone
   // under the base DN again; on a run where nobody left there is nothing to look up.
@@ -206,21 +198,25 @@ export async function nestedGroupMembers(
 
 export type StageUser = (guid: string, data: string, photo: Uint8Array | undefined) => void;
 
+/** What the searches of users in one read share: where they go, how users are mapped, where they are staged. */
+export interface ScopeReader {
+  config: SyncConfig;
+  target: LdapTarget;
+  search: SearchStream;
+  account: ReadAccount;
+  counts: { inScope: number; present: number; skipped: number };
+  /** The nested extension groups' members (nestedGroupMembers). */
+  nestedMembers: Map<string, Set<string>>;
+  take: StageUser;
+  stage: Pick<ReadStage, "progress" | "warn">;
+}
+
 /**
  * The users the scope selects, mapped, to `take`: all of them, or with `extra` those the
  * extra filter also selects (changed since a USN, or a batch of objectGUIDs).
  */
-export async function readScope(
-  config: SyncConfig,
-  target: LdapTarget,
-  search: SearchStream,
-  account: ReadAccount,
-  counts: { inScope: number; present: number; skipped: number },
-  nestedMembers: Map<string, Set<string>>,
-  take: StageUser,
-  stage: Pick<ReadStage, "progress" | "warn">,
-  extra?: string,
-): Promise<void> {
+export async function readScope(reader: ScopeReader, extra?: string): Promise<void> {
+  const { config, target, search, account, counts, nestedMembers, take, stage } = reader;
   const avatar = fieldAttribute(config, "avatar");
   const avatarSynced = config.fields?.avatar?.sync !== false;
   const attributes = neededAttributes(config);
@@ -256,20 +252,10 @@ export async function readScope(
 }
 
 /** The users of `guids` the scope selects, read whole, GUID_BATCH a search. */
-export async function readScopeUsers(
-  config: SyncConfig,
-  target: LdapTarget,
-  guids: string[],
-  search: SearchStream,
-  account: ReadAccount,
-  counts: { inScope: number; present: number; skipped: number },
-  nestedMembers: Map<string, Set<string>>,
-  take: StageUser,
-  stage: Pick<ReadStage, "progress" | "warn">,
-): Promise<void> {
+export async function readScopeUsers(reader: ScopeReader, guids: string[]): Promise<void> {
   for (let i = 0; i < guids.length; i += GUID_BATCH) {
     const batch = guids.slice(i, i + GUID_BATCH).map((g) => filter`(objectGUID=${bytesFromGuid(g)})`);
-    await readScope(config, target, search, account, counts, nestedMembers, take, stage, `(|${batch.join("")})`);
+    await readScope(reader, `(|${batch.join("")})`);
   }
 }
 

@@ -187,7 +187,8 @@ describe("sync following AD changes", () => {
       (await stack.api("PUT", "/config", config(dc, { domainControllers: [{ host: dc.ip, port: proxy.port }], pageSize: 10 }))).status,
     ).toBe(200);
     const before = await extensions();
-    const started = await stack.api("POST", "/sync");
+    // A full read: one that takes long enough to be cut halfway.
+    const started = await stack.api("POST", "/sync?full=true");
     const deadline = Date.now() + 20_000;
     for (;;) {
       const run = (await stack.api("GET", `/runs/${started.body.id}`)).body;

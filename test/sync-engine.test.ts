@@ -92,12 +92,15 @@ describe("sync end to end", () => {
     expect(listed.extensions.find((e: Json) => e.number === "1001")).toMatchObject({ origin: "manual", displayName: "Reception" });
   });
 
-  it("changes nothing on a second run", async () => {
+  it("changes nothing on a second run, which reads only what changed; a full read finds every extension up to date", async () => {
     const started = await stack.api("POST", "/sync");
     const run = await stack.finished(started.body.id);
-    expect(run.status).toBe("succeeded");
-    expect(run.summary).toMatchObject({ create: 0, update: 0, delete: 0, disable: 0 });
-    expect(run.summary.unchanged).toBe(enabledStaff.length - 1);
+    expect(run).toMatchObject({ status: "succeeded", read: { mode: "incremental" } });
+    expect(run.summary).toMatchObject({ create: 0, update: 0, delete: 0, disable: 0, unchanged: 0 });
+    const full = await stack.finished((await stack.api("POST", "/sync?full=true")).body.id);
+    expect(full).toMatchObject({ status: "succeeded", read: { mode: "full", reason: "a full read was asked for" } });
+    expect(full.summary).toMatchObject({ create: 0, update: 0, delete: 0, disable: 0 });
+    expect(full.summary.unchanged).toBe(enabledStaff.length - 1);
   });
 
   it("exports the log as CSV and JSON", async () => {

@@ -178,17 +178,7 @@ export async function startSambaDc(options: StartSambaDcOptions): Promise<SambaD
     if (options.dir === undefined) await fs.rm(dir, { recursive: true, force: true });
     throw error;
   }
-  const info = makeInfo(ip, dir);
-  return {
-    ...info,
-    info,
-    stop: () => server.stop(),
-    start: () => server.start(),
-    destroy: async () => {
-      await server.stop();
-      await fs.rm(dir, { recursive: true, force: true });
-    },
-  };
+  return handleOf(makeInfo(ip, dir), server);
 }
 
 /**
@@ -228,6 +218,11 @@ export async function startDcCopy(source: SambaDc, ip: string, serverName: strin
   await changeDcIdentity(info, { serverName });
   const server = new SambaProcess(info, tools);
   await server.start();
+  return handleOf(info, server);
+}
+
+/** The DC as a test holds it: its info, and samba to stop, start again or remove with its data. */
+function handleOf(info: SambaDcInfo, server: SambaProcess): SambaDc {
   return {
     ...info,
     info,
@@ -235,7 +230,7 @@ export async function startDcCopy(source: SambaDc, ip: string, serverName: strin
     start: () => server.start(),
     destroy: async () => {
       await server.stop();
-      await fs.rm(dir, { recursive: true, force: true });
+      await fs.rm(info.dir, { recursive: true, force: true });
     },
   };
 }

@@ -27,15 +27,19 @@ export function replaceAttribute(admin: Client, dn: string, type: string, values
   return admin.modify(dn, new Change({ operation: "replace", modification: new Attribute({ type, values }) }));
 }
 
-export function runsOf(stack: Stack): { sync(): Promise<Json>; previewItems(): Promise<Record<string, Json>> } {
+/** Sync and Preview; `full` reads the whole scope, where an incremental read would do. */
+export function runsOf(stack: Stack): {
+  sync(options?: { full?: boolean }): Promise<Json>;
+  previewItems(options?: { full?: boolean }): Promise<Record<string, Json>>;
+} {
   return {
-    async sync() {
-      const started = await stack.api("POST", "/sync");
+    async sync(options = {}) {
+      const started = await stack.api("POST", `/sync${options.full ? "?full=true" : ""}`);
       expect(started.status, started.text).toBe(202);
       return stack.finished(started.body.id, 60_000);
     },
-    async previewItems() {
-      const res = await stack.api("POST", "/preview?limit=100");
+    async previewItems(options = {}) {
+      const res = await stack.api("POST", `/preview?limit=100${options.full ? "&full=true" : ""}`);
       expect(res.status, res.text).toBe(200);
       return Object.fromEntries((res.body.items as Json[]).map((i) => [i.name, i]));
     },

@@ -24,10 +24,12 @@ export const directoryMirrorSchema = `
 export const mirrorStages = ["stage_sweep", "stage_synced"] as const;
 
 /**
- * Conflicts that another user's change can resolve (a number freed, a range with room again):
- * decided again at every run. A user without a usable number waits for their own change.
+ * The one conflict only the user's own change in AD can resolve (the number attribute gives no
+ * number), and which a directory can hold by the thousand: decided again when the user changes.
+ * Every other conflict (a number another user holds, a range with no room, a number this PBX
+ * cannot change) is decided again, and shown, at every run.
  */
-const WAITING_ON_OTHERS = ["number_taken", "number_taken_manual", "number_duplicate", "number_is_archive", "range_exhausted"];
+const WAITS_FOR_ITS_USER = "no_number";
 
 // objectGUIDs a statement: some 40 KB of JSON.
 const INSERT_BATCH = 1000;
@@ -169,7 +171,7 @@ export class DirectoryMirror {
 
   /**
    * After a sync run's plan: its users are settled or not anew. An operation is unsettled
-   * until it is done; a conflict that waits on others stays unsettled.
+   * until it is done; a conflict stays unsettled unless only its user can resolve it.
    */
   plannedSync(runId: string): void {
     this.#sql.exec(
@@ -181,9 +183,9 @@ export class DirectoryMirror {
       `INSERT OR IGNORE INTO directory_unsettled (guid)
        SELECT json_extract(item, '$.guid') FROM run_items
        WHERE run_id = ? AND json_extract(item, '$.guid') IS NOT NULL
-         AND (op_status IN ('pending', 'applying', 'failed') OR (action = 'conflict' AND code IN (${WAITING_ON_OTHERS.map(() => "?").join(",")})))`,
+         AND (op_status IN ('pending', 'applying', 'failed') OR (action = 'conflict' AND coalesce(code, '') != ?))`,
       runId,
-      ...WAITING_ON_OTHERS,
+      WAITS_FOR_ITS_USER,
     );
   }
 

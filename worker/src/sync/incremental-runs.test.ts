@@ -312,15 +312,26 @@ describe("incremental runs, as properties", () => {
     }
   };
 
+  /** A world after its first (full) sync, and a way to make the changes of a batch in its AD. */
+  const synced = async () => {
+    const w = world();
+    const users = [w.dns.ann, w.dns.bob, w.dns.cat, w.dns.dan];
+    await w.run();
+    let n = 0;
+    return {
+      w,
+      change: (batch: Array<typeof change extends fc.Arbitrary<infer T> ? T : never>) => {
+        for (const c of batch) play(w, users, c, n++);
+      },
+    };
+  };
+
   it("each incremental run leaves nothing for a full read to do", async () => {
     await fc.assert(
       fc.asyncProperty(batches, async (plan) => {
-        const w = world();
-        const users = [w.dns.ann, w.dns.bob, w.dns.cat, w.dns.dan];
-        await w.run();
-        let n = 0;
+        const { w, change: make } = await synced();
         for (const batch of plan) {
-          for (const c of batch) play(w, users, c, n++);
+          make(batch);
           const run = await w.run();
           expect(run.info?.read?.mode).toBe("incremental");
           expect(await w.fullPlan()).toEqual([]);
@@ -333,11 +344,8 @@ describe("incremental runs, as properties", () => {
   it("an incremental run whose sweep is incomplete never deletes or disables", async () => {
     await fc.assert(
       fc.asyncProperty(batches, async (plan) => {
-        const w = world();
-        const users = [w.dns.ann, w.dns.bob, w.dns.cat, w.dns.dan];
-        await w.run();
-        let n = 0;
-        for (const batch of plan) for (const c of batch) play(w, users, c, n++);
+        const { w, change: make } = await synced();
+        for (const batch of plan) make(batch);
         w.dc.fault = { filter: "(&(objectCategory=person)(objectClass=user))", kind: "incomplete" };
         const run = await w.run();
         expect(run.info?.read?.mode).toBe("incremental");

@@ -81,16 +81,17 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
     staged.add(guid);
     stage.user(guid, data, photo);
   };
-  const nested = await nestedGroupMembers(config, target, search, account);
-  await readScope(config, target, search, account, counts, nested, take, stage, changedSince(since.highestCommittedUsn));
+  const nestedMembers = await nestedGroupMembers(config, target, search, account);
+  const reader = { config, target, search, account, counts, nestedMembers, take, stage };
+  await readScope(reader, changedSince(since.highestCommittedUsn));
   let swept = 0;
   await sweepScope(config, target, search, account, (guids) => {
     mirror.sweep(runId, guids);
     swept += guids.length;
   });
-  const memberships = await changedGroupMemberships(config, target, since.highestCommittedUsn, search, account, nested);
+  const memberships = await changedGroupMemberships(config, target, since.highestCommittedUsn, search, account, nestedMembers);
   const again = new Set([...mirror.arrived(runId), ...mirror.regrouped(runId, memberships), ...mirror.unsettled(runId)]);
-  await readScopeUsers(config, target, [...again], search, account, counts, nested, take, stage);
+  await readScopeUsers(reader, [...again]);
   mirror.synced(runId, input.synced);
   const left = mirror.left(runId);
   await lookUpOutside(left, target, search, account, counts, stage);
