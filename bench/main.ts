@@ -31,7 +31,7 @@ try {
   if (runs("domain-login")) results.domainLogin = await benchDomainLogin(dc.info, USERS, log);
   if (runs("pbx")) results.pbxSync = await benchPbxSync(dc.info, log);
   // Last: it changes the directory.
-  if (runs("scale")) results.scale = await benchScale(dc.info, log);
+  if (runs("scale")) results.scale = await benchScale(dc, log);
 } finally {
   await dc.destroy();
 }

@@ -22,6 +22,113 @@ export function changedSince(usn: string): string {
   return filter`(uSNChanged>=${(BigInt(usn) + 1n).toString()})`;
 }
 
+/**
+ * Why an incremental read must sweep the scope, or undefined when the changes and the
+ * tombstones since the position say everything: a scope of group members, or a scope
+ * filter on memberOf, changes with the groups (a back link), which no user's uSNChanged
+ * shows, and which the sweep sees.
+ */
+export function sweepNeeded(config: SyncConfig): string | undefined {
+  if (config.scope?.users === "groups") return "the scope is the members of groups, whose changes no user's uSNChanged shows";
+  if (config.scope?.filter !== undefined && /memberof/i.test(config.scope.filter))
+    return "the scope filter names memberOf, whose changes no user's uSNChanged shows";
+  return undefined;
+}
+
+/** The domain partition's Deleted Objects container, where AD keeps tombstones (MS-ADTS 3.1.1.5.5.2). */
+export function deletedObjectsOf(domainNc: string): string {
+  return `CN=Deleted Objects,${domainNc}`;
+}
+
+/**
+ * Whether the service account may list tombstones: one is enough to tell. Without the
+ * right AD answers an empty list, which cannot be told from a domain where nothing was ever
+ * deleted; either way the sweep finds who left.
+ */
+export async function tombstonesVisible(search: SearchStream, domainNc: string): Promise<boolean> {
+  let seen = false;
+  await search(
+    {
+      base: deletedObjectsOf(domainNc),
+      scope: "one",
+      filter: "(isDeleted=TRUE)",
+      attributes: ["1.1"],
+      showDeleted: true,
+      sizeLimit: 1,
+    },
+    (entries) => {
+      if (entries.length > 0) seen = true;
+    },
+  );
+  return seen;
+}
+
+/**
+ * The OUs and containers under the base DN changed since `usn`. Renaming or moving one
+ * changes the DN of every user in it without changing those users (their uSNChanged stays),
+ * so after such a change only a full read sees where each user is.
+ */
+export async function changedContainers(search: SearchStream, baseDn: string, usn: string, account: ReadAccount): Promise<string[]> {
+  const out: string[] = [];
+  account.add(
+    await search(
+      {
+        base: baseDn,
+        scope: "sub",
+        filter: `(&(|(objectClass=organizationalUnit)(objectClass=container))${changedSince(usn)})`,
+        attributes: ["1.1"],
+        position: true,
+      },
+      (entries) => {
+        for (const e of entries) out.push(e.dn);
+      },
+    ),
+  );
+  return out;
+}
+
+/** The objectGUIDs of the users changed since `usn` anywhere in the domain: moved out of the base DN too. */
+export async function changedUsers(search: SearchStream, domainNc: string, usn: string, account: ReadAccount): Promise<string[]> {
+  const out: string[] = [];
+  account.add(
+    await search(
+      { base: domainNc, scope: "sub", filter: `(&${USERS}${changedSince(usn)})`, attributes: ["objectGUID"], position: true },
+      (entries) => {
+        for (const e of entries) {
+          const guid = entryGuid(e);
+          if (guid) out.push(guid);
+        }
+      },
+    ),
+  );
+  return out;
+}
+
+/** The objectGUIDs of the users deleted since `usn`: their tombstones, under Deleted Objects. */
+export async function deletedUsers(search: SearchStream, domainNc: string, usn: string, account: ReadAccount): Promise<string[]> {
+  const out: string[] = [];
+  account.add(
+    await search(
+      {
+        base: deletedObjectsOf(domainNc),
+        scope: "one",
+        // A tombstone keeps objectClass, not objectCategory (MS-ADTS 3.1.1.5.5.1.1).
+        filter: `(&(isDeleted=TRUE)(objectClass=user)${changedSince(usn)})`,
+        attributes: ["objectGUID"],
+        showDeleted: true,
+        position: true,
+      },
+      (entries) => {
+        for (const e of entries) {
+          const guid = entryGuid(e);
+          if (guid) out.push(guid);
+        }
+      },
+    ),
+  );
+  return out;
+}
+
 /** The objectGUIDs of every user the scope selects, page by page to `take`. */
 export async function sweepScope(
   config: SyncConfig,

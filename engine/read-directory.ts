@@ -22,6 +22,8 @@ export type SearchStream = (
     attributes: string[];
     binaryAttributes?: string[];
     position?: boolean;
+    showDeleted?: boolean;
+    sizeLimit?: number;
   },
   page: (entries: WireEntry[]) => Promise<void> | void,
 ) => Promise<SearchCompleteness>;

@@ -7,7 +7,7 @@ import type { Client } from "ldapts";
 import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addUser, adminClient, targetFor } from "../agent/src/ldap/test-support.ts";
-import { changeDcIdentity, type SambaDc, startDcCopy, startSambaDc } from "./support/samba-dc.ts";
+import { changeDcIdentity, grantDeletedObjectsListing, type SambaDc, startDcCopy, startSambaDc } from "./support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "./support/stack.ts";
 
 const BASE = "DC=example,DC=com";
@@ -89,7 +89,12 @@ describe("incremental sync", () => {
     const log = await events(again.id);
     expect(log.some((e) => /^Incremental read: what changed on 127\.0\.0\.65:636 since update sequence number \d+$/.test(e))).toBe(true);
     expect(
-      log.some((e) => /^Directory read \(incremental\): 0 users in scope to decide about again, of \d+ in scope; 0 synced/.test(e)),
+      // The service account may not list deleted objects, as AD's default: the scope is swept.
+      log.some((e) =>
+        /^Directory read \(incremental\): 0 users in scope to decide about again; 0 synced users no longer in it; who left was found by a sweep of the \d+ users in scope \(the service account cannot list deleted objects \(grant it List Contents and Read Property on CN=Deleted Objects,DC=example,DC=com\)\)$/.test(
+          e,
+        ),
+      ),
     ).toBe(true);
   });
 
@@ -178,5 +183,24 @@ describe("incremental sync", () => {
     );
     expect(scheduled.status, scheduled.text).toBe(200);
     expect((await sync()).read.mode).toBe("incremental");
+  });
+
+  it("tells who was deleted from the tombstones, once the service account may list them, and sweeps no more", async () => {
+    await dc.stop();
+    await grantDeletedObjectsListing(dc, dc.serviceDn);
+    await dc.start();
+    // The administrator's connection went with the samba it was bound to.
+    await admin.unbind().catch(() => {});
+    admin = await adminClient(dc);
+    // Heidi is deleted, Frank moves out of the base DN's scope: neither is in any search of the scope now.
+    await admin.del(`CN=Heidi Hughes,OU=Platform,OU=Engineering,${STAFF}`);
+    await admin.modifyDN(`CN=Frank Fischer,OU=Engineering,${STAFF}`, `CN=Frank Fischer,${OUTSIDE}`);
+    const run = await sync();
+    expect(run).toMatchObject({ status: "succeeded", read: { mode: "incremental" } });
+    expect(await operations(run.id)).toEqual(["delete Frank Fischer", "delete Heidi Hughes"]);
+    expect(await events(run.id)).toContain(
+      "Directory read (incremental): 0 users in scope to decide about again; 2 synced users no longer in it, 1 of them still in AD; who left was told by the deleted users' tombstones and the changed users",
+    );
+    await nothingLeft();
   });
 });

@@ -32,6 +32,13 @@ export interface SearchSpec {
    * same connection before the first page: what an incremental read is measured from.
    */
   position?: boolean;
+  /**
+   * Also return deleted objects (tombstones) under the base: the Show Deleted control
+   * (1.2.840.113556.1.4.417, MS-ADTS 3.1.1.3.4.1.14). A tombstone keeps its objectGUID, so
+   * it says which user was deleted; AD lists them only to accounts allowed to list CN=Deleted
+   * Objects (by default, administrators).
+   */
+  showDeleted?: boolean;
 }
 
 /**

@@ -199,6 +199,17 @@ export async function changeDcIdentity(dc: SambaDcInfo, options: { serverName?: 
 }
 
 /**
+ * Lets `accountDn` list the tombstones of a stopped DC's domain (List Contents and Read
+ * Property on CN=Deleted Objects, by default the Administrators' alone). start() the DC
+ * afterwards.
+ */
+export async function grantDeletedObjectsListing(dc: SambaDcInfo, accountDn: string): Promise<void> {
+  const tools = await preflight();
+  const script = fileURLToPath(new URL("./samba-grant-deleted-objects.py", import.meta.url));
+  await run(await sambaPython(tools), [script, path.join(dc.dir, "etc", "smb.conf"), path.join(dc.dir, "private", "sam.ldb"), accountDn]);
+}
+
+/**
  * A second DC of `source`'s domain on `ip`: a copy of its database as it is now, under the
  * server name `serverName` and with an invocationId of its own, as another DC that has
  * replicated everything would be. `source` is stopped for the copy and started again.

@@ -2,7 +2,9 @@
 // directory answers the searches (AD's filter rules, memberOf computed from member), and this
 // keeps what a DC keeps besides: an update sequence number that every change takes, stamped
 // on the changed entry's uSNChanged, and the DC's identity. As on a DC, changing a group's
-// members changes the group, not the members; deleting an entry leaves nothing a search finds.
+// members changes the group, not the members; a deleted user leaves a tombstone under
+// CN=Deleted Objects that only the Show Deleted control finds, and only when the account may
+// list them (`listsDeleted`, off as for AD's default service account).
 
 import { LdifDirectory } from "../../agent/src/ldif/ldif-directory.ts";
 import type { LdifEntry } from "../../agent/src/ldif/parse-ldif.ts";
@@ -10,6 +12,7 @@ import type { SearchStream } from "../../engine/read-directory.ts";
 import type { DirectoryPosition, SearchCompleteness, SearchSpec } from "../../schema/src/agent-protocol.ts";
 
 export const USN_BASE = "DC=example,DC=com";
+const DELETED = `CN=Deleted Objects,${USN_BASE}`;
 
 export class UsnDirectory {
   usn = 5000;
@@ -18,9 +21,12 @@ export class UsnDirectory {
   invocationId = "0a".repeat(16);
   /** Every search asked, in order. */
   readonly asked: SearchSpec[] = [];
+  /** Whether the service account may list tombstones (List Contents on CN=Deleted Objects). */
+  listsDeleted = false;
   /** Makes searches whose filter contains the text answer incomplete, or fail. */
   fault: { filter: string; kind: "incomplete" | "throw" } | undefined;
   readonly #entries = new Map<string, LdifEntry>();
+  readonly #tombstones: LdifEntry[] = [];
   #next = 1;
 
   constructor(entries: Array<{ dn: string; attributes: Record<string, string[]> }> = []) {
@@ -81,10 +87,34 @@ export class UsnDirectory {
     return newDn;
   }
 
+  /** Renames or moves an OU: every entry under it gets a new DN, and only the OU a new USN, as on a DC. */
+  moveOu(dn: string, newDn: string): void {
+    const suffix = `,${dn}`.toLowerCase();
+    for (const entry of [...this.#entries.values()]) {
+      const lower = entry.dn.toLowerCase();
+      if (lower !== dn.toLowerCase() && !lower.endsWith(suffix)) continue;
+      this.#entries.delete(lower);
+      const moved = lower === dn.toLowerCase() ? newDn : `${entry.dn.slice(0, entry.dn.length - suffix.length)},${newDn}`;
+      for (const other of this.#entries.values())
+        if (other.attributes.member)
+          other.attributes.member = other.attributes.member.map((m) => (String(m).toLowerCase() === lower ? moved : m));
+      entry.dn = moved;
+      if (lower === dn.toLowerCase()) this.#stamp(entry);
+      this.#entries.set(moved.toLowerCase(), entry);
+    }
+  }
+
   remove(dn: string): void {
-    this.#get(dn);
+    const entry = this.#get(dn);
     this.#entries.delete(dn.toLowerCase());
-    this.usn++;
+    // A tombstone keeps the objectGUID and objectClass, and little else (MS-ADTS 3.1.1.5.5.1.1).
+    const cn = String(entry.attributes.cn?.[0] ?? "x");
+    const tombstone: LdifEntry = {
+      dn: `CN=${cn}\\0ADEL:${this.#tombstones.length},${DELETED}`,
+      attributes: { objectClass: entry.attributes.objectClass ?? [], objectGUID: entry.attributes.objectGUID ?? [], isDeleted: ["TRUE"] },
+    };
+    this.#stamp(tombstone);
+    this.#tombstones.push(tombstone);
     for (const other of this.#entries.values()) {
       const members = other.attributes.member;
       if (members?.some((m) => String(m).toLowerCase() === dn.toLowerCase())) {
@@ -114,7 +144,17 @@ export class UsnDirectory {
     if (this.fault && spec.filter.includes(this.fault.filter) && this.fault.kind === "throw")
       throw new Error("the connection to the domain controller was lost");
     const position = this.position();
-    const directory = new LdifDirectory([...this.#entries.values()].map((e) => ({ dn: e.dn, attributes: { ...e.attributes } })));
+    const live = [...this.#entries.values()];
+    // Without the control, deleted objects are not there at all; with it, the container is,
+    // and the tombstones are for an account that may list them.
+    const deleted: LdifEntry[] =
+      spec.showDeleted === true
+        ? [
+            { dn: DELETED, attributes: { objectClass: ["top", "container"], isDeleted: ["TRUE"] } },
+            ...(this.listsDeleted ? this.#tombstones : []),
+          ]
+        : [];
+    const directory = new LdifDirectory([...live, ...deleted].map((e) => ({ dn: e.dn, attributes: { ...e.attributes } })));
     const pages = directory.search({ ...spec });
     let result: SearchCompleteness | undefined;
     for (let step = await pages.next(); ; step = await pages.next()) {

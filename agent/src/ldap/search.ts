@@ -7,7 +7,7 @@
 // holds neither entries nor references even when the server sent a cookie for more (AD may
 // answer a page that way), it swallows sizeLimitExceeded, and it drops the status of the
 // final response. So the paging loop is here, on ldapts' message layer.
-import { type Client, PagedResultsControl, type SearchEntry, SearchRequest, type SearchResponse } from "ldapts";
+import { type Client, Control, PagedResultsControl, type SearchEntry, SearchRequest, type SearchResponse } from "ldapts";
 import type { LdapTarget, SearchCompleteness, SearchSpec, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { checkFilter } from "../../../schema/src/ldap-filter.ts";
 import { type DirectoryConnection, openConnection } from "./connection.ts";
@@ -18,6 +18,9 @@ import { isHarmlessReference } from "./references.ts";
 import { wireFilter } from "./wire-filter.ts";
 
 export type { SearchSpec };
+
+/** LDAP_SERVER_SHOW_DELETED_OID: tombstones are returned too (MS-ADTS 3.1.1.3.4.1.14). */
+const SHOW_DELETED = "1.2.840.113556.1.4.417";
 
 /** Read as bytes whatever the caller asks: these are binary in every AD schema. */
 export const ALWAYS_BINARY: readonly string[] = [
@@ -245,8 +248,12 @@ async function send(
       sizeLimit: spec.sizeLimit ?? 0,
       timeLimit: connection.settings.timeLimitSeconds,
       derefAliases: "never",
-      // Not critical: a server without paging returns everything in one response and no cookie.
-      controls: paging === undefined ? [] : [new PagedResultsControl({ value: { size: paging.size, cookie: paging.cookie } })],
+      controls: [
+        // Not critical: a server without paging returns everything in one response and no cookie.
+        ...(paging === undefined ? [] : [new PagedResultsControl({ value: { size: paging.size, cookie: paging.cookie } })]),
+        // Critical: a server that would ignore it would answer as if nothing had been deleted.
+        ...(spec.showDeleted === true ? [new Control(SHOW_DELETED, { critical: true })] : []),
+      ],
     });
     response = await layer._send.call(connection.client, request);
   } catch (error) {

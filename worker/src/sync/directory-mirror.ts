@@ -71,12 +71,30 @@ export class DirectoryMirror {
   }
 
   /**
-   * A complete incremental read of a sync run: the changed users replace their rows, whoever
-   * the sweep did not find is out of the mirror, and the position moves on.
+   * A complete incremental read of a sync run that swept the scope: the changed users replace
+   * their rows, whoever the sweep did not find is out of the mirror, and the position moves on.
    */
-  commitIncremental(runId: string, position: DirectoryPosition): void {
-    this.#sql.exec("INSERT OR REPLACE INTO directory_users (guid, data) SELECT guid, data FROM stage_users WHERE run_id = ?", runId);
+  commitSwept(runId: string, position: DirectoryPosition): void {
     this.#sql.exec("DELETE FROM directory_users WHERE guid NOT IN (SELECT guid FROM stage_sweep WHERE run_id = ?)", runId);
+    this.#commitStaged(runId, position);
+  }
+
+  /**
+   * A complete incremental read of a sync run from the changes and the tombstones: the changed
+   * users in scope replace their rows, and `removed` (changed and out of scope now, or deleted)
+   * are out of the mirror.
+   */
+  commitChanges(runId: string, position: DirectoryPosition, removed: string[]): void {
+    for (let i = 0; i < removed.length; i += INSERT_BATCH)
+      this.#sql.exec(
+        "DELETE FROM directory_users WHERE guid IN (SELECT value FROM json_each(?))",
+        JSON.stringify(removed.slice(i, i + INSERT_BATCH)),
+      );
+    this.#commitStaged(runId, position);
+  }
+
+  #commitStaged(runId: string, position: DirectoryPosition): void {
+    this.#sql.exec("INSERT OR REPLACE INTO directory_users (guid, data) SELECT guid, data FROM stage_users WHERE run_id = ?", runId);
     this.#sql.exec("DELETE FROM directory_unsettled WHERE guid NOT IN (SELECT guid FROM directory_users)");
     this.#sql.exec("UPDATE directory_basis SET position = ?, position_problem = NULL WHERE id = 1", JSON.stringify(position));
   }
@@ -138,24 +156,16 @@ export class DirectoryMirror {
       for (const guid of group.members) if (!carried.has(guid)) out.add(guid);
       for (const guid of carried) if (!group.members.has(guid)) out.add(guid);
     }
-    if (out.size === 0) return [];
-    // Only those still in scope and not read already; anyone who left is looked up as such.
-    const inScope = new Set(
-      this.#guids(
-        `SELECT guid FROM stage_sweep WHERE run_id = ? AND guid NOT IN (SELECT guid FROM stage_users WHERE run_id = ?)`,
-        runId,
-        runId,
-      ),
-    );
-    return [...out].filter((g) => inScope.has(g));
+    // Not those read already; whoever is out of scope now is not found by the read again.
+    const staged = new Set(this.#guids("SELECT guid FROM stage_users WHERE run_id = ?", runId));
+    return [...out].filter((g) => !staged.has(g));
   }
 
-  /** Users an earlier run left unsettled, in scope now and not read already. */
+  /** Users an earlier run left unsettled and not read already; those out of scope now the read does not find. */
   unsettled(runId: string): string[] {
     return this.#guids(
-      `SELECT u.guid FROM directory_unsettled u JOIN stage_sweep s ON s.guid = u.guid AND s.run_id = ?
+      `SELECT u.guid FROM directory_unsettled u JOIN directory_users d ON d.guid = u.guid
        WHERE u.guid NOT IN (SELECT guid FROM stage_users WHERE run_id = ?)`,
-      runId,
       runId,
     );
   }

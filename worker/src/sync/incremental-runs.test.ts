@@ -19,6 +19,8 @@ const FORMER = `OU=Former,${BASE}`;
 const PHONES = `CN=Phones,OU=Groups,${BASE}`;
 const USER = ["top", "person", "organizationalPerson", "user"];
 
+type Evidence = "sweep" | "tombstones";
+
 const baseConfig: SyncConfig = {
   connection: { domainControllers: [{ host: "dc1" }], bindUsername: "svc", bindPassword: { source: "stored" }, baseDn: BASE },
   scope: { users: "ous", ous: [{ dn: STAFF }] },
@@ -28,7 +30,8 @@ const baseConfig: SyncConfig = {
   safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
 };
 
-function world(config: SyncConfig = baseConfig) {
+/** `evidence`: whether the service account may list tombstones, or the read must sweep the scope. */
+function makeWorld(config: SyncConfig, evidence: Evidence) {
   const dc = new UsnDirectory([
     { dn: STAFF, attributes: { objectClass: ["top", "organizationalUnit"] } },
     { dn: SALES, attributes: { objectClass: ["top", "organizationalUnit"] } },
@@ -36,6 +39,7 @@ function world(config: SyncConfig = baseConfig) {
     { dn: FORMER, attributes: { objectClass: ["top", "organizationalUnit"] } },
     { dn: `OU=Groups,${BASE}`, attributes: { objectClass: ["top", "organizationalUnit"] } },
   ]);
+  dc.listsDeleted = evidence === "tombstones";
   const user = (ou: string, name: string, extra: Record<string, string[]> = {}) =>
     dc.add(`CN=${name},${ou}`, {
       objectClass: USER,
@@ -50,6 +54,8 @@ function world(config: SyncConfig = baseConfig) {
   const cat = user(SUPPORT, "Cat Cole");
   const dan = user(SUPPORT, "Dan Dale", { ipPhone: ["1004"] });
   dc.add(PHONES, { objectClass: ["top", "group"], cn: ["Phones"], member: [ann] });
+  // A domain where someone was deleted once: a tombstone the account can list says it may.
+  if (evidence === "tombstones") dc.remove(user(SALES, "Long Gone"));
   const db = new DatabaseSync(":memory:");
   const pbx = new BuiltinPbx(sqliteStorage(db));
   let now = Date.UTC(2026, 11, 1, 9, 0);
@@ -94,8 +100,10 @@ const ops = (items: Array<{ action: string; name: string }>) =>
     .map((i) => `${i.action} ${i.name}`)
     .sort();
 
-describe("incremental runs", () => {
-  it("reads everything the first time, and after that only what changed, with a sweep of objectGUIDs", async () => {
+describe.each(["sweep", "tombstones"] as const)("incremental runs, who left found by %s", (evidence) => {
+  const world = (config: SyncConfig = baseConfig) => makeWorld(config, evidence);
+
+  it("reads everything the first time, and after that only what changed", async () => {
     const w = world();
     const first = await w.run();
     expect(first.info).toMatchObject({ status: "succeeded", read: { mode: "full", reason: "there is no complete read to start from" } });
@@ -116,7 +124,16 @@ describe("incremental runs", () => {
     const wide = w.dc.asked.filter((s) => s.attributes.length > 1 && !s.filter.includes("uSNChanged") && !s.filter.includes("objectGUID="));
     expect(wide).toEqual([]);
     expect(w.dc.asked.some((s) => s.filter.includes(`(uSNChanged>=${w.dc.usn + 1})`))).toBe(true);
-    expect(w.dc.asked.filter((s) => s.attributes.join() === "objectGUID" && s.base === STAFF)).toHaveLength(1);
+    const sweeps = w.dc.asked.filter((s) => s.attributes.join() === "objectGUID" && s.base === STAFF && !s.filter.includes("uSNChanged"));
+    const tombstones = w.dc.asked.filter((s) => s.showDeleted === true && s.filter.includes("uSNChanged"));
+    // With tombstones to tell who was deleted, nothing is read in proportion to the scope.
+    expect(sweeps).toHaveLength(evidence === "sweep" ? 1 : 0);
+    expect(tombstones.map((s) => s.base)).toEqual(evidence === "sweep" ? [] : [`CN=Deleted Objects,${BASE}`]);
+    expect(second.events.find((e) => e.startsWith("Directory read (incremental)"))).toBe(
+      evidence === "sweep"
+        ? `Directory read (incremental): 0 users in scope to decide about again; 0 synced users no longer in it; who left was found by a sweep of the 4 users in scope (the service account cannot list deleted objects (grant it List Contents and Read Property on CN=Deleted Objects,${BASE}))`
+        : "Directory read (incremental): 0 users in scope to decide about again; 0 synced users no longer in it; who left was told by the deleted users' tombstones and the changed users",
+    );
   });
 
   it("follows a rename, a move between OUs, a move out of scope, a disable, a delete, a new user and a group change", async () => {
@@ -161,6 +178,20 @@ describe("incremental runs", () => {
     expect(run.info?.read?.mode).toBe("incremental");
     expect(ops(run.items)).toEqual(["create Bob Baker", "delete Ann Archer"]);
     expect(await w.fullPlan()).toEqual([]);
+  });
+
+  it("reads everything again after an OU was renamed, which changes its users' DNs and not the users", async () => {
+    const w = world();
+    await w.run();
+    w.dc.moveOu(SALES, `OU=Sales EMEA,${STAFF}`);
+    const run = await w.run();
+    expect(run.info?.read).toEqual({
+      mode: "full",
+      reason: `the OU or container OU=Sales EMEA,${STAFF} was changed, and a rename or move changes its users' DNs without changing the users`,
+    });
+    expect(ops(run.items)).toEqual(["update Ann Archer", "update Bob Baker"]);
+    expect(w.ext("Bob Baker")?.departmentPath).toBe("Staff > Sales EMEA");
+    expect((await w.run()).info?.read?.mode).toBe("incremental");
   });
 
   it("gives a freed number to the user who waited for it, as a full read would", async () => {
@@ -228,7 +259,7 @@ describe("incremental runs", () => {
     expect((await w.run("sync", { full: true })).info?.read?.reason).toBe("a full read was asked for");
   });
 
-  it("deletes nothing when the sweep is incomplete, and reads from the same position again", async () => {
+  it("deletes nothing when a search of the read is incomplete, and reads from the same position again", async () => {
     const w = world();
     await w.run();
     w.dc.remove(w.dns.bob);
@@ -269,89 +300,89 @@ describe("incremental runs", () => {
     expect(ops(sync.items)).toEqual(ops(preview.items));
     expect(ops(sync.items)).toEqual(["update Cat Cole"]);
   });
-});
 
-describe("incremental runs, as properties", () => {
-  const OUS = [SALES, SUPPORT, FORMER];
-  const change = fc.oneof(
-    fc.record({
-      kind: fc.constant("add" as const),
-      ou: fc.constantFrom(...OUS),
-      phone: fc.option(fc.constantFrom("1001", "1002", "1007"), { nil: undefined }),
-    }),
-    fc.record({ kind: fc.constant("rename" as const), who: fc.nat() }),
-    fc.record({ kind: fc.constant("move" as const), who: fc.nat(), ou: fc.constantFrom(...OUS) }),
-    fc.record({ kind: fc.constant("disable" as const), who: fc.nat(), disabled: fc.boolean() }),
-    fc.record({ kind: fc.constant("delete" as const), who: fc.nat() }),
-    fc.record({
-      kind: fc.constant("phone" as const),
-      who: fc.nat(),
-      phone: fc.option(fc.constantFrom("1001", "1002", "1007"), { nil: undefined }),
-    }),
-    fc.record({ kind: fc.constant("group" as const), who: fc.nat(), member: fc.boolean() }),
-  );
-  const batches = fc.array(fc.array(change, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 });
+  describe("as properties", () => {
+    const OUS = [SALES, SUPPORT, FORMER];
+    const change = fc.oneof(
+      fc.record({
+        kind: fc.constant("add" as const),
+        ou: fc.constantFrom(...OUS),
+        phone: fc.option(fc.constantFrom("1001", "1002", "1007"), { nil: undefined }),
+      }),
+      fc.record({ kind: fc.constant("rename" as const), who: fc.nat() }),
+      fc.record({ kind: fc.constant("move" as const), who: fc.nat(), ou: fc.constantFrom(...OUS) }),
+      fc.record({ kind: fc.constant("disable" as const), who: fc.nat(), disabled: fc.boolean() }),
+      fc.record({ kind: fc.constant("delete" as const), who: fc.nat() }),
+      fc.record({
+        kind: fc.constant("phone" as const),
+        who: fc.nat(),
+        phone: fc.option(fc.constantFrom("1001", "1002", "1007"), { nil: undefined }),
+      }),
+      fc.record({ kind: fc.constant("group" as const), who: fc.nat(), member: fc.boolean() }),
+    );
+    const batches = fc.array(fc.array(change, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 });
 
-  const play = (w: ReturnType<typeof world>, users: string[], c: typeof change extends fc.Arbitrary<infer T> ? T : never, n: number) => {
-    if (c.kind === "add") {
-      users.push(w.user(c.ou, `New ${n}`, c.phone ? { ipPhone: [c.phone] } : {}));
-      return;
-    }
-    if (users.length === 0) return;
-    const i = c.who % users.length;
-    const dn = users[i] as string;
-    const cn = /^CN=([^,]+),/.exec(dn)?.[1] as string;
-    if (c.kind === "rename") users[i] = w.dc.move(dn, dn.replace(/^CN=[^,]+/, `CN=${cn} R`));
-    if (c.kind === "move") users[i] = w.dc.move(dn, `CN=${cn},${c.ou}`);
-    if (c.kind === "disable") w.dc.modify(dn, { userAccountControl: [c.disabled ? "514" : "512"] });
-    if (c.kind === "phone") w.dc.modify(dn, { ipPhone: c.phone ? [c.phone] : undefined });
-    if (c.kind === "group") w.dc.membership(PHONES, dn, c.member);
-    if (c.kind === "delete") {
-      w.dc.remove(dn);
-      users.splice(i, 1);
-    }
-  };
-
-  /** A world after its first (full) sync, and a way to make the changes of a batch in its AD. */
-  const synced = async () => {
-    const w = world();
-    const users = [w.dns.ann, w.dns.bob, w.dns.cat, w.dns.dan];
-    await w.run();
-    let n = 0;
-    return {
-      w,
-      change: (batch: Array<typeof change extends fc.Arbitrary<infer T> ? T : never>) => {
-        for (const c of batch) play(w, users, c, n++);
-      },
+    const play = (w: ReturnType<typeof world>, users: string[], c: typeof change extends fc.Arbitrary<infer T> ? T : never, n: number) => {
+      if (c.kind === "add") {
+        users.push(w.user(c.ou, `New ${n}`, c.phone ? { ipPhone: [c.phone] } : {}));
+        return;
+      }
+      if (users.length === 0) return;
+      const i = c.who % users.length;
+      const dn = users[i] as string;
+      const cn = /^CN=([^,]+),/.exec(dn)?.[1] as string;
+      if (c.kind === "rename") users[i] = w.dc.move(dn, dn.replace(/^CN=[^,]+/, `CN=${cn} R`));
+      if (c.kind === "move") users[i] = w.dc.move(dn, `CN=${cn},${c.ou}`);
+      if (c.kind === "disable") w.dc.modify(dn, { userAccountControl: [c.disabled ? "514" : "512"] });
+      if (c.kind === "phone") w.dc.modify(dn, { ipPhone: c.phone ? [c.phone] : undefined });
+      if (c.kind === "group") w.dc.membership(PHONES, dn, c.member);
+      if (c.kind === "delete") {
+        w.dc.remove(dn);
+        users.splice(i, 1);
+      }
     };
-  };
 
-  it("each incremental run leaves nothing for a full read to do", async () => {
-    await fc.assert(
-      fc.asyncProperty(batches, async (plan) => {
-        const { w, change: make } = await synced();
-        for (const batch of plan) {
-          make(batch);
+    /** A world after its first (full) sync, and a way to make the changes of a batch in its AD. */
+    const synced = async () => {
+      const w = world();
+      const users = [w.dns.ann, w.dns.bob, w.dns.cat, w.dns.dan];
+      await w.run();
+      let n = 0;
+      return {
+        w,
+        change: (batch: Array<typeof change extends fc.Arbitrary<infer T> ? T : never>) => {
+          for (const c of batch) play(w, users, c, n++);
+        },
+      };
+    };
+
+    it("each incremental run leaves nothing for a full read to do", async () => {
+      await fc.assert(
+        fc.asyncProperty(batches, async (plan) => {
+          const { w, change: make } = await synced();
+          for (const batch of plan) {
+            make(batch);
+            const run = await w.run();
+            expect(run.info?.read?.mode).toBe("incremental");
+            expect(await w.fullPlan()).toEqual([]);
+          }
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it("an incremental run with a search cut short never deletes or disables", async () => {
+      await fc.assert(
+        fc.asyncProperty(batches, async (plan) => {
+          const { w, change: make } = await synced();
+          for (const batch of plan) make(batch);
+          w.dc.fault = { filter: "(&(objectCategory=person)(objectClass=user))", kind: "incomplete" };
           const run = await w.run();
           expect(run.info?.read?.mode).toBe("incremental");
-          expect(await w.fullPlan()).toEqual([]);
-        }
-      }),
-      { numRuns: 60 },
-    );
-  });
-
-  it("an incremental run whose sweep is incomplete never deletes or disables", async () => {
-    await fc.assert(
-      fc.asyncProperty(batches, async (plan) => {
-        const { w, change: make } = await synced();
-        for (const batch of plan) make(batch);
-        w.dc.fault = { filter: "(&(objectCategory=person)(objectClass=user))", kind: "incomplete" };
-        const run = await w.run();
-        expect(run.info?.read?.mode).toBe("incremental");
-        expect(run.items.filter((i) => i.action === "delete" || i.action === "disable")).toEqual([]);
-      }),
-      { numRuns: 60 },
-    );
+          expect(run.items.filter((i) => i.action === "delete" || i.action === "disable")).toEqual([]);
+        }),
+        { numRuns: 60 },
+      );
+    });
   });
 });

@@ -1,10 +1,21 @@
 // The directory read of a run, full or incremental. A full read stages every user the scope
 // returns; an incremental one stages only the users a plan must decide about again (changed
 // since the stored position, new in scope, regrouped, left unsettled by an earlier run) and
-// finds who left by sweeping the scope's objectGUIDs. Either way the planner gets the same
+// finds who left from the tombstones of deleted users and the users changed out of the scope,
+// or, where those cannot tell it, by sweeping the scope's objectGUIDs. Either way the planner gets the same
 // kind of input, and what it decides is the same as a full read would make it decide.
 import { positionMismatch, type ReadChoice } from "../../../engine/read-basis.ts";
-import { changedGroupMemberships, changedSince, sweepScope } from "../../../engine/read-changes.ts";
+import {
+  changedContainers,
+  changedGroupMemberships,
+  changedSince,
+  changedUsers,
+  deletedObjectsOf,
+  deletedUsers,
+  sweepNeeded,
+  sweepScope,
+  tombstonesVisible,
+} from "../../../engine/read-changes.ts";
 import {
   lookUpOutside,
   nestedGroupMembers,
@@ -18,6 +29,7 @@ import {
 } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { DirectoryPosition, LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import { isDnWithin } from "../../../schema/src/dn.ts";
 import type { DirectoryMirror } from "./directory-mirror.ts";
 
 export interface RunRead {
@@ -32,6 +44,11 @@ export interface RunRead {
   left: string[];
   /** For an incremental read: how many users the sweep found in scope. */
   swept?: number;
+  /** For an incremental read: how it found who left, and why it swept. */
+  evidence?: "sweep" | "tombstones";
+  sweepWhy?: string;
+  /** For an incremental read from the changes: who is out of the mirror (out of scope now, or deleted). */
+  removed?: string[];
 }
 
 export interface RunReadInput {
@@ -62,17 +79,35 @@ export async function readForRun(input: RunReadInput): Promise<RunRead> {
 async function readIncremental(input: RunReadInput, since: DirectoryPosition): Promise<RunRead | { fallback: string }> {
   const { config, target, search, mirror, stage, runId } = input;
   const account = new ReadAccount();
-  // Which DC answers, and where it stands, before anything is read: a position of another DC
-  // (a failover) or of this DC before a restore means nothing here.
+  // Which DC answers, where it stands and which domain it holds, before anything is read: a
+  // position of another DC (a failover) or of this DC before a restore means nothing here.
+  let domainNc: string | undefined;
   account.add(
     await search(
-      { base: target.connection.baseDn, scope: "base", filter: "(objectClass=*)", attributes: ["1.1"], position: true },
-      () => {},
+      { base: "", scope: "base", filter: "(objectClass=*)", attributes: ["defaultNamingContext"], position: true },
+      (entries) => {
+        domainNc = entries[0]?.attributes.defaultNamingContext?.[0];
+      },
     ),
   );
   const mismatch = positionMismatch(since, account.position, account.positionProblem);
   if (mismatch !== undefined) return { fallback: mismatch };
   const position = account.position as DirectoryPosition;
+  const usn = since.highestCommittedUsn;
+  const moved = await changedContainers(search, target.connection.baseDn, usn, account);
+  if (moved.length > 0)
+    return {
+      fallback: `${moved.length === 1 ? `the OU or container ${moved[0]} was` : `${moved.length} OUs or containers (${moved.slice(0, 3).join("; ")}${moved.length > 3 ? "; …" : ""}) were`} changed, and a rename or move changes its users' DNs without changing the users`,
+    };
+
+  // Who left is told by the tombstones and the changes when they can tell it, else by a sweep.
+  const sweepWhy =
+    sweepNeeded(config) ??
+    (domainNc === undefined || !isDnWithin(target.connection.baseDn, domainNc)
+      ? "the base DN is not in the domain the domain controller holds"
+      : (await tombstonesVisible(search, domainNc))
+        ? undefined
+        : `the service account cannot list deleted objects (grant it List Contents and Read Property on ${deletedObjectsOf(domainNc)})`);
 
   const counts = { inScope: 0, present: 0, skipped: 0 };
   const staged = new Set<string>();
@@ -83,25 +118,46 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
   };
   const nestedMembers = await nestedGroupMembers(config, target, search, account);
   const reader = { config, target, search, account, counts, nestedMembers, take, stage };
-  await readScope(reader, changedSince(since.highestCommittedUsn));
+  const memberships = () => changedGroupMemberships(config, target, usn, search, account, nestedMembers);
+  mirror.synced(runId, input.synced);
+  const synced = new Set(input.synced);
+
+  if (sweepWhy === undefined) {
+    const nc = domainNc as string;
+    // Changed anywhere in the domain, so that a user moved out of the base DN is seen too; read
+    // again within the scope, so that whoever is not found is out of it now.
+    const changed = await changedUsers(search, nc, usn, account);
+    await readScopeUsers(reader, changed);
+    const deleted = await deletedUsers(search, nc, usn, account);
+    await readScopeUsers(reader, [...new Set([...mirror.regrouped(runId, await memberships()), ...mirror.unsettled(runId)])]);
+    const removed = [...new Set([...changed, ...deleted])].filter((g) => !staged.has(g));
+    const left = removed.filter((g) => synced.has(g));
+    await lookUpOutside(left, target, search, account, counts, stage);
+    return finish({ read: account.result(counts), mode: "incremental", since, position, left, removed, evidence: "tombstones" });
+  }
+
+  await readScope(reader, changedSince(usn));
   let swept = 0;
   await sweepScope(config, target, search, account, (guids) => {
     mirror.sweep(runId, guids);
     swept += guids.length;
   });
-  const memberships = await changedGroupMemberships(config, target, since.highestCommittedUsn, search, account, nestedMembers);
-  const again = new Set([...mirror.arrived(runId), ...mirror.regrouped(runId, memberships), ...mirror.unsettled(runId)]);
-  await readScopeUsers(reader, [...again]);
-  mirror.synced(runId, input.synced);
+  const groups = await memberships();
+  await readScopeUsers(reader, [...new Set([...mirror.arrived(runId), ...mirror.regrouped(runId, groups), ...mirror.unsettled(runId)])]);
   const left = mirror.left(runId);
   await lookUpOutside(left, target, search, account, counts, stage);
+  return finish({ read: account.result(counts), mode: "incremental", since, position, left, swept, evidence: "sweep", sweepWhy });
+}
 
-  const read = account.result(counts);
-  // Searches answered by another DC than the probe (a failover during the read): what they
-  // missed cannot be told, so the read is incomplete and nothing is deleted.
+/**
+ * Searches answered by another DC than the probe (a failover during the read): what they
+ * missed cannot be told, so the read is incomplete and nothing is deleted.
+ */
+function finish(run: RunRead): RunRead {
+  const { read } = run;
   if (read.positionProblem !== undefined && read.complete) {
     read.complete = false;
     read.reason = read.positionProblem;
   }
-  return { read, mode: "incremental", since, position, left, swept };
+  return run;
 }

@@ -399,7 +399,10 @@ export class SyncRuns {
       !read.complete
         ? `Directory read incomplete (${read.reason}): nothing will be disabled or deleted`
         : outcome.mode === "incremental"
-          ? `Directory read (incremental): ${read.inScope} users in scope to decide about again, of ${outcome.swept ?? 0} in scope; ${outcome.left.length} synced users no longer in it${read.present > 0 ? `, ${read.present} of them still in AD` : ""}`
+          ? `Directory read (incremental): ${read.inScope} users in scope to decide about again; ${outcome.left.length} synced users no longer in it${read.present > 0 ? `, ${read.present} of them still in AD` : ""}; ` +
+            (outcome.evidence === "tombstones"
+              ? "who left was told by the deleted users' tombstones and the changed users"
+              : `who left was found by a sweep of the ${outcome.swept ?? 0} users in scope (${outcome.sweepWhy})`)
           : `Directory read: ${read.inScope} users in scope${read.present > 0 ? `, ${read.present} synced users found outside it` : ""}`,
     );
     if (outcome.mode === "full" && read.complete && read.positionProblem !== undefined)
@@ -457,7 +460,9 @@ export class SyncRuns {
           position: read.position ?? null,
           positionProblem: read.position === undefined ? (read.positionProblem ?? "no position") : null,
         });
-      else if (outcome.position !== undefined) this.#mirror.commitIncremental(id, outcome.position);
+      else if (outcome.position !== undefined && outcome.evidence === "tombstones")
+        this.#mirror.commitChanges(id, outcome.position, outcome.removed ?? []);
+      else if (outcome.position !== undefined) this.#mirror.commitSwept(id, outcome.position);
       this.#mirror.plannedSync(id);
     }
     for (const table of ["stage_users", "stage_present", ...mirrorStages]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
