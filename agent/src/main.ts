@@ -5,6 +5,7 @@ import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { CredentialStore, defaultStateDir, type StoredCredential } from "./enrollment/credential-store.ts";
 import { EnrollmentRefused, enroll } from "./enrollment/enroll.ts";
+import { searchPool } from "./ldap/search.ts";
 import { ldifBackend } from "./ldif/ldif-backend.ts";
 import { LdifDirectory } from "./ldif/ldif-directory.ts";
 import { type DirectoryBackend, ldapBackend, runOperation } from "./operations.ts";
@@ -286,6 +287,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     log(`${signal}: stopping`);
     stopping.abort();
     tunnel?.stop();
+    // Unbinds the connections kept for searches, as far as the moments before exit allow.
+    void searchPool.close();
     setTimeout(() => process.exit(0), 200).unref();
   });
 }

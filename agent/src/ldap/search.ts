@@ -10,11 +10,12 @@
 import { type Client, Control, PagedResultsControl, type SearchEntry, SearchRequest, type SearchResponse } from "ldapts";
 import type { LdapTarget, SearchCompleteness, SearchSpec, WireEntry } from "../../../schema/src/agent-protocol.ts";
 import { checkFilter } from "../../../schema/src/ldap-filter.ts";
-import { type DirectoryConnection, openConnection } from "./connection.ts";
+import type { DirectoryConnection } from "./connection.ts";
 import { readDirectoryPosition } from "./directory-position.ts";
-import { DirectoryError, SearchError, toDirectoryError } from "./errors.ts";
+import { ConnectError, DirectoryError, SearchError, toDirectoryError } from "./errors.ts";
 import { parseRangedType, pickChunk, type RangeChunk, readRemainingRanges } from "./ranged-values.ts";
 import { isHarmlessReference } from "./references.ts";
+import { SearchPool } from "./search-pool.ts";
 import { wireFilter } from "./wire-filter.ts";
 
 export type { SearchSpec };
@@ -34,28 +35,54 @@ export const ALWAYS_BINARY: readonly string[] = [
   "tokenGroups",
 ];
 
+/** The connections searches share; a test may give search() a pool of its own. */
+export const searchPool = new SearchPool();
+
 /**
- * A search on a target: connects (see openConnection), pages through, and closes. Asked for
- * the position, it reads it on the same connection first, so that it is the position of the
- * DC that serves the pages and anything that changes during the search is after it.
+ * A search on a target, on a bound connection of the pool (a new one unless an idle one is
+ * still connected). Asked for the position, it reads it on the same connection first, so that
+ * it is the position of the DC that serves the pages and anything that changes during the
+ * search is after it. A kept connection the DC has closed since fails at once; the search
+ * then starts again once on a new one, as nothing has been handed on yet.
  */
-export async function* search(target: LdapTarget, spec: SearchSpec): AsyncGenerator<WireEntry[], SearchCompleteness, undefined> {
-  const connection = await openConnection(target);
-  try {
-    let position: Pick<SearchCompleteness, "position" | "positionUnavailable"> = {};
-    if (spec.position === true) {
-      try {
-        position = { position: await readDirectoryPosition(connection) };
-      } catch (error) {
-        // Not a reason to fail the read: without a position the next run reads everything again.
-        if (!(error instanceof DirectoryError)) throw error;
-        position = { positionUnavailable: error.message };
+export async function* search(
+  target: LdapTarget,
+  spec: SearchSpec,
+  pool: SearchPool = searchPool,
+): AsyncGenerator<WireEntry[], SearchCompleteness, undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const { connection, reused } = await pool.take(target);
+    let healthy = false;
+    let yielded = false;
+    try {
+      let position: Pick<SearchCompleteness, "position" | "positionUnavailable"> = {};
+      if (spec.position === true) {
+        try {
+          position = { position: await readDirectoryPosition(connection) };
+        } catch (error) {
+          // Not a reason to fail the read: without a position the next run reads everything again.
+          if (!(error instanceof DirectoryError) || error instanceof ConnectError) throw error;
+          position = { positionUnavailable: error.message };
+        }
       }
+      const pages = searchPages(connection, spec);
+      let result: SearchCompleteness;
+      for (let step = await pages.next(); ; step = await pages.next()) {
+        if (step.done) {
+          result = step.value;
+          break;
+        }
+        yielded = true;
+        yield step.value;
+      }
+      healthy = true;
+      return { ...result, ...position };
+    } catch (error) {
+      if (reused && !yielded && attempt === 0 && (error instanceof ConnectError || !connection.client.isConnected)) continue;
+      throw error;
+    } finally {
+      await pool.give(target, connection, healthy);
     }
-    const result = yield* searchPages(connection, spec);
-    return { ...result, ...position };
-  } finally {
-    await connection.close();
   }
 }
 

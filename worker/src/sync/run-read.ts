@@ -119,7 +119,6 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
   const nestedMembers = await nestedGroupMembers(config, target, search, account);
   const reader = { config, target, search, account, counts, nestedMembers, take, stage };
   const memberships = () => changedGroupMemberships(config, target, usn, search, account, nestedMembers);
-  mirror.synced(runId, input.synced);
   const synced = new Set(input.synced);
 
   if (sweepWhy === undefined) {
@@ -136,6 +135,7 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
     return finish({ read: account.result(counts), mode: "incremental", since, position, left, removed, evidence: "tombstones" });
   }
 
+  mirror.synced(runId, input.synced);
   await readScope(reader, changedSince(usn));
   let swept = 0;
   await sweepScope(config, target, search, account, (guids) => {
