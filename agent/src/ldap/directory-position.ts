@@ -14,6 +14,13 @@ import { searchPages } from "./search.ts";
 
 export type { DirectoryPosition };
 
+/**
+ * The invocationId read on each connection, by the DC it named: a database restored under a
+ * DC starts with its samba or NTDS service, which drops every connection, so on one
+ * connection it cannot change. The USN is read every time.
+ */
+const identities = new WeakMap<DirectoryConnection, { dsServiceName: string; invocationId: string }>();
+
 export async function readDirectoryPosition(connection: DirectoryConnection): Promise<DirectoryPosition> {
   const root = await first(connection, { base: "", filter: "(objectClass=*)", attributes: ["highestCommittedUSN", "dsServiceName"] });
   const usn = root?.attributes.highestCommittedUSN?.[0];
@@ -22,6 +29,9 @@ export async function readDirectoryPosition(connection: DirectoryConnection): Pr
     throw new SearchError("no_position", "the domain controller's rootDSE has no highestCommittedUSN or dsServiceName", {
       fix: "Point the connection at an Active Directory domain controller (not a global catalog port or another LDAP server).",
     });
+  const known = identities.get(connection);
+  if (known?.dsServiceName === dsServiceName)
+    return { server: connection.server, dsServiceName, invocationId: known.invocationId, highestCommittedUsn: usn };
   const settings = await first(connection, {
     base: dsServiceName,
     filter: filter`(objectClass=${"nTDSDSA"})`,
@@ -33,7 +43,9 @@ export async function readDirectoryPosition(connection: DirectoryConnection): Pr
     throw new SearchError("no_position", `the domain controller's NTDS Settings (${dsServiceName}) show no invocationId`, {
       fix: "Check that the service account may read the Configuration partition (every authenticated user may, unless it was changed).",
     });
-  return { server: connection.server, dsServiceName, invocationId: Buffer.from(id, "base64").toString("hex"), highestCommittedUsn: usn };
+  const invocationId = Buffer.from(id, "base64").toString("hex");
+  identities.set(connection, { dsServiceName, invocationId });
+  return { server: connection.server, dsServiceName, invocationId, highestCommittedUsn: usn };
 }
 
 async function first(
