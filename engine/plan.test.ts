@@ -179,6 +179,27 @@ describe("extension numbers", () => {
     expect([...(await applied(p, held)).extensions.keys()].sort()).toEqual(["1001", "1002"]);
   });
 
+  it("gives a number a renumbering frees only in a later wave than the update that frees it", async () => {
+    const config = withConfig({
+      extensionNumbers: { source: "attributeThenSequential", attribute: "ipPhone", ranges: [{ start: "2000", end: "2099" }] },
+      deprovisioning: { whenDeleted: "delete" },
+      safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
+    });
+    const [dee, cat, xan] = [adUser("Dee", { ipPhone: "1001" }), adUser("Cat"), adUser("Xan", { ipPhone: "1007" })];
+    const held = await synced(config, [dee, cat, xan]);
+    // Dee leaves; Xan takes her 1001 and frees 1007, which Cat (first by DN) now wants.
+    const to = (u: DirectoryUser, n: string) => ({ ...u, attributes: { ...u.attributes, ipphone: [n] } });
+    const p = plan(config, [to(cat, "1007"), to(xan, "1001")], held, { present: new Set([cat.guid, xan.guid]) });
+    const wave = (name: string) => p.items.find((i) => i.name === name)?.wave as number;
+    expect(p.items.filter(isOperation).map((i) => [i.name, i.action, i.number, i.state?.number ?? null])).toEqual([
+      ["Dee", "delete", "1001", null],
+      ["Xan", "update", "1007", "1001"],
+      ["Cat", "update", "2000", "1007"],
+    ]);
+    expect(wave("Dee")).toBeLessThan(wave("Xan"));
+    expect(wave("Xan")).toBeLessThan(wave("Cat"));
+  });
+
   it("leaves a swap of two numbers as two conflicts", async () => {
     const config = withConfig({ extensionNumbers: { source: "attribute", attribute: "ipPhone" } });
     const [a, b] = [adUser("A", { ipPhone: "1001" }), adUser("B", { ipPhone: "1002" })];

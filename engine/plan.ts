@@ -152,6 +152,9 @@ export function planSync(input: PlanInput): Plan {
   const pool = new NumberPool();
   for (let round = 1, progress = true; progress; round++) {
     progress = false;
+    // A number a user lets go of in this round is free only once that update is applied, so
+    // only the next round (the next wave) may give it to someone else.
+    const freed: string[] = [];
     for (const number of [...claims.keys()].sort()) {
       const claimants = claims.get(number) as DesiredUser[];
       const holder = byNumber.get(number);
@@ -172,11 +175,12 @@ export function planSync(input: PlanInput): Plan {
         taken.add(number);
         pool.take(number);
         const old = byGuid.get(winner.guid);
-        if (old) released.add(old.number);
+        if (old) freed.push(old.number);
         reject("number_duplicate", `number ${number} is also wanted by ${winner.name}, who gets it`, claimants.slice(1));
         progress = true;
       }
     }
+    for (const number of freed) released.add(number);
   }
   for (const [number, claimants] of claims) {
     const holder = byNumber.get(number);

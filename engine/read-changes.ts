@@ -22,19 +22,6 @@ export function changedSince(usn: string): string {
   return filter`(uSNChanged>=${(BigInt(usn) + 1n).toString()})`;
 }
 
-/**
- * Why an incremental read must sweep the scope, or undefined when the changes and the
- * tombstones since the position say everything: a scope of group members, or a scope
- * filter on memberOf, changes with the groups (a back link), which no user's uSNChanged
- * shows, and which the sweep sees.
- */
-export function sweepNeeded(config: SyncConfig): string | undefined {
-  if (config.scope?.users === "groups") return "the scope is the members of groups, whose changes no user's uSNChanged shows";
-  if (config.scope?.filter !== undefined && /memberof/i.test(config.scope.filter))
-    return "the scope filter names memberOf, whose changes no user's uSNChanged shows";
-  return undefined;
-}
-
 /** The domain partition's Deleted Objects container, where AD keeps tombstones (MS-ADTS 3.1.1.5.5.2). */
 export function deletedObjectsOf(domainNc: string): string {
   return `CN=Deleted Objects,${domainNc}`;

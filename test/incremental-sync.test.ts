@@ -192,6 +192,11 @@ describe("incremental sync", () => {
     // The administrator's connection went with the samba it was bound to.
     await admin.unbind().catch(() => {});
     admin = await adminClient(dc);
+    const tested = await stack.api("POST", "/test-connection", {});
+    expect(tested.status, tested.text).toBe(200);
+    expect((tested.body.steps as Json[]).find((st) => st.id === "scope")?.detail).toMatch(
+      /Incremental runs find deleted users from their tombstones and read only what changed\.$/,
+    );
     // Heidi is deleted, Frank moves out of the base DN's scope: neither is in any search of the scope now.
     await admin.del(`CN=Heidi Hughes,OU=Platform,OU=Engineering,${STAFF}`);
     await admin.modifyDN(`CN=Frank Fischer,OU=Engineering,${STAFF}`, `CN=Frank Fischer,${OUTSIDE}`);

@@ -69,3 +69,16 @@ function membership(scope: Scope): string {
   if (groups.length === 0) return "(!(objectClass=*))";
   return groups.length === 1 ? (groups[0] ?? "") : `(|${groups.join("")})`;
 }
+
+/**
+ * Why an incremental read of this scope must sweep it for objectGUIDs, or undefined when
+ * the users changed since a position and the tombstones say everything: a scope of group
+ * members, or a filter on memberOf, changes with the groups (a back link), which no user's
+ * uSNChanged shows.
+ */
+export function sweepNeeded(scope: Scope | undefined): string | undefined {
+  if (scope?.users === "groups") return "the scope is the members of groups, whose changes no user's uSNChanged shows";
+  if (scope?.filter !== undefined && /memberof/i.test(scope.filter))
+    return "the scope filter names memberOf, whose changes no user's uSNChanged shows";
+  return undefined;
+}

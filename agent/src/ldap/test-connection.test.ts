@@ -61,6 +61,17 @@ describe("testConnection", () => {
     expect(groups).toBeGreaterThanOrEqual(seededGroups.length);
   });
 
+  it("says how incremental runs will find who left: here by a sweep, as the service account may not list deleted objects", async () => {
+    const byOus = await testConnection(targetFor(dc), { users: "ous", ous: [{ dn: STAFF }] });
+    expect(step(byOus, "scope").detail).toMatch(
+      /\. Incremental runs find who left by reading the scope's objectGUIDs again, as this account may not list deleted objects; to let them read only what changed, grant it List Contents and Read Property on CN=Deleted Objects,DC=example,DC=com \(dsacls "CN=Deleted Objects,DC=example,DC=com" \/G DOMAIN\\account:LCRP\)\.$/,
+    );
+    const byGroups = await testConnection(targetFor(dc), { users: "groups", groups: [{ dn: `CN=Phone Users,OU=Groups,${dc.baseDn}` }] });
+    expect(step(byGroups, "scope").detail).toMatch(
+      /Incremental runs find who left by reading the scope's objectGUIDs again: the scope is the members of groups, whose changes no user's uSNChanged shows\.$/,
+    );
+  });
+
   it("also passes over StartTLS", async () => {
     const result = await testConnection(targetFor(dc, { security: "starttls", baseDn: STAFF }));
     expect(statuses(result)).toEqual(["reachable:ok", "tls:ok", "bind:ok", "baseDn:ok", "scope:ok"]);

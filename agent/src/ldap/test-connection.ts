@@ -5,7 +5,7 @@
 
 import type { Scope } from "../../../schema/generated/config.ts";
 import type { ConnectionStep, LdapTarget, ScopeCounts, TestConnectionResult } from "../../../schema/src/agent-protocol.ts";
-import { scopeBases, scopeGroupFilter, scopeUserFilter } from "../../../schema/src/scope-filter.ts";
+import { scopeBases, scopeGroupFilter, scopeUserFilter, sweepNeeded } from "../../../schema/src/scope-filter.ts";
 import type { CertificateInfo } from "./certificate.ts";
 import {
   bindConnection,
@@ -18,7 +18,7 @@ import {
   type ReachInfo,
   resolveBindPassword,
 } from "./connection.ts";
-import { BindError, type DirectoryError, SearchError, TlsError, toDirectoryError } from "./errors.ts";
+import { BindError, DirectoryError, SearchError, TlsError, toDirectoryError } from "./errors.ts";
 import { type PagedSearch, type SearchSpec, searchPages } from "./search.ts";
 
 export type StepId = Exclude<ConnectionStep["id"], "agent" | "policy" | "domainLogin" | "pbxReachable" | "pbxAuth" | "pbxAccess">;
@@ -82,6 +82,7 @@ export async function testConnection(target: LdapTarget, scope?: Scope): Promise
       (await run("scope", async () => {
         const outcome = await checkScope(settings.baseDn, pagesOf(required(connection)), scope);
         if (outcome.counts !== undefined) result.counts = outcome.counts;
+        if (outcome.status === "ok") outcome.detail += await incrementalNote(pagesOf(required(connection)), scope);
         return outcome;
       }));
     result.ok = passed;
@@ -364,6 +365,36 @@ export async function checkScope(
     };
   }
   return { status: "ok", detail, counts };
+}
+
+/**
+ * How incremental runs of this scope will find who left, as the scope step says it: from the
+ * tombstones of deleted users when this account may list them (one is enough to tell), else
+ * by reading the scope's objectGUIDs again, with the grant that would spare that.
+ */
+async function incrementalNote(search: PagedSearch, scope: Scope | undefined): Promise<string> {
+  const why = sweepNeeded(scope);
+  if (why !== undefined) return ` Incremental runs find who left by reading the scope's objectGUIDs again: ${why}.`;
+  try {
+    const root = await readOne(search, { base: "", scope: "base", filter: "(objectClass=*)", attributes: ["defaultNamingContext"] });
+    const domain = root?.defaultNamingContext?.[0];
+    if (domain === undefined) return "";
+    const container = `CN=Deleted Objects,${domain}`;
+    const tombstone = await readOne(search, {
+      base: container,
+      scope: "one",
+      filter: "(isDeleted=TRUE)",
+      attributes: ["1.1"],
+      showDeleted: true,
+      sizeLimit: 1,
+    });
+    return tombstone !== undefined
+      ? " Incremental runs find deleted users from their tombstones and read only what changed."
+      : ` Incremental runs find who left by reading the scope's objectGUIDs again, as this account may not list deleted objects; to let them read only what changed, grant it List Contents and Read Property on ${container} (dsacls "${container}" /G DOMAIN\\account:LCRP).`;
+  } catch (error) {
+    if (error instanceof DirectoryError) return "";
+    throw error;
+  }
 }
 
 function plural(n: number, noun: string): string {

@@ -12,7 +12,6 @@ import {
   changedUsers,
   deletedObjectsOf,
   deletedUsers,
-  sweepNeeded,
   sweepScope,
   tombstonesVisible,
 } from "../../../engine/read-changes.ts";
@@ -30,6 +29,7 @@ import {
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { DirectoryPosition, LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { isDnWithin } from "../../../schema/src/dn.ts";
+import { sweepNeeded } from "../../../schema/src/scope-filter.ts";
 import type { DirectoryMirror } from "./directory-mirror.ts";
 
 export interface RunRead {
@@ -102,7 +102,7 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
 
   // Who left is told by the tombstones and the changes when they can tell it, else by a sweep.
   const sweepWhy =
-    sweepNeeded(config) ??
+    sweepNeeded(config.scope) ??
     (domainNc === undefined || !isDnWithin(target.connection.baseDn, domainNc)
       ? "the base DN is not in the domain the domain controller holds"
       : (await tombstonesVisible(search, domainNc))
