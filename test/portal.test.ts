@@ -249,6 +249,17 @@ describe("the portal page", { timeout: 90_000 }, () => {
     await snap(page, shots, "11-log");
   });
 
+  it("after a sync, Preview reads only what changed in AD, and the whole directory when asked", async () => {
+    await page.getByRole("tab", { name: "Preview & Sync" }).click();
+    await page.getByRole("button", { name: "Preview" }).click();
+    await page.getByText(/^Preview done: .*It read only what changed in AD since the last sync\.$/).waitFor({ timeout: 60_000 });
+    const full = page.getByLabel("Read the whole directory, not only what changed (a full read)");
+    await full.check();
+    await page.getByRole("button", { name: "Preview" }).click();
+    await page.getByText(/^Preview done: .*It read the whole directory: a full read was asked for\.$/).waitFor({ timeout: 60_000 });
+    await full.uncheck();
+  });
+
   it("shows domain login attempts in the Log, with the reason only an administrator sees", async () => {
     // Domain login switched on for the saved configuration: a tenant with it off logs nothing.
     const saved = ((await product.api("GET", "/config")).body as Json).config;

@@ -119,8 +119,10 @@ export class ApiClient {
     );
   attributes = () => this.#json<Array<{ name: string; syntax?: string; description?: string }>>("GET", "/directory/attributes");
 
-  preview = (limit = 200) => this.#json<{ run: RunInfo; total: number; items: PlanItem[] }>("POST", `/preview?limit=${limit}`);
-  startSync = () => this.#json<RunInfo>("POST", "/sync");
+  /** `full` reads the whole directory where an incremental read would do. */
+  preview = (limit = 200, options: { full?: boolean } = {}) =>
+    this.#json<{ run: RunInfo; total: number; items: PlanItem[] }>("POST", `/preview?limit=${limit}${options.full ? "&full=true" : ""}`);
+  startSync = (options: { full?: boolean } = {}) => this.#json<RunInfo>("POST", `/sync${options.full ? "?full=true" : ""}`);
   run = (id: string) => this.#json<RunInfo>("GET", `/runs/${encodeURIComponent(id)}`);
   runs = (limit = 50) => this.#json<RunInfo[]>("GET", `/runs?limit=${limit}`);
   clearRuns = () => this.#json<{ removed: number }>("DELETE", "/runs");

@@ -23,6 +23,8 @@ const actionLabel: Record<PlanAction, string> = {
 export function previewSection(ctx: PageContext): Section {
   const previewButton = h("button", { type: "button" }, "Preview");
   const syncButton = h("button", { type: "button", class: "primary" }, "Sync Now");
+  // After a complete sync, runs read only what changed in AD since; this reads everything.
+  const fullRead = h("input", { type: "checkbox" });
   // Shown only while a sync is followed: a run that is stuck otherwise holds the lock for good.
   const cancelButton = h("button", { type: "button", class: "danger", hidden: true }, "Cancel sync");
   const status = h("div", { class: "status", "aria-live": "polite" });
@@ -65,7 +67,7 @@ export function previewSection(ctx: PageContext): Section {
     fill(status, h("p", { class: "progress" }, "Reading the directory through the agent and planning…"));
     held.hidden = true;
     try {
-      const result = await ctx.api.preview(pageSize);
+      const result = await ctx.api.preview(pageSize, { full: fullRead.checked });
       run = result.run;
       fill(status, h("p", { class: "ok" }, planSentence(result.run, "Preview")));
       showSummary(result.run);
@@ -84,7 +86,7 @@ export function previewSection(ctx: PageContext): Section {
     held.hidden = true;
     fill(status, h("p", { class: "progress" }, "Starting the sync…"));
     try {
-      await follow(await ctx.api.startSync());
+      await follow(await ctx.api.startSync({ full: fullRead.checked }));
     } catch (error) {
       ctx.report(error, status);
     } finally {
@@ -262,6 +264,7 @@ export function previewSection(ctx: PageContext): Section {
   function busy(on: boolean): void {
     previewButton.disabled = on;
     syncButton.disabled = on;
+    fullRead.disabled = on;
   }
 
   const element = h(
@@ -270,9 +273,10 @@ export function previewSection(ctx: PageContext): Section {
     h(
       "p",
       { class: "intro" },
-      "Preview reads the directory and shows exactly what a sync would do, without changing anything. Sync Now applies it; deletes beyond the safety limits wait for your approval.",
+      "Preview reads the directory and shows exactly what a sync would do, without changing anything. Sync Now applies it; deletes beyond the safety limits wait for your approval. After a complete sync, both read only what changed in AD since.",
     ),
     h("div", { class: "actions" }, previewButton, syncButton, cancelButton),
+    h("div", { class: "field checkbox" }, h("label", {}, fullRead, " Read the whole directory, not only what changed (a full read)")),
     progress,
     progressText,
     status,
@@ -346,7 +350,13 @@ function planSentence(r: RunInfo, what: string): string {
               : r.status;
   const incomplete =
     r.complete === false ? ` The read was incomplete (${r.incompleteReason ?? "see the log"}), so nothing is disabled or deleted.` : "";
-  return `${what} ${result}: ${r.summary ? summaryText(r.summary) : "nothing to do"}.${incomplete}`;
+  const read =
+    r.read?.mode === "incremental"
+      ? " It read only what changed in AD since the last sync."
+      : r.read?.reason
+        ? ` It read the whole directory: ${r.read.reason}.`
+        : "";
+  return `${what} ${result}: ${r.summary ? summaryText(r.summary) : "nothing to do"}.${incomplete}${read}`;
 }
 
 function capital(s: string): string {
