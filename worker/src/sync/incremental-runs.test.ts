@@ -194,6 +194,37 @@ describe.each(["sweep", "tombstones"] as const)("incremental runs, who left foun
     expect((await w.run()).info?.read?.mode).toBe("incremental");
   });
 
+  it("follows membership through a nested group, and every group when the extension groups are all of a user's groups", async () => {
+    const ALL = `CN=All Phones,OU=Groups,${BASE}`;
+    const nested = world({
+      ...baseConfig,
+      organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: ALL, nested: true, extensionGroup: "All" }] } },
+    });
+    nested.dc.add(ALL, { objectClass: ["top", "group"], cn: ["All Phones"], member: [PHONES] });
+    await nested.run();
+    expect(nested.ext("Ann Archer")?.groups).toEqual(["All"]);
+    // Cat joins Phones, inside All Phones: neither Cat's nor All Phones' uSNChanged moves.
+    nested.dc.membership(PHONES, nested.dns.cat, true);
+    const run = await nested.run();
+    expect(run.info?.read?.mode).toBe("incremental");
+    expect(ops(run.items)).toEqual(["update Cat Cole"]);
+    expect(nested.ext("Cat Cole")?.groups).toEqual(["All"]);
+    expect(await nested.fullPlan()).toEqual([]);
+
+    const every = world({ ...baseConfig, organisation: { extensionGroups: { from: "memberOf" } } });
+    const SUPPORTERS = `CN=Supporters,OU=Groups,${BASE}`;
+    every.dc.add(SUPPORTERS, { objectClass: ["top", "group"], cn: ["Supporters"], member: [every.dns.dan] });
+    await every.run();
+    every.dc.membership(SUPPORTERS, every.dns.bob, true);
+    every.dc.membership(SUPPORTERS, every.dns.dan, false);
+    const next = await every.run();
+    expect(next.info?.read?.mode).toBe("incremental");
+    expect(ops(next.items)).toEqual(["update Bob Baker", "update Dan Dale"]);
+    expect(every.ext("Bob Baker")?.groups).toEqual(["Supporters"]);
+    expect(every.ext("Dan Dale")?.groups).toEqual([]);
+    expect(await every.fullPlan()).toEqual([]);
+  });
+
   it("gives a freed number to the user who waited for it, as a full read would", async () => {
     const w = world();
     await w.run();
