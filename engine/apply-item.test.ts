@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applyItem, applyStructure } from "./apply-item.ts";
+import { pagesOf } from "./pbx/extension-pages.ts";
 import { fullCapabilities } from "./pbx/pbx-capabilities.ts";
 import type { ExtensionState, PbxDirectory } from "./pbx/pbx-port.ts";
 import type { PlanItem } from "./plan.ts";
@@ -18,6 +19,7 @@ function recordingPbx() {
     concurrency: 1,
     listExtensions: async () => [],
     syncedGuids: async () => [],
+    listExtensionPages: () => pagesOf(Promise.resolve([]), 1),
     listDepartments: async () => [],
     listExtensionGroups: async () => [],
     createDepartment: record("createDepartment"),

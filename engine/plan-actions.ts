@@ -16,7 +16,7 @@ export const planActions = [
 export type PlanAction = (typeof planActions)[number];
 
 /** The actions that change the PBX; the others only report. */
-const operationActions: readonly PlanAction[] = ["create", "adopt", "update", "recreate", "enable", "disable", "delete"];
+export const operationActions: readonly PlanAction[] = ["create", "adopt", "update", "recreate", "enable", "disable", "delete"];
 
 export function isOperation(item: { action: PlanAction }): boolean {
   return operationActions.includes(item.action);

@@ -153,17 +153,7 @@ export function planSync(input: PlanInput): Plan {
     if (d) items.push(planDeprovision(e, d, { config, caps, incompleteReason: input.incompleteReason }));
   }
 
-  // Apply order: deletes and disables free numbers first, renumbering in its rounds, creates last.
-  const rank = (item: PlanItem) =>
-    item.action === "delete"
-      ? 0
-      : item.action === "disable"
-        ? 1
-        : item.action === "update" || item.action === "enable" || item.action === "recreate"
-          ? 2 + (numberOf.get(item.guid ?? "")?.round ?? 0)
-          : item.action === "create"
-            ? 1e6
-            : 2e6;
+  const rank = (item: PlanItem) => applyRank(item, numberOf.get(item.guid ?? "")?.round ?? 0);
   items.sort((a, b) => rank(a) - rank(b));
   let wave = -1;
   let waveRank = Number.NaN;
@@ -193,6 +183,45 @@ export function planSync(input: PlanInput): Plan {
 }
 
 /**
+ * Apply order: deletes and disables free numbers first, renumbering in its rounds (`round`,
+ * the user's number round), creates last; items that are not operations after them.
+ */
+export function applyRank(item: Pick<PlanItem, "action">, round: number): number {
+  return item.action === "delete"
+    ? 0
+    : item.action === "disable"
+      ? 1
+      : item.action === "update" || item.action === "enable" || item.action === "recreate"
+        ? 2 + round
+        : item.action === "create"
+          ? 1e6
+          : 2e6;
+}
+
+/** How a first sync matches users to hand-made extensions (pbx.adopt); "none" when it does not. */
+export function adoptMode(config: SyncConfig): "email" | "number" | "none" {
+  const mode = (config.pbx as { adopt?: string } | undefined)?.adopt ?? "none";
+  return mode === "email" || mode === "number" ? mode : "none";
+}
+
+/** What an extension is matched by for adoption: its e-mail address, or its number. */
+export function adoptKeyOfExtension(mode: "email" | "number", e: Pick<Extension, "email" | "number">): string | undefined {
+  return (mode === "email" ? e.email?.toLowerCase() : e.number) || undefined;
+}
+
+/** What a user is matched by for adoption. */
+export function adoptKeyOfUser(mode: "email" | "number", u: Pick<DesiredUser, "fields" | "attributeNumber">): string | undefined {
+  return (mode === "email" ? u.fields.email?.toLowerCase() : u.attributeNumber) || undefined;
+}
+
+/** Why a user takes over a hand-made extension, as the adopt item says. */
+export function adoptionReason(config: SyncConfig, mode: "email" | "number", key: string): string {
+  return mode === "email"
+    ? `same e-mail address, ${key}`
+    : `same number, from ${config.extensionNumbers?.attribute ?? "the number attribute"}`;
+}
+
+/**
  * Which hand-made extensions active users without an extension take over: the one with the
  * user's e-mail address (pbx.adopt "email"), or with the number the user's number attribute
  * gives (pbx.adopt "number"). Each is taken by one user at most, and a match two users share
@@ -203,23 +232,22 @@ function adoptions(
   users: DesiredUser[],
   extensions: Iterable<Extension>,
 ): { byNumber: Map<string, string>; byGuid: Map<string, string> } {
-  const mode = (config.pbx as { adopt?: string } | undefined)?.adopt ?? "none";
+  const mode = adoptMode(config);
   const byNumber = new Map<string, string>();
   const byGuid = new Map<string, string>();
-  if (mode !== "email" && mode !== "number") return { byNumber, byGuid };
+  if (mode === "none") return { byNumber, byGuid };
   const all = [...extensions];
   const synced = new Set(all.filter((e) => e.origin === "ad" && e.guid).map((e) => e.guid as string));
   const manual = all.filter((e) => e.origin === "manual");
-  const keyOf = (e: Extension) => (mode === "email" ? e.email?.toLowerCase() : e.number);
   const candidates = new Map<string, Extension[]>();
   for (const e of manual) {
-    const key = keyOf(e);
+    const key = adoptKeyOfExtension(mode, e);
     if (key) candidates.set(key, [...(candidates.get(key) ?? []), e]);
   }
   const wanted = new Map<string, DesiredUser[]>();
   for (const u of users) {
     if (u.excluded !== undefined || synced.has(u.guid)) continue;
-    const key = mode === "email" ? u.fields.email?.toLowerCase() : u.attributeNumber;
+    const key = adoptKeyOfUser(mode, u);
     if (key) wanted.set(key, [...(wanted.get(key) ?? []), u]);
   }
   for (const [key, claimants] of wanted) {
@@ -228,18 +256,13 @@ function adoptions(
     const e = found[0] as Extension;
     const u = claimants[0] as DesiredUser;
     byNumber.set(e.number, u.guid);
-    byGuid.set(
-      u.guid,
-      mode === "email"
-        ? `same e-mail address, ${key}`
-        : `same number, from ${config.extensionNumbers?.attribute ?? "the number attribute"}`,
-    );
+    byGuid.set(u.guid, adoptionReason(config, mode, key));
   }
   return { byNumber, byGuid };
 }
 
 /** Deletes over maxDeletesPerRun, or over maxDeletePercent of the synced extensions, wait for approval. */
-function safetyHold(config: SyncConfig, deletes: number, synced: number): Plan["held"] {
+export function safetyHold(config: SyncConfig, deletes: number, synced: number): Plan["held"] {
   if (deletes === 0) return undefined;
   const maxCount = config.safety?.maxDeletesPerRun ?? 10;
   const maxPercent = config.safety?.maxDeletePercent ?? 10;

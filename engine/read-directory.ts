@@ -109,9 +109,14 @@ export function usersForPlan(
   for (const o of outside) {
     if (present.has(o.guid)) continue;
     present.add(o.guid);
-    users.push(mapUser(config, { guid: o.guid, dn: o.dn, disabled: o.disabled, attributes: { cn: [o.name] } }, false));
+    users.push(outsideUser(config, o));
   }
   return { users, present };
+}
+
+/** A synced user found outside the scope, mapped as out of it (or disabled). */
+export function outsideUser(config: SyncConfig, o: OutsideUser): DesiredUser {
+  return mapUser(config, { guid: o.guid, dn: o.dn, disabled: o.disabled, attributes: { cn: [o.name] } }, false);
 }
 
 /** The attributes the configuration reads, besides those every run needs. */

@@ -54,7 +54,7 @@ async function worker(tenant: string, persistDir?: string, port?: number) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const run = (await api("GET", `/runs/${runId}`)).body;
-      if (!["queued", "reading", "applying"].includes(run.status)) return run;
+      if (!["queued", "reading", "planning", "applying"].includes(run.status)) return run;
       if (Date.now() > deadline) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,5 +1,6 @@
 // A PBX directory held in memory: for planner tests and offline previews. The built-in PBX
 // of a tenant keeps the same model in its Durable Object's SQLite.
+import { pagesOf } from "./extension-pages.ts";
 import { fullCapabilities } from "./pbx-capabilities.ts";
 import type { ArchiveTarget, CreateExtension, Extension, ExtensionUpdate, PbxDirectory } from "./pbx-port.ts";
 
@@ -20,6 +21,10 @@ export class MemoryPbx implements PbxDirectory {
 
   async syncedGuids(): Promise<string[]> {
     return (await this.listExtensions()).flatMap((e) => (e.origin === "ad" && e.guid !== null ? [e.guid] : []));
+  }
+
+  listExtensionPages(size: number): AsyncIterable<Extension[]> {
+    return pagesOf(this.listExtensions(), size);
   }
 
   async listExtensions(): Promise<Extension[]> {

@@ -107,6 +107,12 @@ export interface PbxDirectory {
   readonly concurrency: number;
   listExtensions(): Promise<Extension[]>;
   /**
+   * The same listing, `size` extensions at a time, in the same order: what a run plans from,
+   * so that a large PBX is never one array in the run's memory. A target whose API hands back
+   * everything at once yields its listing in pages (pagesOf).
+   */
+  listExtensionPages(size: number): AsyncIterable<Extension[]>;
+  /**
    * The objectGUIDs of the AD users sync holds extensions for, from what the target keeps
    * itself, without a listing: a run looks them up in AD before it lists the PBX.
    */

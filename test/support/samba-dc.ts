@@ -402,7 +402,7 @@ async function provisionIntoCache(
     if (offline !== undefined) {
       const started = Date.now();
       log(`adding ${entries.length} entries to the database before samba starts…`);
-      await seedOffline(info, entries, offline.passwords, tools);
+      await seedOffline(info, entries, offline.passwords, tools, log);
       log(`added in ${seconds(started)} s`);
     } else log("seeding the directory over LDAPS…");
     const server = new SambaProcess(info, tools);
@@ -460,7 +460,13 @@ async function seed(info: SambaDcInfo, entries: LdifEntry[]): Promise<void> {
 }
 
 /** The entries as LDIF with every DN and value in base64 (RFC 2849), the default passwords added. */
-async function seedOffline(info: SambaDcInfo, entries: LdifEntry[], passwords: number, tools: Tools): Promise<void> {
+async function seedOffline(
+  info: SambaDcInfo,
+  entries: LdifEntry[],
+  passwords: number,
+  tools: Tools,
+  log: (line: string) => void,
+): Promise<void> {
   const b64 = (v: string | Buffer) => (typeof v === "string" ? Buffer.from(v, "utf8") : v).toString("base64");
   const lines: string[] = [];
   let given = 0;
@@ -481,7 +487,11 @@ async function seedOffline(info: SambaDcInfo, entries: LdifEntry[], passwords: n
   await fs.writeFile(ldif, lines.join("\n"), { mode: 0o600 });
   try {
     const script = fileURLToPath(new URL("./samba-offline-seed.py", import.meta.url));
-    await run(await sambaPython(tools), [script, path.join(info.dir, "etc", "smb.conf"), path.join(info.dir, "private", "sam.ldb"), ldif]);
+    await runWithProgress(
+      await sambaPython(tools),
+      [script, path.join(info.dir, "etc", "smb.conf"), path.join(info.dir, "private", "sam.ldb"), ldif],
+      log,
+    );
   } finally {
     await fs.rm(ldif, { force: true });
   }
@@ -870,6 +880,29 @@ async function run(command: string, args: string[]): Promise<void> {
       cause: error,
     });
   }
+}
+
+/** Like run, with each line the command prints passed on as it comes: progress on a long seed. */
+async function runWithProgress(command: string, args: string[], log: (line: string) => void): Promise<void> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const tail: string[] = [];
+  const keep = (chunk: Buffer, print: boolean) => {
+    for (const line of chunk
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "")) {
+      if (print) log(line);
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+    }
+  };
+  child.stdout.on("data", (chunk: Buffer) => keep(chunk, true));
+  child.stderr.on("data", (chunk: Buffer) => keep(chunk, false));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+  if (code !== 0) throw new Error(`${path.basename(command)} ${path.basename(args[0] ?? "")} failed (exit ${code}):\n${tail.join("\n")}`);
 }
 
 function messageOf(error: unknown): string {

@@ -143,7 +143,12 @@ export function previewSection(ctx: PageContext): Section {
       progressText.textContent = `Applying: ${p.done ?? 0} of ${p.total} changes${p.failed ? `, ${p.failed} failed` : ""}.`;
     } else {
       progress.removeAttribute("value");
-      progressText.textContent = p?.read !== undefined ? `Reading the directory: ${p.read} users read.` : `${capital(r.status)}…`;
+      progressText.textContent =
+        r.status === "planning"
+          ? `Planning the changes for the ${p?.read ?? 0} users read: ${p?.planning ?? "sorting the users read"}…`
+          : p?.read !== undefined
+            ? `Reading the directory: ${p.read} users read.`
+            : `${capital(r.status)}…`;
     }
     fill(status);
   }

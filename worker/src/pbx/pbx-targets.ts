@@ -159,6 +159,9 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
   listExtensions(): Promise<Extension[]> {
     return this.current().listExtensions();
   }
+  listExtensionPages(size: number): AsyncIterable<Extension[]> {
+    return this.current().listExtensionPages(size);
+  }
   syncedGuids(): Promise<string[]> {
     return this.current().syncedGuids();
   }

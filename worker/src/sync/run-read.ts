@@ -55,7 +55,8 @@ export interface RunReadInput {
   runId: string;
   config: SyncConfig;
   target: LdapTarget;
-  synced: string[];
+  /** The objectGUIDs of the synced users (PbxDirectory.syncedGuids): asked for only when a read needs them. */
+  synced(): Promise<string[]>;
   search: SearchStream;
   mirror: DirectoryMirror;
   stage: ReadStage;
@@ -69,10 +70,10 @@ export async function readForRun(input: RunReadInput): Promise<RunRead> {
     const incremental = await readIncremental(input, input.choice.since);
     if (!("fallback" in incremental)) return incremental;
     input.fallBack(incremental.fallback);
-    const read = await readDirectory(input.config, input.target, input.synced, input.search, input.stage);
+    const read = await readDirectory(input.config, input.target, await input.synced(), input.search, input.stage);
     return { read, mode: "full", why: incremental.fallback, left: [] };
   }
-  const read = await readDirectory(input.config, input.target, input.synced, input.search, input.stage);
+  const read = await readDirectory(input.config, input.target, await input.synced(), input.search, input.stage);
   return { read, mode: "full", why: input.choice.reason, left: [] };
 }
 
@@ -119,8 +120,6 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
   const nestedMembers = await nestedGroupMembers(config, target, search, account);
   const reader = { config, target, search, account, counts, nestedMembers, take, stage };
   const memberships = () => changedGroupMemberships(config, target, usn, search, account, nestedMembers);
-  const synced = new Set(input.synced);
-
   if (sweepWhy === undefined) {
     const nc = domainNc as string;
     // Changed anywhere in the domain, so that a user moved out of the base DN is seen too; read
@@ -130,12 +129,14 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
     const deleted = await deletedUsers(search, nc, usn, account);
     await readScopeUsers(reader, [...new Set([...mirror.regrouped(runId, await memberships()), ...mirror.unsettled(runId)])]);
     const removed = [...new Set([...changed, ...deleted])].filter((g) => !staged.has(g));
+    // Only when someone left: listing who is synced costs as much as the PBX is large.
+    const synced = removed.length === 0 ? new Set<string>() : new Set(await input.synced());
     const left = removed.filter((g) => synced.has(g));
     await lookUpOutside(left, target, search, account, counts, stage);
     return finish({ read: account.result(counts), mode: "incremental", since, position, left, removed, evidence: "tombstones" });
   }
 
-  mirror.synced(runId, input.synced);
+  mirror.synced(runId, await input.synced());
   await readScope(reader, changedSince(usn));
   let swept = 0;
   await sweepScope(config, target, search, account, (guids) => {

@@ -199,7 +199,7 @@ describe("SyncRuns", () => {
     let listings = 0;
     const pbx = new Proxy(builtin, {
       get(t, prop, receiver) {
-        if (prop === "listExtensions") listings++;
+        if (prop === "listExtensions" || prop === "listExtensionPages") listings++;
         const value = Reflect.get(t, prop, receiver);
         return typeof value === "function" ? value.bind(t) : value;
       },

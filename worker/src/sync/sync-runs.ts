@@ -4,18 +4,17 @@
 // restarts mid-run resumes from the journal instead of repeating or losing operations.
 
 import { applyItem, applyStructure } from "../../../engine/apply-item.ts";
-import type { DesiredUser } from "../../../engine/map-user.ts";
 import type { PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
-import { type Plan, type PlanAction, type PlanItem, planSync, summaryText } from "../../../engine/plan.ts";
-import { isOperation } from "../../../engine/plan-actions.ts";
-import { chooseRead, configKey } from "../../../engine/read-basis.ts";
-import { type SearchStream, usersForPlan } from "../../../engine/read-directory.ts";
+import { type Plan, type PlanAction, type PlanItem, summaryText } from "../../../engine/plan.ts";
+import { chooseRead, configKey, type ReadBasis } from "../../../engine/read-basis.ts";
+import type { SearchStream } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
-import type { LdapTarget } from "../../../schema/src/agent-protocol.ts";
+import type { DirectoryPosition, LdapTarget } from "../../../schema/src/agent-protocol.ts";
 import { ApiError } from "../api-error.ts";
 import { csv } from "../csv.ts";
 import { addMissingColumns, containsPattern, type Sql } from "../sql.ts";
 import { DirectoryMirror, mirrorStages } from "./directory-mirror.ts";
+import { planStages, RunPlanner, STEP_ROWS } from "./run-plan.ts";
 import { readForRun } from "./run-read.ts";
 
 export const syncRunsSchema = `
@@ -23,7 +22,7 @@ export const syncRunsSchema = `
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL, requested_by TEXT,
     started_at INTEGER NOT NULL, finished_at INTEGER, complete INTEGER, incomplete_reason TEXT,
     summary TEXT, structure TEXT, held TEXT, progress TEXT, error TEXT, decided_by TEXT, attempts TEXT,
-    full_requested INTEGER, read TEXT);
+    full_requested INTEGER, read TEXT, basis TEXT);
   CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
   CREATE TABLE IF NOT EXISTS run_items (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, name TEXT NOT NULL, number TEXT,
@@ -42,6 +41,7 @@ export const syncRunsSchema = `
 export type RunStatus =
   | "queued"
   | "reading"
+  | "planning"
   | "awaiting-approval"
   | "applying"
   | "succeeded"
@@ -53,10 +53,10 @@ export type RunStatus =
   | "cancelled";
 
 /** Every stage table of a run: emptied when its read starts again and when it ends. */
-const STAGES = ["stage_users", "stage_present", "stage_photos", ...mirrorStages];
+const STAGES = ["stage_users", "stage_present", "stage_photos", ...mirrorStages, ...planStages];
 
 /** A run holds the lock in these states: one at a time per tenant. */
-const ACTIVE: RunStatus[] = ["queued", "reading", "awaiting-approval", "applying"];
+const ACTIVE: RunStatus[] = ["queued", "reading", "planning", "awaiting-approval", "applying"];
 /** Operations per step: each step is one invocation, within its CPU and subrequest limits. */
 const CHUNK = 200;
 /** What an operation left half-way by a step that died may have done: it is not known. */
@@ -74,7 +74,16 @@ export interface RunInfo {
   incompleteReason: string | null;
   summary: Record<PlanAction, number> | null;
   held: Plan["held"] | null;
-  progress: { phase: string; read?: number; present?: number; done?: number; failed?: number; total?: number } | null;
+  progress: {
+    phase: string;
+    read?: number;
+    present?: number;
+    /** While planning: what it is doing. */
+    planning?: string;
+    done?: number;
+    failed?: number;
+    total?: number;
+  } | null;
   error: string | null;
   decidedBy: string | null;
   /** How the directory was read: the whole scope, or what changed since a DC's position. */
@@ -127,11 +136,18 @@ export interface StepAttempts {
 
 type Row = Record<string, string | number | null>;
 
+/** What a sync run's complete read leaves for the next run, kept until its plan is made. */
+type PendingBasis =
+  | ({ commit: "full" } & ReadBasis)
+  | { commit: "changes"; position: DirectoryPosition; removed: string[] }
+  | { commit: "swept"; position: DirectoryPosition };
+
 export class SyncRuns {
   readonly #sql: Sql;
   readonly #sources: RunSources;
   readonly #now: () => number;
   readonly #mirror: DirectoryMirror;
+  readonly #planner: RunPlanner;
 
   constructor(sql: Sql, sources: RunSources) {
     this.#sql = sql;
@@ -139,8 +155,9 @@ export class SyncRuns {
     this.#now = sources.now ?? Date.now;
     sql.exec(syncRunsSchema);
     // Tenants whose runs table an earlier version made.
-    addMissingColumns(sql, "runs", { attempts: "TEXT", full_requested: "INTEGER", read: "TEXT" });
+    addMissingColumns(sql, "runs", { attempts: "TEXT", full_requested: "INTEGER", read: "TEXT", basis: "TEXT" });
     this.#mirror = new DirectoryMirror(sql);
+    this.#planner = new RunPlanner(sql);
   }
 
   active(): RunInfo | undefined {
@@ -212,8 +229,14 @@ export class SyncRuns {
     if (!run) return false;
     try {
       if (run.status === "queued" || run.status === "reading") {
-        await this.#readAndPlan(run);
-        return this.get(id)?.status === "applying";
+        await this.#read(run);
+        const status = this.get(id)?.status;
+        return status === "planning" || status === "applying";
+      }
+      if (run.status === "planning") {
+        await this.#planStep(run);
+        const status = this.get(id)?.status;
+        return status === "planning" || status === "applying";
       }
       if (run.status === "applying") return await this.#applyChunk(run);
       return false;
@@ -258,7 +281,9 @@ export class SyncRuns {
           (underWay > 0 ? "; the operation under way finishes and is logged after this" : "")
         : run.status === "reading"
           ? "the directory read was stopped; nothing was changed"
-          : "nothing was changed";
+          : run.status === "planning"
+            ? "planning was stopped; nothing was changed"
+            : "nothing was changed";
     this.#finish(id, "cancelled", `Cancelled by ${by}: ${applied}.`);
     this.event(id, "warning", `Cancelled by ${by}: ${applied}`, by);
     return this.get(id) as RunInfo;
@@ -305,6 +330,7 @@ export class SyncRuns {
     const run = this.get(id);
     if (!run) return "gone";
     if (run.status === "queued" || run.status === "reading") return "read";
+    if (run.status === "planning") return `planning:${this.#planner.mark(id)}`;
     const counts = this.#opCounts(id);
     return `${run.status}:${counts.done + counts.failed}`;
   }
@@ -320,7 +346,7 @@ export class SyncRuns {
     return this.#row(id)?.status === status;
   }
 
-  async #readAndPlan(run: RunInfo): Promise<void> {
+  async #read(run: RunInfo): Promise<void> {
     const { id } = run;
     this.#sql.exec("UPDATE runs SET status = 'reading', progress = ? WHERE id = ?", JSON.stringify({ phase: "reading", read: 0 }), id);
     for (const table of [...STAGES, "run_items"]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
@@ -328,7 +354,7 @@ export class SyncRuns {
     let stopped = false;
     const { config, target } = await this.#sources.target();
     const pbx = this.#sources.pbx;
-    const synced = await pbx.syncedGuids();
+    const synced = () => pbx.syncedGuids();
     const choice = chooseRead(this.#mirror.basis(), {
       config,
       at: run.startedAt,
@@ -408,79 +434,98 @@ export class SyncRuns {
     if (outcome.mode === "full" && read.complete && read.positionProblem !== undefined)
       this.event(id, "info", `The next run reads everything again: ${read.positionProblem}`);
 
-    const inScope = this.#sql
-      .exec<{ data: string }>("SELECT data FROM stage_users WHERE run_id = ?", id)
-      .toArray()
-      .map((r) => JSON.parse(r.data) as DesiredUser);
-    const outside = this.#sql
-      .exec<Row>("SELECT guid, dn, name, disabled FROM stage_present WHERE run_id = ?", id)
-      .toArray()
-      .map((r) => ({ guid: String(r.guid), dn: String(r.dn), name: String(r.name), disabled: Number(r.disabled) === 1 }));
-    const { users, present } = usersForPlan(config, inScope, outside);
-    const decides = outcome.mode === "incremental" ? new Set([...present, ...outcome.left]) : undefined;
-    const plan = planSync({
-      config,
-      users,
-      present,
-      // Listed again: an administrator may have added a hand-made extension during the read.
-      extensions: await pbx.listExtensions(),
-      departments: await pbx.listDepartments(),
-      extensionGroups: await pbx.listExtensionGroups(),
-      capabilities: pbx.capabilities,
-      complete: read.complete,
-      ...(read.reason !== undefined ? { incompleteReason: read.reason } : {}),
-      ...(decides !== undefined ? { decides } : {}),
-    });
-    // Cancelled while the read (or the PBX's listings) were awaited: the plan is not written.
-    if (!this.#still(id, "reading")) {
+    // A sync run's complete read is what the directory looks like now, whatever the PBX does
+    // with the plan: the next run reads from here, once the plan is made. A preview changes
+    // nothing, this included.
+    const basis: PendingBasis | null =
+      run.kind !== "sync" || !read.complete
+        ? null
+        : outcome.mode === "full"
+          ? {
+              commit: "full",
+              configKey: configKey(config),
+              fullAt: run.startedAt,
+              position: read.position ?? null,
+              positionProblem: read.position === undefined ? (read.positionProblem ?? "no position") : null,
+            }
+          : outcome.position === undefined
+            ? null
+            : outcome.evidence === "tombstones"
+              ? { commit: "changes", position: outcome.position, removed: outcome.removed ?? [] }
+              : { commit: "swept", position: outcome.position };
+    this.#sql.exec(
+      "UPDATE runs SET status = 'planning', complete = ?, incomplete_reason = ?, basis = ?, progress = ? WHERE id = ? AND status = 'reading'",
+      read.complete ? 1 : 0,
+      read.reason ?? null,
+      basis === null ? null : JSON.stringify(basis),
+      JSON.stringify({ phase: "planning", read: read.inScope, present: read.present }),
+      id,
+    );
+    // Cancelled while the read was awaited: nothing is planned.
+    if (!this.#still(id, "planning")) {
       for (const table of STAGES) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
       return;
     }
-    plan.items.forEach((item, seq) => {
-      this.#sql.exec(
-        "INSERT INTO run_items (run_id, seq, action, name, number, reason, code, item, op_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        id,
-        seq,
-        item.action,
-        item.name,
-        item.number,
-        item.reason,
-        item.code ?? null,
-        JSON.stringify(item),
-        run.kind === "sync" && isOperation(item) ? "pending" : "none",
-      );
+    this.#planner.begin(id, {
+      config,
+      complete: read.complete,
+      ...(read.reason !== undefined ? { reason: read.reason } : {}),
+      incremental: outcome.mode === "incremental",
+      left: outcome.left,
     });
-    // A sync run's complete read is what the directory looks like now, whatever the PBX does
-    // with the plan: the next run reads from here. A preview changes nothing, this included.
-    if (run.kind === "sync" && read.complete) {
-      if (outcome.mode === "full")
-        this.#mirror.commitFull(id, {
-          configKey: configKey(config),
-          fullAt: run.startedAt,
-          position: read.position ?? null,
-          positionProblem: read.position === undefined ? (read.positionProblem ?? "no position") : null,
-        });
-      else if (outcome.position !== undefined && outcome.evidence === "tombstones")
-        this.#mirror.commitChanges(id, outcome.position, outcome.removed ?? []);
-      else if (outcome.position !== undefined) this.#mirror.commitSwept(id, outcome.position);
-      this.#mirror.plannedSync(id);
+    // A small directory is planned in the step that read it; a large one in the steps after.
+    const budget = STEP_ROWS - read.inScope - read.present;
+    if (budget > 0) await this.#planStep({ ...run, status: "planning" }, budget);
+  }
+
+  /**
+   * One step of planning (run-plan.ts): the plan is made in SQLite a chunk at a time, over as
+   * many steps as a large directory needs. When it is made, the run waits, applies or ends.
+   */
+  async #planStep(run: RunInfo, budget?: number): Promise<void> {
+    const { id } = run;
+    const pbx = this.#sources.pbx;
+    if (!this.#planner.planning(id)) {
+      // Planning state lost with its stages (an earlier version's run, a cleared stage): read again.
+      this.#sql.exec("UPDATE runs SET status = 'reading' WHERE id = ? AND status = 'planning'", id);
+      return;
     }
+    const plan = await this.#planner.step({ runId: id, kind: run.kind, pbx }, budget);
+    if (plan === undefined) {
+      this.#sql.exec(
+        "UPDATE runs SET progress = json_set(progress, '$.planning', ?) WHERE id = ? AND status = 'planning'",
+        this.#planner.doing(id),
+        id,
+      );
+      return;
+    }
+    // Cancelled while the PBX's listings were awaited: the plan is dropped.
+    if (!this.#still(id, "planning")) {
+      this.#sql.exec("DELETE FROM run_items WHERE run_id = ?", id);
+      for (const table of STAGES) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+      return;
+    }
+    const row = this.#row(id);
+    const basis = typeof row?.basis === "string" ? (JSON.parse(row.basis) as PendingBasis) : null;
+    if (basis?.commit === "full") this.#mirror.commitFull(id, basis);
+    else if (basis?.commit === "changes") this.#mirror.commitChanges(id, basis.position, basis.removed);
+    else if (basis?.commit === "swept") this.#mirror.commitSwept(id, basis.position);
+    if (run.kind === "sync" && basis !== null) this.#mirror.plannedSync(id);
     for (const table of ["stage_users", "stage_present", ...mirrorStages]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
-    const operations = plan.items.filter(isOperation).length;
+    const { operations } = plan;
     const status: RunStatus =
       run.kind === "preview" ? "previewed" : plan.held ? "awaiting-approval" : operations > 0 ? "applying" : "succeeded";
+    const progress = (run.progress ?? {}) as { read?: number; present?: number };
     this.#sql.exec(
-      "UPDATE runs SET status = ?, complete = ?, incomplete_reason = ?, summary = ?, structure = ?, held = ?, progress = ? WHERE id = ?",
+      "UPDATE runs SET status = ?, summary = ?, structure = ?, held = ?, progress = ? WHERE id = ?",
       status,
-      read.complete ? 1 : 0,
-      read.reason ?? null,
       JSON.stringify(plan.summary),
       JSON.stringify({ departmentsToCreate: plan.departmentsToCreate, groupsToCreate: plan.groupsToCreate, applied: false }),
       plan.held ? JSON.stringify(plan.held) : null,
       JSON.stringify({
         phase: status === "applying" ? "applying" : "planned",
-        read: read.inScope,
-        present: read.present,
+        read: progress.read ?? 0,
+        present: progress.present ?? 0,
         done: 0,
         failed: 0,
         total: operations,

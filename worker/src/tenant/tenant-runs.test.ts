@@ -42,6 +42,12 @@ function faultyPbx(pbx: BuiltinPbx, fault: () => Fault | undefined): PbxDirector
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== "function") return value;
+      // A listing in pages is an async iterable: the fault comes before its first page.
+      if (prop === "listExtensionPages")
+        return async function* (...args: unknown[]) {
+          await fault()?.(String(prop), args);
+          yield* value.apply(target, args) as AsyncIterable<unknown>;
+        };
       return (...args: unknown[]) => {
         const before = fault()?.(String(prop), args);
         if (before === undefined) return value.apply(target, args);
@@ -205,23 +211,24 @@ describe("TenantRuns", () => {
       const slot = t.state.now + 60 * 60_000;
       let listings = 0;
       t.state.fault = (method) => {
-        if (method !== "listExtensions") return undefined;
+        if (method !== "listExtensionPages") return undefined;
         listings++;
         return Promise.reject(new Error("the PBX database is locked"));
       };
       const start = t.state.now;
       const started = await t.runs.startSync("acme", "admin");
-      await t.waitForAlarms(() => t.runs.get(started.id).status !== "queued" && t.runs.get(started.id).status !== "reading");
+      await t.waitForAlarms(() => !["queued", "reading", "planning"].includes(t.runs.get(started.id).status));
 
       // Three attempts, 1 s then 2 s apart, and no more.
       expect(listings).toBe(3);
       expect(t.state.now - start).toBe(3_000);
       const reason =
-        "The run stopped making progress: its read and plan step was interrupted 3 times in a row (last error: the PBX database is locked).";
+        "The run stopped making progress: its planning step was interrupted 3 times in a row (last error: the PBX database is locked).";
       expect(t.runs.get(started.id)).toMatchObject({ status: "failed", error: reason });
       expect((t.runs.events(started.id, "json") as RunEvent[]).filter((e) => e.type !== "info").map((e) => [e.type, e.event])).toEqual([
         ["warning", "The read and plan step failed (attempt 1 of 3): the PBX database is locked; trying again in 1 s"],
-        ["warning", "The read and plan step failed (attempt 2 of 3): the PBX database is locked; trying again in 2 s"],
+        // The read is done: the second attempt plans from it.
+        ["warning", "The planning step failed (attempt 2 of 3): the PBX database is locked; trying again in 2 s"],
         ["error", `Run failed: ${reason}`],
       ]);
       // The schedule goes on: its next slot is still what the alarm is set to.

@@ -123,7 +123,10 @@ export class TenantRuns {
     this.#requireReady();
     const id = this.#begin("preview", "manual", by, options);
     await this.#arm(false);
-    await this.#drive(id);
+    // The read, then planning a chunk at a time (as many steps as a large directory needs).
+    // A step that neither moves the run on nor ends it counts against the watchdog's attempts,
+    // which end the preview when they are spent.
+    while (["queued", "reading", "planning"].includes(this.#runs.get(id)?.status ?? "")) await this.#drive(id);
     // The preview is over one way or another: the alarm goes back to the schedule.
     await this.#arm(false);
     const result = this.#runs.get(id) as RunInfo;
@@ -314,7 +317,7 @@ export class TenantRuns {
           ? { ...attempt, count: 0, mark: this.#runs.progressMark(id), open: false, lastError: null }
           : { ...attempt, open: false },
       );
-      // A preview ends after its read and plan; a sync goes on in chunks, one alarm each.
+      // A preview's request drives it through its read and plan; a sync goes on one alarm a step.
       if (run.kind === "preview") more = false;
       return more;
     } finally {
@@ -373,5 +376,5 @@ export class TenantRuns {
 }
 
 function stepName(run: RunInfo): string {
-  return run.status === "applying" ? "apply" : "read and plan";
+  return run.status === "applying" ? "apply" : run.status === "planning" ? "planning" : "read and plan";
 }

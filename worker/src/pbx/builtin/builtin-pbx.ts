@@ -92,7 +92,32 @@ export class BuiltinPbx implements PbxDirectory {
   }
 
   async syncedGuids(): Promise<string[]> {
-    return (await this.listExtensions()).flatMap((e) => (e.origin === "ad" && e.guid !== null ? [e.guid] : []));
+    return this.#sql
+      .exec<{ guid: string }>("SELECT guid FROM pbx_extensions WHERE origin = 'ad' AND guid IS NOT NULL")
+      .toArray()
+      .map((r) => r.guid);
+  }
+
+  /** Keyset pages in the listing's order (by length, then number): each page one indexed read. */
+  async *listExtensionPages(size: number): AsyncIterable<Extension[]> {
+    let after: { length: number; number: string } | undefined;
+    for (;;) {
+      const rows = this.#sql
+        .exec<Row>(
+          `SELECT * FROM pbx_extensions WHERE ? IS NULL OR (length(number), number) > (?, ?)
+           ORDER BY length(number), number LIMIT ?`,
+          after === undefined ? null : 1,
+          after?.length ?? 0,
+          after?.number ?? "",
+          size,
+        )
+        .toArray();
+      if (rows.length === 0) return;
+      yield rows.map(toView).map(({ settings: _s, voicemails: _v, recordings: _r, createdAt: _c, updatedAt: _u, ...e }) => e);
+      const last = String(rows.at(-1)?.number);
+      after = { length: last.length, number: last };
+      if (rows.length < size) return;
+    }
   }
 
   async listExtensions(): Promise<Extension[]> {

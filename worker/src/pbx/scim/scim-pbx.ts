@@ -6,6 +6,7 @@
 // restart be found (filter=externalId eq "…") instead of being made twice. A user without a
 // link was made in the service (by hand, or by another provisioning source) and is never
 // changed, even if its externalId looks like ours.
+import { pagesOf } from "../../../../engine/pbx/extension-pages.ts";
 import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
@@ -87,6 +88,10 @@ export class ScimPbx implements PbxDirectory {
   /** From the links: a listing of the PBX is what the plan needs, not this lookup. */
   async syncedGuids(): Promise<string[]> {
     return this.#links.syncedGuids();
+  }
+
+  listExtensionPages(size: number): AsyncIterable<Extension[]> {
+    return pagesOf(this.listExtensions(), size);
   }
 
   async listExtensions(): Promise<Extension[]> {

@@ -5,6 +5,7 @@
 // number change is what pbx.numberChange says: a conflict, or a delete and a create again.
 // A create that may have happened before a restart is looked up by number before it is made
 // again. A user without a link was made in 3CX's console and is never changed.
+import { pagesOf } from "../../../../engine/pbx/extension-pages.ts";
 import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
@@ -85,6 +86,10 @@ export class ThreeCxPbx implements PbxDirectory {
   /** From the links: a listing of the PBX is what the plan needs, not this lookup. */
   async syncedGuids(): Promise<string[]> {
     return this.#links.syncedGuids();
+  }
+
+  listExtensionPages(size: number): AsyncIterable<Extension[]> {
+    return pagesOf(this.listExtensions(), size);
   }
 
   async listExtensions(): Promise<Extension[]> {

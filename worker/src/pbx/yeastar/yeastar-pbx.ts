@@ -8,6 +8,7 @@
 // restarted looks the number up before creating it again. extension/create answers no id, and
 // a search per create would double the calls of a first sync: the link keeps the number, and
 // the next listing (every run starts with one) or the next write to it learns the id.
+import { pagesOf } from "../../../../engine/pbx/extension-pages.ts";
 import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
   type ArchiveTarget,
@@ -98,6 +99,10 @@ export class YeastarPbx implements PbxDirectory {
   /** From the links: a listing of the PBX is what the plan needs, not this lookup. */
   async syncedGuids(): Promise<string[]> {
     return this.#links.syncedGuids();
+  }
+
+  listExtensionPages(size: number): AsyncIterable<Extension[]> {
+    return pagesOf(this.listExtensions(), size);
   }
 
   async listExtensions(): Promise<Extension[]> {

@@ -1,0 +1,816 @@
+// The plan of a run made in the tenant's SQLite, a bounded chunk at a time, so that a
+// directory of 100,000 users is never one array in the Durable Object's memory (an isolate
+// has 128 MB) and no step runs longer than an invocation may. The decisions are the engine's
+// pure pieces, the same planSync composes (each user's number start and claim outcome, each
+// user's item, each leaver's extension, the apply order, the safety limits); what is done
+// here is the walk: joins by objectGUID and number instead of maps, claims settled a page of
+// numbers at a time, the apply order by window functions, the summary by GROUP BY. A step
+// that dies leaves the cursor where the last finished chunk put it, and every chunk's writes
+// replace what an attempt before it may have written, so the next attempt goes on from there.
+
+import { NumberPool, rangesFor } from "../../../engine/extension-numbers.ts";
+import type { DesiredUser } from "../../../engine/map-user.ts";
+import type { Extension, PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
+import {
+  adoptionReason,
+  adoptKeyOfExtension,
+  adoptKeyOfUser,
+  adoptMode,
+  applyRank,
+  type Plan,
+  type PlanItem,
+  safetyHold,
+} from "../../../engine/plan.ts";
+import { operationActions, type PlanAction, planActions } from "../../../engine/plan-actions.ts";
+import { deprovisionOf, planDeprovision } from "../../../engine/plan-deprovision.ts";
+import {
+  type AssignedNumber,
+  claimOutcome,
+  heldClaim,
+  lostClaim,
+  type NumberConflict,
+  numberStart,
+  rangeExhausted,
+} from "../../../engine/plan-numbers.ts";
+import { planUser, type UserContext } from "../../../engine/plan-user.ts";
+import { outsideUser } from "../../../engine/read-directory.ts";
+import type { SyncConfig } from "../../../schema/generated/config.ts";
+import type { Sql } from "../sql.ts";
+
+export const runPlanSchema = `
+  CREATE TABLE IF NOT EXISTS plan_state (run_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS stage_plan_users (
+    run_id TEXT NOT NULL, guid TEXT NOT NULL, pos INTEGER, dn TEXT NOT NULL, dn_key TEXT NOT NULL, name TEXT NOT NULL,
+    excluded TEXT, attr_number TEXT, attr_value TEXT, adopt_key TEXT, outside TEXT, PRIMARY KEY (run_id, guid));
+  CREATE INDEX IF NOT EXISTS stage_plan_users_pos ON stage_plan_users (run_id, pos);
+  CREATE TABLE IF NOT EXISTS stage_extensions (
+    run_id TEXT NOT NULL, number TEXT NOT NULL, ord INTEGER NOT NULL, origin TEXT NOT NULL, guid TEXT, adopt_key TEXT,
+    adopted TEXT, released_in INTEGER, data TEXT NOT NULL, PRIMARY KEY (run_id, number));
+  CREATE INDEX IF NOT EXISTS stage_extensions_guid ON stage_extensions (run_id, guid);
+  CREATE INDEX IF NOT EXISTS stage_extensions_ord ON stage_extensions (run_id, ord);
+  CREATE TABLE IF NOT EXISTS stage_decides (run_id TEXT NOT NULL, guid TEXT NOT NULL, PRIMARY KEY (run_id, guid));
+  CREATE TABLE IF NOT EXISTS stage_claims (
+    run_id TEXT NOT NULL, guid TEXT NOT NULL, number TEXT NOT NULL, pos INTEGER NOT NULL, name TEXT NOT NULL,
+    old_number TEXT, resolved INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, guid));
+  CREATE INDEX IF NOT EXISTS stage_claims_number ON stage_claims (run_id, number, pos);
+  CREATE TABLE IF NOT EXISTS stage_numbers (
+    run_id TEXT NOT NULL, guid TEXT NOT NULL, number TEXT, source TEXT, round INTEGER, code TEXT, reason TEXT,
+    PRIMARY KEY (run_id, guid));
+  CREATE TABLE IF NOT EXISTS stage_items (
+    run_id TEXT NOT NULL, part INTEGER NOT NULL, pos INTEGER NOT NULL, rank REAL NOT NULL, action TEXT NOT NULL,
+    item TEXT NOT NULL, PRIMARY KEY (run_id, part, pos));
+  CREATE TABLE IF NOT EXISTS stage_structure (run_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (run_id, kind, name));
+`;
+
+/** The stage tables the planner fills, cleared with the run's other stages. */
+export const planStages = [
+  "plan_state",
+  "stage_plan_users",
+  "stage_extensions",
+  "stage_decides",
+  "stage_claims",
+  "stage_numbers",
+  "stage_items",
+  "stage_structure",
+] as const;
+
+/** Rows a chunk: some hundreds of KB of JSON in memory at a time. */
+const CHUNK = 1000;
+/**
+ * Rows a step, over its chunks: a few seconds of CPU at most, well within an invocation's
+ * budget. Time cannot measure it: a Worker's clock stands still while it computes.
+ */
+export const STEP_ROWS = 20_000;
+/** Extensions a page when the PBX is listed. */
+const PAGE = 500;
+/** Parts of stage_items: each user's item in DN order, then each leaver's in the PBX's order. */
+const USERS = 0;
+const LEAVERS = 1;
+
+type Phase =
+  | "users"
+  | "outside"
+  | "order"
+  | "extensions"
+  | "deprovision"
+  | "starts"
+  | "claims"
+  | "held"
+  | "sequential"
+  | "items"
+  | "finish";
+
+interface PlanState {
+  phase: Phase;
+  /** Where the phase's walk stands: the last key it finished. */
+  after: string | number | null;
+  /** The claims' round under way, and whether a number was won in it. */
+  round: number;
+  won: boolean;
+  /** The configuration the read was made under: a save during planning does not change this plan. */
+  config: SyncConfig;
+  complete: boolean;
+  incompleteReason: string | null;
+  /** Incremental: only the users read again and the synced users who may have left are decided about. */
+  incremental: boolean;
+}
+
+/** What the plan came to, without its items (they are in run_items). */
+export interface PlanOutcome {
+  summary: Record<PlanAction, number>;
+  operations: number;
+  departmentsToCreate: string[];
+  groupsToCreate: string[];
+  held?: Plan["held"];
+}
+
+export interface PlanStepInput {
+  runId: string;
+  kind: "preview" | "sync";
+  pbx: PbxDirectory;
+}
+
+interface StepContext extends PlanStepInput {
+  config: SyncConfig;
+}
+
+type Row = Record<string, string | number | null>;
+
+export class RunPlanner {
+  readonly #sql: Sql;
+  readonly #chunk: number;
+  readonly #stepRows: number;
+
+  /** `sizes` for tests that walk many chunk and step boundaries over a small directory. */
+  constructor(sql: Sql, sizes: { chunk?: number; stepRows?: number } = {}) {
+    this.#sql = sql;
+    this.#chunk = sizes.chunk ?? CHUNK;
+    this.#stepRows = sizes.stepRows ?? STEP_ROWS;
+    sql.exec(runPlanSchema);
+  }
+
+  /**
+   * Planning of a run whose read is staged (stage_users, stage_present) begins. `left`: for an
+   * incremental read, the synced users it did not find in scope, decided about besides those
+   * it read again.
+   */
+  begin(runId: string, read: { config: SyncConfig; complete: boolean; reason?: string; incremental: boolean; left: string[] }): void {
+    for (const table of planStages) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, runId);
+    for (let i = 0; i < read.left.length; i += this.#chunk)
+      this.#sql.exec(
+        "INSERT OR IGNORE INTO stage_decides (run_id, guid) SELECT ?, value FROM json_each(?)",
+        runId,
+        JSON.stringify(read.left.slice(i, i + this.#chunk)),
+      );
+    this.#save(runId, {
+      phase: "users",
+      after: null,
+      round: 1,
+      won: false,
+      config: read.config,
+      complete: read.complete,
+      incompleteReason: read.reason ?? null,
+      incremental: read.incremental,
+    });
+  }
+
+  /** Planning is under way for the run (begun, not finished). */
+  planning(runId: string): boolean {
+    return this.#state(runId) !== undefined;
+  }
+
+  /** Where planning stands, for the watchdog: it moves with every chunk. */
+  mark(runId: string): string {
+    const s = this.#state(runId);
+    return s === undefined ? "none" : `${s.phase}:${s.round}:${s.after ?? ""}`;
+  }
+
+  /** What planning is doing, in the administrator's words, for the run's progress. */
+  doing(runId: string): string {
+    const phase = this.#state(runId)?.phase;
+    return phase === undefined
+      ? "done"
+      : phase === "users" || phase === "outside" || phase === "order"
+        ? "sorting the users read"
+        : phase === "extensions"
+          ? "listing the PBX's extensions"
+          : phase === "deprovision"
+            ? "deciding about users who left"
+            : phase === "items"
+              ? "deciding each user's extension"
+              : phase === "finish"
+                ? "putting the changes in order"
+                : "giving out extension numbers";
+  }
+
+  /**
+   * One step of planning: chunks until the step's budget (rows) is spent. Returns the outcome
+   * once the plan is in run_items, else undefined (call again).
+   */
+  async step(input: PlanStepInput, budget = this.#stepRows): Promise<PlanOutcome | undefined> {
+    for (;;) {
+      const state = this.#state(input.runId);
+      if (state === undefined) throw new Error(`run ${input.runId} is not being planned`);
+      const ctx = { ...input, config: state.config };
+      if (state.phase === "finish") return this.#finish(ctx);
+      if (budget <= 0) return undefined;
+      budget -= await this.#advance(ctx, state);
+    }
+  }
+
+  /** Drops what planning staged; run_items stay. */
+  clear(runId: string): void {
+    for (const table of planStages) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, runId);
+  }
+
+  /** One chunk of the phase under way (or the whole phase when it has no chunks); returns the rows it took. */
+  async #advance(input: StepContext, state: PlanState): Promise<number> {
+    const { runId, config } = input;
+    switch (state.phase) {
+      case "users":
+        return this.#leanUsers(runId, config, state);
+      case "outside":
+        return this.#outsideUsers(runId, config, state);
+      case "order": {
+        // The DN order every decision that takes "the first by DN" follows (planSync's byName).
+        this.#sql.exec(
+          `UPDATE stage_plan_users SET pos = o.r FROM
+           (SELECT guid, row_number() OVER (ORDER BY dn_key, guid) AS r FROM stage_plan_users WHERE run_id = ?) o
+           WHERE stage_plan_users.run_id = ? AND stage_plan_users.guid = o.guid`,
+          runId,
+          runId,
+        );
+        this.#next(runId, state, "extensions");
+        return this.#count("SELECT count(*) AS n FROM stage_plan_users WHERE run_id = ?", runId);
+      }
+      case "extensions":
+        return this.#stageExtensions(input, state);
+      case "deprovision":
+        return this.#leavers(input, state);
+      case "starts":
+        return this.#starts(runId, config, state);
+      case "claims":
+        return this.#claims(runId, config, state);
+      case "held":
+        return this.#heldClaims(runId, state);
+      case "sequential":
+        return this.#sequential(runId, config, state);
+      case "items":
+        return this.#userItems(input, state);
+      default:
+        throw new Error(`unknown planning phase ${state.phase}`);
+    }
+  }
+
+  /** Each staged user's lean row: what the set work joins and orders by. */
+  #leanUsers(runId: string, config: SyncConfig, state: PlanState): number {
+    const rows = this.#sql
+      .exec<{ guid: string; data: string }>(
+        "SELECT guid, data FROM stage_users WHERE run_id = ? AND guid > ? ORDER BY guid LIMIT ?",
+        runId,
+        String(state.after ?? ""),
+        this.#chunk,
+      )
+      .toArray();
+    this.#insertLean(
+      runId,
+      config,
+      rows.map((r) => JSON.parse(r.data) as DesiredUser),
+    );
+    if (rows.length < this.#chunk) this.#next(runId, state, "outside");
+    else this.#save(runId, { ...state, after: rows.at(-1)?.guid ?? null });
+    return rows.length;
+  }
+
+  /** Synced users the read found outside the scope: mapped as out of it, staged like the others. */
+  #outsideUsers(runId: string, config: SyncConfig, state: PlanState): number {
+    const rows = this.#sql
+      .exec<Row>(
+        `SELECT p.guid, p.dn, p.name, p.disabled FROM stage_present p
+         WHERE p.run_id = ? AND p.guid > ? AND p.guid NOT IN (SELECT guid FROM stage_users WHERE run_id = p.run_id)
+         ORDER BY p.guid LIMIT ?`,
+        runId,
+        String(state.after ?? ""),
+        this.#chunk,
+      )
+      .toArray();
+    const users = rows.map((r) =>
+      outsideUser(config, { guid: String(r.guid), dn: String(r.dn), name: String(r.name), disabled: Number(r.disabled) === 1 }),
+    );
+    // Beside the lean row, not in stage_users: the directory mirror is what the scope returned.
+    this.#insertLean(runId, config, users, true);
+    if (rows.length < this.#chunk) this.#next(runId, state, "order");
+    else this.#save(runId, { ...state, after: String(rows.at(-1)?.guid) });
+    return rows.length;
+  }
+
+  #insertLean(runId: string, config: SyncConfig, users: DesiredUser[], outside = false): void {
+    if (users.length === 0) return;
+    const mode = adoptMode(config);
+    const lean = users.map((u) => ({
+      guid: u.guid,
+      dn: u.dn,
+      dnKey: u.dn.toLowerCase(),
+      name: u.name,
+      excluded: u.excluded?.code ?? null,
+      attrNumber: u.attributeNumber ?? null,
+      attrValue: u.attributeValue ?? null,
+      adoptKey: mode === "none" ? null : (adoptKeyOfUser(mode, u) ?? null),
+      outside: outside ? JSON.stringify(u) : null,
+    }));
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO stage_plan_users (run_id, guid, dn, dn_key, name, excluded, attr_number, attr_value, adopt_key, outside)
+       SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.dn'), json_extract(value, '$.dnKey'),
+              json_extract(value, '$.name'), json_extract(value, '$.excluded'), json_extract(value, '$.attrNumber'),
+              json_extract(value, '$.attrValue'), json_extract(value, '$.adoptKey'), json_extract(value, '$.outside')
+       FROM json_each(?)`,
+      runId,
+      JSON.stringify(lean),
+    );
+  }
+
+  /**
+   * The PBX's extensions, a page at a time, and the hand-made ones a first sync takes over.
+   * An incremental run with nobody to decide about lists nothing: its plan is empty.
+   */
+  async #stageExtensions(input: StepContext, state: PlanState): Promise<number> {
+    const { runId, config, pbx } = input;
+    this.#sql.exec("DELETE FROM stage_extensions WHERE run_id = ?", runId);
+    this.#sql.exec("DELETE FROM stage_structure WHERE run_id = ?", runId);
+    const nobody =
+      state.incremental &&
+      this.#count("SELECT count(*) AS n FROM stage_plan_users WHERE run_id = ?", runId) === 0 &&
+      this.#count("SELECT count(*) AS n FROM stage_decides WHERE run_id = ?", runId) === 0;
+    if (nobody) {
+      this.#next(runId, state, "finish");
+      return 0;
+    }
+    const mode = adoptMode(config);
+    let ord = 0;
+    for await (const page of pbx.listExtensionPages(PAGE)) {
+      const rows = page.map((e) => ({
+        number: e.number,
+        ord: ord++,
+        origin: e.origin,
+        guid: e.guid,
+        adoptKey: mode !== "none" && e.origin === "manual" ? (adoptKeyOfExtension(mode, e) ?? null) : null,
+        data: JSON.stringify(e),
+      }));
+      this.#sql.exec(
+        `INSERT OR REPLACE INTO stage_extensions (run_id, number, ord, origin, guid, adopt_key, data)
+         SELECT ?, json_extract(value, '$.number'), json_extract(value, '$.ord'), json_extract(value, '$.origin'),
+                json_extract(value, '$.guid'), json_extract(value, '$.adoptKey'), json_extract(value, '$.data')
+         FROM json_each(?)`,
+        runId,
+        JSON.stringify(rows),
+      );
+    }
+    const known = (kind: string, names: string[]) =>
+      this.#sql.exec(
+        "INSERT OR IGNORE INTO stage_structure (run_id, kind, name) SELECT ?, ?, value FROM json_each(?)",
+        runId,
+        kind,
+        JSON.stringify(names),
+      );
+    known("department", await pbx.listDepartments());
+    known("group", await pbx.listExtensionGroups());
+    if (mode !== "none") this.#adopt(runId);
+    this.#next(runId, state, "deprovision");
+    return ord;
+  }
+
+  /**
+   * pbx.adopt: a hand-made extension whose key (e-mail address or number) no other hand-made
+   * extension has is taken over by the one active user without an extension who has that key
+   * and shares it with no other such user (planSync's adoptions).
+   */
+  #adopt(runId: string): void {
+    const matches = this.#sql
+      .exec<{ number: string; guid: string }>(
+        `SELECT e.number, u.guid FROM
+           (SELECT adopt_key, min(number) AS number FROM stage_extensions
+            WHERE run_id = ?1 AND origin = 'manual' AND adopt_key IS NOT NULL GROUP BY adopt_key HAVING count(*) = 1) e
+         JOIN
+           (SELECT adopt_key, min(guid) AS guid FROM stage_plan_users p
+            WHERE run_id = ?1 AND excluded IS NULL AND adopt_key IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM stage_extensions x WHERE x.run_id = ?1 AND x.origin = 'ad' AND x.guid = p.guid)
+            GROUP BY adopt_key HAVING count(*) = 1) u
+         ON u.adopt_key = e.adopt_key`,
+        runId,
+      )
+      .toArray();
+    // Read in full before any is written: who is synced already is what the PBX said.
+    for (const m of matches)
+      this.#sql.exec(
+        "UPDATE stage_extensions SET origin = 'ad', guid = ?, adopted = adopt_key WHERE run_id = ? AND number = ?",
+        m.guid,
+        runId,
+        m.number,
+      );
+  }
+
+  /** Synced extensions whose user is gone, disabled, out of scope or excluded, in the PBX's order. */
+  #leavers(input: StepContext, state: PlanState): number {
+    const { runId, config, pbx } = input;
+    const rows = this.#sql
+      .exec<Row>(
+        `SELECT e.ord, e.data, e.guid, u.guid AS present, coalesce(s.data, u.outside) AS user FROM stage_extensions e
+         LEFT JOIN stage_plan_users u ON u.run_id = e.run_id AND u.guid = e.guid
+         LEFT JOIN stage_users s ON s.run_id = e.run_id AND s.guid = e.guid
+         WHERE e.run_id = ? AND e.ord > ? AND e.origin = 'ad' AND e.guid IS NOT NULL
+           AND (u.guid IS NULL OR u.excluded IS NOT NULL)
+           AND (? = 0 OR u.guid IS NOT NULL OR e.guid IN (SELECT guid FROM stage_decides WHERE run_id = e.run_id))
+         ORDER BY e.ord LIMIT ?`,
+        runId,
+        Number(state.after ?? -1),
+        state.incremental ? 1 : 0,
+        this.#chunk,
+      )
+      .toArray();
+    const items: StagedItem[] = [];
+    const released: string[] = [];
+    for (const r of rows) {
+      const e = extensionOf({ data: r.data, guid: r.guid });
+      const guid = String(r.guid);
+      const present = new Set(r.present === null ? [] : [guid]);
+      const users = new Map(r.user === null ? [] : [[guid, JSON.parse(String(r.user)) as DesiredUser]]);
+      const d = deprovisionOf(config, e, present, users, state.complete);
+      // Its number is free for others once it is deleted: the apply order deletes first.
+      if (d.action === "delete") released.push(e.number);
+      const item = planDeprovision(e, d, {
+        config,
+        caps: pbx.capabilities,
+        incompleteReason: state.incompleteReason ?? undefined,
+      });
+      items.push({ part: LEAVERS, pos: Number(r.ord), rank: applyRank(item, 0), item });
+    }
+    this.#insertItems(runId, items);
+    this.#release(runId, released, 0);
+    if (rows.length < this.#chunk) this.#next(runId, state, "starts");
+    else this.#save(runId, { ...state, after: Number(rows.at(-1)?.ord) });
+    return rows.length;
+  }
+
+  /** Each active user's number start: kept, claimed from the attribute, none, or sequential later. */
+  #starts(runId: string, config: SyncConfig, state: PlanState): number {
+    const rows = this.#sql
+      .exec<Row>(
+        `SELECT p.pos, p.guid, p.name, p.attr_number, p.attr_value, e.number AS current, json_extract(e.data, '$.numberSource') AS source
+         FROM stage_plan_users p LEFT JOIN stage_extensions e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
+         WHERE p.run_id = ? AND p.excluded IS NULL AND p.pos > ? ORDER BY p.pos LIMIT ?`,
+        runId,
+        Number(state.after ?? 0),
+        this.#chunk,
+      )
+      .toArray();
+    const claims: Array<{ guid: string; number: string; pos: number; name: string; old: string | null }> = [];
+    const numbers: NumberRow[] = [];
+    for (const r of rows) {
+      const current =
+        r.current === null ? undefined : { number: String(r.current), numberSource: (r.source ?? null) as Extension["numberSource"] };
+      const start = numberStart(
+        config,
+        {
+          ...(r.attr_number === null ? {} : { attributeNumber: String(r.attr_number) }),
+          ...(r.attr_value === null ? {} : { attributeValue: String(r.attr_value) }),
+        },
+        current,
+      );
+      const guid = String(r.guid);
+      if (start.kind === "claim")
+        claims.push({ guid, number: start.number, pos: Number(r.pos), name: String(r.name), old: current?.number ?? null });
+      else if (start.kind === "keep") numbers.push({ guid, ...start.assigned });
+      else if (start.kind === "conflict") numbers.push({ guid, ...start.conflict });
+    }
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO stage_claims (run_id, guid, number, pos, name, old_number)
+       SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.number'), json_extract(value, '$.pos'),
+              json_extract(value, '$.name'), json_extract(value, '$.old') FROM json_each(?)`,
+      runId,
+      JSON.stringify(claims),
+    );
+    this.#insertNumbers(runId, numbers);
+    if (rows.length < this.#chunk) this.#next(runId, state, "claims");
+    else this.#save(runId, { ...state, after: Number(rows.at(-1)?.pos) });
+    return rows.length;
+  }
+
+  /**
+   * One page of claimed numbers in the round under way (assignNumbers' rounds): each is
+   * refused, won by its first claimant by DN, or left for the next round. A number its
+   * winner lets go of is free from the next round on.
+   */
+  #claims(runId: string, config: SyncConfig, state: PlanState): number {
+    const archive = config.deprovisioning?.archive?.extension;
+    // SQLite gives the other columns of a min() group from the row that has the minimum: the winner.
+    const rows = this.#sql
+      .exec<Row>(
+        `SELECT c.number, min(c.pos) AS pos, c.guid, c.name, c.old_number, x.origin, x.released_in
+         FROM stage_claims c LEFT JOIN stage_extensions x ON x.run_id = c.run_id AND x.number = c.number
+         WHERE c.run_id = ? AND c.resolved = 0 AND c.number > ? GROUP BY c.number ORDER BY c.number LIMIT ?`,
+        runId,
+        String(state.after ?? ""),
+        this.#chunk,
+      )
+      .toArray();
+    const refused: Array<{ number: string } & NumberConflict> = [];
+    const winners: Array<{ number: string; guid: string; reason: string }> = [];
+    const freed: string[] = [];
+    for (const r of rows) {
+      const number = String(r.number);
+      const holder = r.origin === null ? undefined : { origin: r.origin as Extension["origin"] };
+      const outcome = claimOutcome(number, holder, r.released_in !== null && Number(r.released_in) < state.round, archive);
+      if (outcome === "wait") continue;
+      if (outcome !== "win") refused.push({ number, ...outcome.refuse });
+      else {
+        winners.push({ number, guid: String(r.guid), reason: lostClaim(number, String(r.name)).reason });
+        if (r.old_number !== null) freed.push(String(r.old_number));
+      }
+    }
+    // The winner gets the number; every other claimant of it (and of a refused one) a conflict.
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO stage_numbers (run_id, guid, number, source, round)
+       SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.number'), 'attribute', ? FROM json_each(?)`,
+      runId,
+      state.round,
+      JSON.stringify(winners),
+    );
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO stage_numbers (run_id, guid, code, reason)
+       SELECT c.run_id, c.guid, 'number_duplicate', json_extract(w.value, '$.reason') FROM json_each(?2) w
+       JOIN stage_claims c ON c.run_id = ?1 AND c.number = json_extract(w.value, '$.number')
+       WHERE c.guid != json_extract(w.value, '$.guid')`,
+      runId,
+      JSON.stringify(winners),
+    );
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO stage_numbers (run_id, guid, code, reason)
+       SELECT c.run_id, c.guid, json_extract(f.value, '$.code'), json_extract(f.value, '$.reason') FROM json_each(?2) f
+       JOIN stage_claims c ON c.run_id = ?1 AND c.number = json_extract(f.value, '$.number')`,
+      runId,
+      JSON.stringify(refused),
+    );
+    this.#sql.exec(
+      "UPDATE stage_claims SET resolved = 1 WHERE run_id = ? AND number IN (SELECT value FROM json_each(?))",
+      runId,
+      JSON.stringify([...winners.map((w) => w.number), ...refused.map((f) => f.number)]),
+    );
+    this.#release(runId, freed, state.round);
+    const won = state.won || winners.length > 0;
+    if (rows.length === this.#chunk) this.#save(runId, { ...state, after: String(rows.at(-1)?.number), won });
+    // A round in which some number was won may have freed another: one more round.
+    else if (won) this.#save(runId, { ...state, after: null, round: state.round + 1, won: false });
+    else this.#next(runId, state, "held");
+    return Math.max(rows.length, 1);
+  }
+
+  /** Claims no round settled: the number's holder keeps it. */
+  #heldClaims(runId: string, state: PlanState): number {
+    const rows = this.#sql
+      .exec<Row>(
+        `SELECT c.guid, c.number, json_extract(x.data, '$.displayName') AS holder FROM stage_claims c
+         LEFT JOIN stage_extensions x ON x.run_id = c.run_id AND x.number = c.number
+         WHERE c.run_id = ? AND c.resolved = 0 AND c.guid > ? ORDER BY c.guid LIMIT ?`,
+        runId,
+        String(state.after ?? ""),
+        this.#chunk,
+      )
+      .toArray();
+    this.#insertNumbers(
+      runId,
+      rows.map((r) => ({ guid: String(r.guid), ...heldClaim(String(r.number), r.holder === null ? null : String(r.holder)) })),
+    );
+    if (rows.length < this.#chunk) this.#next(runId, state, "sequential");
+    else this.#save(runId, { ...state, after: String(rows.at(-1)?.guid) });
+    return rows.length;
+  }
+
+  /**
+   * Sequential numbers, in DN order, from what no extension holds after this run's deletes
+   * and renumbering and no claim won, never the archive's. The pool is the one set held in
+   * memory: the numbers in use, some bytes each, so one walk gives every number.
+   */
+  #sequential(runId: string, config: SyncConfig, state: PlanState): number {
+    const pool = new NumberPool();
+    for (const r of this.#sql.exec<{ number: string }>(
+      `SELECT number FROM stage_extensions WHERE run_id = ?1 AND released_in IS NULL
+       UNION ALL SELECT number FROM stage_numbers WHERE run_id = ?1 AND source = 'attribute' AND round > 0`,
+      runId,
+    ))
+      pool.take(r.number);
+    const archive = config.deprovisioning?.archive?.extension;
+    if (archive !== undefined) pool.take(archive);
+    let rows = 0;
+    for (let after = 0; ; ) {
+      const page = this.#sql
+        .exec<{ pos: number; guid: string; dn: string }>(
+          `SELECT p.pos, p.guid, p.dn FROM stage_plan_users p
+           WHERE p.run_id = ? AND p.excluded IS NULL AND p.pos > ?
+             AND NOT EXISTS (SELECT 1 FROM stage_numbers n WHERE n.run_id = p.run_id AND n.guid = p.guid)
+           ORDER BY p.pos LIMIT ?`,
+          runId,
+          after,
+          this.#chunk,
+        )
+        .toArray();
+      const numbers: NumberRow[] = page.map((u) => {
+        const ranges = rangesFor(config.extensionNumbers, u.dn);
+        const number = pool.allocate(ranges);
+        return number === undefined
+          ? { guid: u.guid, ...rangeExhausted(ranges) }
+          : { guid: u.guid, number, source: "sequential" as const, round: 0 };
+      });
+      this.#insertNumbers(runId, numbers);
+      rows += page.length;
+      if (page.length < this.#chunk) break;
+      after = Number(page.at(-1)?.pos);
+    }
+    this.#next(runId, state, "items");
+    return rows;
+  }
+
+  /** Each user's item, a chunk at a time in DN order. */
+  #userItems(input: StepContext, state: PlanState): number {
+    const { runId, config, pbx } = input;
+    const rows = this.#sql
+      .exec<Row>(
+        `SELECT p.pos, p.guid, coalesce(s.data, p.outside) AS user, e.data AS ext, e.adopted,
+                n.number, n.source, n.round, n.code, n.reason
+         FROM stage_plan_users p LEFT JOIN stage_users s ON s.run_id = p.run_id AND s.guid = p.guid
+         LEFT JOIN stage_extensions e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
+         LEFT JOIN stage_numbers n ON n.run_id = p.run_id AND n.guid = p.guid
+         WHERE p.run_id = ? AND p.pos > ? ORDER BY p.pos LIMIT ?`,
+        runId,
+        Number(state.after ?? 0),
+        this.#chunk,
+      )
+      .toArray();
+    const byGuid = new Map<string, Extension>();
+    const numberOf = new Map<string, AssignedNumber>();
+    const conflicts = new Map<string, NumberConflict>();
+    const adopted = new Map<string, string>();
+    const mode = adoptMode(config);
+    for (const r of rows) {
+      const guid = String(r.guid);
+      if (r.ext !== null) byGuid.set(guid, extensionOf({ data: r.ext, guid }));
+      if (r.adopted !== null && mode !== "none") adopted.set(guid, adoptionReason(config, mode, String(r.adopted)));
+      if (r.code !== null) conflicts.set(guid, { code: String(r.code), reason: String(r.reason) });
+      else if (r.number !== null)
+        numberOf.set(guid, { number: String(r.number), source: r.source as AssignedNumber["source"], round: Number(r.round) });
+    }
+    const structure = (kind: string) =>
+      new Set(
+        this.#sql
+          .exec<{ name: string }>("SELECT name FROM stage_structure WHERE run_id = ? AND kind = ?", runId, kind)
+          .toArray()
+          .map((r) => r.name),
+      );
+    const caps = pbx.capabilities;
+    const ctx: UserContext = {
+      config,
+      caps,
+      byGuid,
+      numberOf,
+      conflicts,
+      adopted,
+      groupsManaged: caps.extensionGroups && (config.organisation?.extensionGroups?.from ?? "none") !== "none",
+      departmentsManaged: caps.departments && (config.organisation?.departments?.from ?? "ouTree") !== "none",
+      knownGroups: structure("group"),
+      knownDepartments: structure("department"),
+      createMissing: config.organisation?.extensionGroups?.createMissing !== false,
+      groupsToCreate: new Set(),
+      departmentsToCreate: new Set(),
+    };
+    const items: StagedItem[] = [];
+    for (const r of rows) {
+      const item = planUser(JSON.parse(String(r.user)) as DesiredUser, ctx);
+      if (item) items.push({ part: USERS, pos: Number(r.pos), rank: applyRank(item, numberOf.get(String(r.guid))?.round ?? 0), item });
+    }
+    this.#insertItems(runId, items);
+    const toCreate = (kind: string, names: Set<string>) =>
+      this.#sql.exec(
+        "INSERT OR IGNORE INTO stage_structure (run_id, kind, name) SELECT ?, ?, value FROM json_each(?)",
+        runId,
+        kind,
+        JSON.stringify([...names]),
+      );
+    toCreate("createGroup", ctx.groupsToCreate);
+    toCreate("createDepartment", ctx.departmentsToCreate);
+    if (rows.length < this.#chunk) this.#next(runId, state, "finish");
+    else this.#save(runId, { ...state, after: Number(rows.at(-1)?.pos) });
+    return rows.length;
+  }
+
+  /**
+   * The items in apply order into run_items: by rank (planSync's applyRank), users before
+   * leavers within a rank, each in its own order; the operations' waves are their distinct
+   * ranks. Then the summary, the safety limits and the structure to create.
+   */
+  #finish(input: StepContext): PlanOutcome {
+    const { runId, config, kind } = input;
+    const ops = operationActions.map((a) => `'${a}'`).join(", ");
+    this.#sql.exec("DELETE FROM run_items WHERE run_id = ?", runId);
+    this.#sql.exec(
+      `INSERT INTO run_items (run_id, seq, action, name, number, reason, code, item, op_status)
+       SELECT run_id, row_number() OVER (ORDER BY rank, part, pos) - 1, action,
+              json_extract(item, '$.name'), json_extract(item, '$.number'), json_extract(item, '$.reason'), json_extract(item, '$.code'),
+              CASE WHEN is_op THEN json_set(item, '$.wave', dense_rank() OVER (PARTITION BY is_op ORDER BY rank) - 1) ELSE item END,
+              CASE WHEN is_op AND ? THEN 'pending' ELSE 'none' END
+       FROM (SELECT *, action IN (${ops}) AS is_op FROM stage_items WHERE run_id = ?)`,
+      kind === "sync" ? 1 : 0,
+      runId,
+    );
+    const summary = Object.fromEntries(planActions.map((a) => [a, 0])) as Record<PlanAction, number>;
+    for (const r of this.#sql.exec<{ action: string; n: number }>(
+      "SELECT action, count(*) AS n FROM stage_items WHERE run_id = ? GROUP BY action",
+      runId,
+    ))
+      summary[r.action as PlanAction] = Number(r.n);
+    const synced = this.#count(
+      "SELECT count(DISTINCT guid) AS n FROM stage_extensions WHERE run_id = ? AND origin = 'ad' AND guid IS NOT NULL",
+      runId,
+    );
+    const names = (kind: string) =>
+      this.#sql
+        .exec<{ name: string }>("SELECT name FROM stage_structure WHERE run_id = ? AND kind = ?", runId, kind)
+        .toArray()
+        .map((r) => r.name)
+        .sort();
+    // A recreate deletes an extension (and what it holds) too: it counts against the limits.
+    const held = safetyHold(config, summary.delete + summary.recreate, synced);
+    const outcome: PlanOutcome = {
+      summary,
+      operations: operationActions.reduce((n, a) => n + summary[a], 0),
+      departmentsToCreate: names("createDepartment"),
+      groupsToCreate: names("createGroup"),
+      ...(held ? { held } : {}),
+    };
+    this.clear(runId);
+    return outcome;
+  }
+
+  #insertItems(runId: string, items: StagedItem[]): void {
+    if (items.length === 0) return;
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO stage_items (run_id, part, pos, rank, action, item)
+       SELECT ?, json_extract(value, '$.part'), json_extract(value, '$.pos'), json_extract(value, '$.rank'),
+              json_extract(value, '$.item.action'), json_extract(value, '$.item') FROM json_each(?)`,
+      runId,
+      JSON.stringify(items),
+    );
+  }
+
+  #insertNumbers(runId: string, numbers: NumberRow[]): void {
+    if (numbers.length === 0) return;
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO stage_numbers (run_id, guid, number, source, round, code, reason)
+       SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.number'), json_extract(value, '$.source'),
+              json_extract(value, '$.round'), json_extract(value, '$.code'), json_extract(value, '$.reason') FROM json_each(?)`,
+      runId,
+      JSON.stringify(numbers),
+    );
+  }
+
+  /** Numbers their holder lets go of in `round` (0: deleted), free to claims of later rounds. */
+  #release(runId: string, numbers: string[], round: number): void {
+    if (numbers.length === 0) return;
+    this.#sql.exec(
+      "UPDATE stage_extensions SET released_in = ? WHERE run_id = ? AND released_in IS NULL AND number IN (SELECT value FROM json_each(?))",
+      round,
+      runId,
+      JSON.stringify(numbers),
+    );
+  }
+
+  #count(query: string, ...bindings: unknown[]): number {
+    return Number(this.#sql.exec<{ n: number }>(query, ...bindings).one().n);
+  }
+
+  #state(runId: string): PlanState | undefined {
+    const row = this.#sql.exec<{ state: string }>("SELECT state FROM plan_state WHERE run_id = ?", runId).toArray()[0];
+    return row === undefined ? undefined : (JSON.parse(row.state) as PlanState);
+  }
+
+  #save(runId: string, state: PlanState): void {
+    this.#sql.exec("INSERT OR REPLACE INTO plan_state (run_id, state) VALUES (?, ?)", runId, JSON.stringify(state));
+  }
+
+  #next(runId: string, state: PlanState, phase: Phase): void {
+    this.#save(runId, { ...state, phase, after: null });
+  }
+}
+
+type NumberRow = { guid: string } & (AssignedNumber | NumberConflict);
+
+interface StagedItem {
+  part: number;
+  pos: number;
+  rank: number;
+  item: PlanItem;
+}
+
+/** A staged extension as the PBX listed it, with what adoption made of it (origin, guid). */
+function extensionOf(r: { data: unknown; guid: unknown }): Extension {
+  const e = JSON.parse(String(r.data)) as Extension;
+  return r.guid === null || r.guid === undefined || e.origin === "ad" ? e : { ...e, origin: "ad", guid: String(r.guid) };
+}
