@@ -7,33 +7,52 @@ import { benchAgentSearch } from "./agent-search.ts";
 import { benchDomainLogin } from "./domain-login.ts";
 import { benchUsersWithPassword, largeDirectoryLdif } from "./large-directory.ts";
 import { benchPbxSync } from "./pbx-sync.ts";
-import { benchScale } from "./scale.ts";
+import { benchScale, type ScaleResult, scaleRatios } from "./scale.ts";
 import { benchSyncPath } from "./sync-path.ts";
 
 const USERS = Number(process.env.ADSYNC_BENCH_USERS ?? 10000);
+// The scale part measures each of these sizes, each on a DC of its own (provisioned once, cached).
+const SCALE_SIZES = (process.env.ADSYNC_BENCH_SCALE_USERS ?? "10000,100000").split(",").map(Number);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 // `npm run bench -- domain-login` runs only the named parts: agent-search, sync-path, domain-login, pbx, scale.
 const only = process.argv.slice(2);
 const runs = (part: string) => only.length === 0 || only.includes(part);
 
 await buildAgent();
-log(`bench: a Samba DC with ${USERS} generated users on 127.0.0.81 (provisioned once, then cached)`);
-const dc = await startSambaDc({
-  ip: "127.0.0.81",
-  seedLdif: largeDirectoryLdif(USERS),
-  seedOffline: { passwords: benchUsersWithPassword },
-  log: (l) => log(`  samba: ${l}`),
-});
+log(`bench: Samba DCs of generated users on 127.0.0.81 (each size provisioned once, then cached)`);
+const benchDc = (users: number) =>
+  startSambaDc({
+    ip: "127.0.0.81",
+    seedLdif: largeDirectoryLdif(users),
+    seedOffline: { passwords: benchUsersWithPassword },
+    log: (l) => log(`  samba (${users} users): ${l}`),
+  });
 const results: Record<string, unknown> = { users: USERS, node: process.version, at: new Date().toISOString() };
-try {
-  if (runs("agent-search")) results.agentSearch = await benchAgentSearch(dc.info, USERS, log);
-  if (runs("sync-path")) results.syncPath = await benchSyncPath(dc.info, log);
-  if (runs("domain-login")) results.domainLogin = await benchDomainLogin(dc.info, USERS, log);
-  if (runs("pbx")) results.pbxSync = await benchPbxSync(dc.info, log);
-  // Last: it changes the directory.
-  if (runs("scale")) results.scale = await benchScale(dc, log);
-} finally {
-  await dc.destroy();
+if (["agent-search", "sync-path", "domain-login", "pbx"].some(runs)) {
+  const dc = await benchDc(USERS);
+  try {
+    if (runs("agent-search")) results.agentSearch = await benchAgentSearch(dc.info, USERS, log);
+    if (runs("sync-path")) results.syncPath = await benchSyncPath(dc.info, log);
+    if (runs("domain-login")) results.domainLogin = await benchDomainLogin(dc.info, USERS, log);
+    if (runs("pbx")) results.pbxSync = await benchPbxSync(dc.info, log);
+  } finally {
+    await dc.destroy();
+  }
+}
+// Last: it changes the directory (each DC is a copy of the cached one, so the next run starts clean).
+if (runs("scale")) {
+  const sizes: Record<string, ScaleResult> = {};
+  for (const users of SCALE_SIZES) {
+    log(`bench: scale at ${users} users`);
+    const dc = await benchDc(users);
+    try {
+      sizes[users] = await benchScale(dc, (line) => log(`[${users}] ${line}`));
+    } finally {
+      await dc.destroy();
+    }
+  }
+  results.scale = { sizes, ...scaleRatios(sizes) };
+  log(`bench: scale across sizes ${JSON.stringify(scaleRatios(sizes))}`);
 }
 mkdirSync("bench-results", { recursive: true });
 writeFileSync("bench-results/latest.json", `${JSON.stringify(results, null, 2)}\n`);

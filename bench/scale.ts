@@ -56,6 +56,28 @@ export interface ScaleResult {
   agentPeakRssMb: number;
 }
 
+/**
+ * How the figures of the largest size compare with the smallest's: workerd's growth (target:
+ * no more than 1.5x) and the agent's peak RSS (flat), and each size's first sync against its
+ * ldapsearch.
+ */
+export function scaleRatios(sizes: Record<string, ScaleResult>): {
+  workerdGrowthRatio?: number;
+  agentPeakRssRatio?: number;
+  firstSyncRatios: Record<string, number>;
+} {
+  const ordered = Object.entries(sizes).sort(([a], [b]) => Number(a) - Number(b));
+  const small = ordered[0]?.[1];
+  const large = ordered.at(-1)?.[1];
+  const firstSyncRatios = Object.fromEntries(ordered.map(([n, r]) => [n, r.firstSyncRatio]));
+  if (small === undefined || large === undefined || ordered.length < 2) return { firstSyncRatios };
+  return {
+    workerdGrowthRatio: ratio(large.workerdGrowthMb, small.workerdGrowthMb),
+    agentPeakRssRatio: ratio(large.agentPeakRssMb, small.agentPeakRssMb),
+    firstSyncRatios,
+  };
+}
+
 const ratio = (a: number, b: number, digits = 2) => Math.round((a / b) * 10 ** digits) / 10 ** digits;
 const mb = (kb: number) => Math.round(kb / 102.4) / 10;
 

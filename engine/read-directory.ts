@@ -233,7 +233,8 @@ export async function readScope(reader: ScopeReader, extra?: string): Promise<vo
       await search(
         {
           ...base,
-          filter: extra === undefined ? scopeFilter : `(&${scopeFilter}${extra})`,
+          // The narrower term first: Samba takes an AND's terms in order (AD's optimizer does not).
+          filter: extra === undefined ? scopeFilter : `(&${extra}${scopeFilter})`,
           attributes,
           binaryAttributes: avatarSynced ? [avatar] : [],
           position: true,

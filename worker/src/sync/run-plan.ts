@@ -412,21 +412,33 @@ export class RunPlanner {
   /** Synced extensions whose user is gone, disabled, out of scope or excluded, in the PBX's order. */
   #leavers(input: StepContext, state: PlanState): number {
     const { runId, config, pbx } = input;
-    const rows = this.#sql
-      .exec<Row>(
-        `SELECT e.ord, e.data, e.guid, u.guid AS present, coalesce(s.data, u.outside) AS user FROM stage_extensions e
-         LEFT JOIN stage_plan_users u ON u.run_id = e.run_id AND u.guid = e.guid
-         LEFT JOIN stage_users s ON s.run_id = e.run_id AND s.guid = e.guid
-         WHERE e.run_id = ? AND e.ord > ? AND e.origin = 'ad' AND e.guid IS NOT NULL
-           AND (u.guid IS NULL OR u.excluded IS NOT NULL)
-           AND (? = 0 OR u.guid IS NOT NULL OR e.guid IN (SELECT guid FROM stage_decides WHERE run_id = e.run_id))
-         ORDER BY e.ord LIMIT ?`,
-        runId,
-        Number(state.after ?? -1),
-        state.incremental ? 1 : 0,
-        this.#chunk,
-      )
-      .toArray();
+    const columns = `e.ord, e.data, e.guid, u.guid AS present, coalesce(s.data, u.outside) AS user`;
+    const joins = `LEFT JOIN stage_plan_users u ON u.run_id = e.run_id AND u.guid = e.guid
+         LEFT JOIN stage_users s ON s.run_id = e.run_id AND s.guid = e.guid`;
+    const leaving = `e.origin = 'ad' AND e.guid IS NOT NULL AND (u.guid IS NULL OR u.excluded IS NOT NULL)`;
+    // Incremental: only the users decided about, walked from their side (a few, against a PBX
+    // of any size); their items' order comes from each extension's place in the listing.
+    const rows = state.incremental
+      ? this.#sql
+          .exec<Row>(
+            `SELECT ${columns}, d.guid AS key FROM
+               (SELECT guid FROM stage_plan_users WHERE run_id = ?1 UNION SELECT guid FROM stage_decides WHERE run_id = ?1) d
+             CROSS JOIN stage_extensions e ON e.run_id = ?1 AND e.guid = d.guid ${joins}
+             WHERE d.guid > ?2 AND ${leaving} ORDER BY d.guid LIMIT ?3`,
+            runId,
+            String(state.after ?? ""),
+            this.#chunk,
+          )
+          .toArray()
+      : this.#sql
+          .exec<Row>(
+            `SELECT ${columns}, e.ord AS key FROM stage_extensions e ${joins}
+             WHERE e.run_id = ?1 AND e.ord > ?2 AND ${leaving} ORDER BY e.ord LIMIT ?3`,
+            runId,
+            Number(state.after ?? -1),
+            this.#chunk,
+          )
+          .toArray();
     const items: StagedItem[] = [];
     const released: string[] = [];
     for (const r of rows) {
@@ -447,7 +459,7 @@ export class RunPlanner {
     this.#insertItems(runId, items);
     this.#release(runId, released, 0);
     if (rows.length < this.#chunk) this.#next(runId, state, "starts");
-    else this.#save(runId, { ...state, after: Number(rows.at(-1)?.ord) });
+    else this.#save(runId, { ...state, after: rows.at(-1)?.key ?? null });
     return rows.length;
   }
 
@@ -528,6 +540,8 @@ export class RunPlanner {
       }
     }
     // The winner gets the number; every other claimant of it (and of a refused one) a conflict.
+    // CROSS JOIN keeps the page's numbers the outer loop: left to itself, SQLite scans every
+    // claim and the page for each, which makes the claims quadratic.
     this.#sql.exec(
       `INSERT OR REPLACE INTO stage_numbers (run_id, guid, number, source, round)
        SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.number'), 'attribute', ? FROM json_each(?)`,
@@ -538,7 +552,7 @@ export class RunPlanner {
     this.#sql.exec(
       `INSERT OR REPLACE INTO stage_numbers (run_id, guid, code, reason)
        SELECT c.run_id, c.guid, 'number_duplicate', json_extract(w.value, '$.reason') FROM json_each(?2) w
-       JOIN stage_claims c ON c.run_id = ?1 AND c.number = json_extract(w.value, '$.number')
+       CROSS JOIN stage_claims c ON c.run_id = ?1 AND c.number = json_extract(w.value, '$.number')
        WHERE c.guid != json_extract(w.value, '$.guid')`,
       runId,
       JSON.stringify(winners),
@@ -546,7 +560,7 @@ export class RunPlanner {
     this.#sql.exec(
       `INSERT OR REPLACE INTO stage_numbers (run_id, guid, code, reason)
        SELECT c.run_id, c.guid, json_extract(f.value, '$.code'), json_extract(f.value, '$.reason') FROM json_each(?2) f
-       JOIN stage_claims c ON c.run_id = ?1 AND c.number = json_extract(f.value, '$.number')`,
+       CROSS JOIN stage_claims c ON c.run_id = ?1 AND c.number = json_extract(f.value, '$.number')`,
       runId,
       JSON.stringify(refused),
     );

@@ -95,7 +95,19 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
   if (mismatch !== undefined) return { fallback: mismatch };
   const position = account.position as DirectoryPosition;
   const usn = since.highestCommittedUsn;
-  const moved = await changedContainers(search, target.connection.baseDn, usn, account);
+  // Independent searches go out together: each is a round trip through the agent, and a run
+  // with nothing to do is mostly round trips.
+  const sweepFirst =
+    sweepNeeded(config.scope) ??
+    (domainNc === undefined || !isDnWithin(target.connection.baseDn, domainNc)
+      ? "the base DN is not in the domain the domain controller holds"
+      : undefined);
+  const nc = domainNc as string;
+  const [moved, visible, nestedMembers] = await Promise.all([
+    changedContainers(search, target.connection.baseDn, usn, account),
+    sweepFirst === undefined ? tombstonesVisible(search, nc) : Promise.resolve(false),
+    nestedGroupMembers(config, target, search, account),
+  ]);
   if (moved.length > 0)
     return {
       fallback: `${moved.length === 1 ? `the OU or container ${moved[0]} was` : `${moved.length} OUs or containers (${moved.slice(0, 3).join("; ")}${moved.length > 3 ? "; …" : ""}) were`} changed, and a rename or move changes its users' DNs without changing the users`,
@@ -103,12 +115,10 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
 
   // Who left is told by the tombstones and the changes when they can tell it, else by a sweep.
   const sweepWhy =
-    sweepNeeded(config.scope) ??
-    (domainNc === undefined || !isDnWithin(target.connection.baseDn, domainNc)
-      ? "the base DN is not in the domain the domain controller holds"
-      : (await tombstonesVisible(search, domainNc))
-        ? undefined
-        : `the service account cannot list deleted objects (grant it List Contents and Read Property on ${deletedObjectsOf(domainNc)})`);
+    sweepFirst ??
+    (visible
+      ? undefined
+      : `the service account cannot list deleted objects (grant it List Contents and Read Property on ${deletedObjectsOf(domainNc as string)})`);
 
   const counts = { inScope: 0, present: 0, skipped: 0 };
   const staged = new Set<string>();
@@ -117,17 +127,17 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
     staged.add(guid);
     stage.user(guid, data, photo);
   };
-  const nestedMembers = await nestedGroupMembers(config, target, search, account);
   const reader = { config, target, search, account, counts, nestedMembers, take, stage };
   const memberships = () => changedGroupMemberships(config, target, usn, search, account, nestedMembers);
   if (sweepWhy === undefined) {
-    const nc = domainNc as string;
     // Changed anywhere in the domain, so that a user moved out of the base DN is seen too; read
     // again within the scope, so that whoever is not found is out of it now.
-    const changed = await changedUsers(search, nc, usn, account);
-    await readScopeUsers(reader, changed);
-    const deleted = await deletedUsers(search, nc, usn, account);
-    await readScopeUsers(reader, [...new Set([...mirror.regrouped(runId, await memberships()), ...mirror.unsettled(runId)])]);
+    const [changed, deleted, groups] = await Promise.all([
+      changedUsers(search, nc, usn, account),
+      deletedUsers(search, nc, usn, account),
+      memberships(),
+    ]);
+    await readScopeUsers(reader, [...new Set([...changed, ...mirror.regrouped(runId, groups), ...mirror.unsettled(runId)])]);
     const removed = [...new Set([...changed, ...deleted])].filter((g) => !staged.has(g));
     // Only when someone left: listing who is synced costs as much as the PBX is large.
     const synced = removed.length === 0 ? new Set<string>() : new Set(await input.synced());
@@ -137,13 +147,15 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
   }
 
   mirror.synced(runId, await input.synced());
-  await readScope(reader, changedSince(usn));
   let swept = 0;
-  await sweepScope(config, target, search, account, (guids) => {
-    mirror.sweep(runId, guids);
-    swept += guids.length;
-  });
-  const groups = await memberships();
+  const [, , groups] = await Promise.all([
+    readScope(reader, changedSince(usn)),
+    sweepScope(config, target, search, account, (guids) => {
+      mirror.sweep(runId, guids);
+      swept += guids.length;
+    }),
+    memberships(),
+  ]);
   await readScopeUsers(reader, [...new Set([...mirror.arrived(runId), ...mirror.regrouped(runId, groups), ...mirror.unsettled(runId)])]);
   const left = mirror.left(runId);
   await lookUpOutside(left, target, search, account, counts, stage);
