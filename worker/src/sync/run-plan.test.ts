@@ -58,6 +58,23 @@ const capabilities = fc.constantFrom<PbxCapabilities>(
 
 type Arb<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
+/** A configuration for the cases below: numbers from ipPhone, then sequential. */
+const attributeNumbers = (patch: Partial<Parameters<typeof toConfig>[0]> = {}) =>
+  toConfig({
+    source: "attributeThenSequential",
+    end: "1099",
+    salesRange: false,
+    whenDeleted: "delete",
+    whenDisabled: "disable",
+    whenOutOfScope: "disable",
+    includeDisabled: false,
+    titleSync: true,
+    adopt: "none",
+    maxDeletes: 100,
+    groups: false,
+    ...patch,
+  });
+
 function toConfig(c: Omit<Arb<typeof configs>, "archive"> & { archive?: string | undefined }): SyncConfig {
   return {
     connection: { domainControllers: [{ host: "dc1" }], bindUsername: "svc", bindPassword: { source: "stored" }, baseDn: BASE },
@@ -294,21 +311,6 @@ describe("planning in SQLite, a chunk at a time", () => {
   });
 
   // Cases random directories seldom make, each planned both ways.
-  const attributeNumbers = (patch: Partial<Parameters<typeof toConfig>[0]> = {}) =>
-    toConfig({
-      source: "attributeThenSequential",
-      end: "1099",
-      salesRange: false,
-      whenDeleted: "delete",
-      whenDisabled: "disable",
-      whenOutOfScope: "disable",
-      includeDisabled: false,
-      titleSync: true,
-      adopt: "none",
-      maxDeletes: 100,
-      groups: false,
-      ...patch,
-    });
   const person = (id: number, phone?: string, extra: Partial<Person> = {}): Person => ({
     id,
     ou: "OU=Staff",
@@ -376,19 +378,7 @@ describe("planning in SQLite, a chunk at a time", () => {
   });
 
   it("lists nothing and plans nothing for an incremental run with nobody to decide about", async () => {
-    const config = toConfig({
-      source: "sequential",
-      end: "1099",
-      salesRange: false,
-      whenDeleted: "delete",
-      whenDisabled: "disable",
-      whenOutOfScope: "disable",
-      includeDisabled: false,
-      titleSync: true,
-      adopt: "none",
-      maxDeletes: 10,
-      groups: false,
-    });
+    const config = attributeNumbers({ source: "sequential" });
     const db = new DatabaseSync(":memory:");
     const sql = sqliteStorage(db);
     sql.exec(syncRunsSchema);

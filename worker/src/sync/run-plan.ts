@@ -277,9 +277,7 @@ export class RunPlanner {
       config,
       rows.map((r) => JSON.parse(r.data) as DesiredUser),
     );
-    if (rows.length < this.#chunk) this.#next(runId, state, "outside");
-    else this.#save(runId, { ...state, after: rows.at(-1)?.guid ?? null });
-    return rows.length;
+    return this.#chunkDone(runId, state, rows.length, rows.at(-1)?.guid ?? null, "outside");
   }
 
   /** Synced users the read found outside the scope: mapped as out of it, staged like the others. */
@@ -299,9 +297,7 @@ export class RunPlanner {
     );
     // Beside the lean row, not in stage_users: the directory mirror is what the scope returned.
     this.#insertLean(runId, config, users, true);
-    if (rows.length < this.#chunk) this.#next(runId, state, "order");
-    else this.#save(runId, { ...state, after: String(rows.at(-1)?.guid) });
-    return rows.length;
+    return this.#chunkDone(runId, state, rows.length, String(rows.at(-1)?.guid), "order");
   }
 
   #insertLean(runId: string, config: SyncConfig, users: DesiredUser[], outside = false): void {
@@ -318,14 +314,21 @@ export class RunPlanner {
       adoptKey: mode === "none" ? null : (adoptKeyOfUser(mode, u) ?? null),
       outside: outside ? JSON.stringify(u) : null,
     }));
-    this.#sql.exec(
-      `INSERT OR REPLACE INTO stage_plan_users (run_id, guid, dn, dn_key, name, excluded, attr_number, attr_value, adopt_key, outside)
-       SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.dn'), json_extract(value, '$.dnKey'),
-              json_extract(value, '$.name'), json_extract(value, '$.excluded'), json_extract(value, '$.attrNumber'),
-              json_extract(value, '$.attrValue'), json_extract(value, '$.adoptKey'), json_extract(value, '$.outside')
-       FROM json_each(?)`,
+    this.#insertRows(
+      "stage_plan_users",
+      {
+        guid: "$.guid",
+        dn: "$.dn",
+        dn_key: "$.dnKey",
+        name: "$.name",
+        excluded: "$.excluded",
+        attr_number: "$.attrNumber",
+        attr_value: "$.attrValue",
+        adopt_key: "$.adoptKey",
+        outside: "$.outside",
+      },
       runId,
-      JSON.stringify(lean),
+      lean,
     );
   }
 
@@ -356,13 +359,11 @@ export class RunPlanner {
         adoptKey: mode !== "none" && e.origin === "manual" ? (adoptKeyOfExtension(mode, e) ?? null) : null,
         data: JSON.stringify(e),
       }));
-      this.#sql.exec(
-        `INSERT OR REPLACE INTO stage_extensions (run_id, number, ord, origin, guid, adopt_key, data)
-         SELECT ?, json_extract(value, '$.number'), json_extract(value, '$.ord'), json_extract(value, '$.origin'),
-                json_extract(value, '$.guid'), json_extract(value, '$.adoptKey'), json_extract(value, '$.data')
-         FROM json_each(?)`,
+      this.#insertRows(
+        "stage_extensions",
+        { number: "$.number", ord: "$.ord", origin: "$.origin", guid: "$.guid", adopt_key: "$.adoptKey", data: "$.data" },
         runId,
-        JSON.stringify(rows),
+        rows,
       );
     }
     const known = (kind: string, names: string[]) =>
@@ -458,9 +459,7 @@ export class RunPlanner {
     }
     this.#insertItems(runId, items);
     this.#release(runId, released, 0);
-    if (rows.length < this.#chunk) this.#next(runId, state, "starts");
-    else this.#save(runId, { ...state, after: rows.at(-1)?.key ?? null });
-    return rows.length;
+    return this.#chunkDone(runId, state, rows.length, rows.at(-1)?.key ?? null, "starts");
   }
 
   /** Each active user's number start: kept, claimed from the attribute, none, or sequential later. */
@@ -494,17 +493,14 @@ export class RunPlanner {
       else if (start.kind === "keep") numbers.push({ guid, ...start.assigned });
       else if (start.kind === "conflict") numbers.push({ guid, ...start.conflict });
     }
-    this.#sql.exec(
-      `INSERT OR REPLACE INTO stage_claims (run_id, guid, number, pos, name, old_number)
-       SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.number'), json_extract(value, '$.pos'),
-              json_extract(value, '$.name'), json_extract(value, '$.old') FROM json_each(?)`,
+    this.#insertRows(
+      "stage_claims",
+      { guid: "$.guid", number: "$.number", pos: "$.pos", name: "$.name", old_number: "$.old" },
       runId,
-      JSON.stringify(claims),
+      claims,
     );
     this.#insertNumbers(runId, numbers);
-    if (rows.length < this.#chunk) this.#next(runId, state, "claims");
-    else this.#save(runId, { ...state, after: Number(rows.at(-1)?.pos) });
-    return rows.length;
+    return this.#chunkDone(runId, state, rows.length, Number(rows.at(-1)?.pos), "claims");
   }
 
   /**
@@ -594,9 +590,7 @@ export class RunPlanner {
       runId,
       rows.map((r) => ({ guid: String(r.guid), ...heldClaim(String(r.number), r.holder === null ? null : String(r.holder)) })),
     );
-    if (rows.length < this.#chunk) this.#next(runId, state, "sequential");
-    else this.#save(runId, { ...state, after: String(rows.at(-1)?.guid) });
-    return rows.length;
+    return this.#chunkDone(runId, state, rows.length, String(rows.at(-1)?.guid), "sequential");
   }
 
   /**
@@ -710,9 +704,7 @@ export class RunPlanner {
       );
     toCreate("createGroup", ctx.groupsToCreate);
     toCreate("createDepartment", ctx.departmentsToCreate);
-    if (rows.length < this.#chunk) this.#next(runId, state, "finish");
-    else this.#save(runId, { ...state, after: Number(rows.at(-1)?.pos) });
-    return rows.length;
+    return this.#chunkDone(runId, state, rows.length, Number(rows.at(-1)?.pos), "finish");
   }
 
   /**
@@ -763,25 +755,38 @@ export class RunPlanner {
     return outcome;
   }
 
+  /**
+   * Rows into a stage table, a chunk a statement: each column from its JSON path in the row.
+   * A Durable Object binds at most 100 values a statement, and each statement costs of its own.
+   */
+  #insertRows(table: (typeof planStages)[number], columns: Record<string, string>, runId: string, rows: unknown[]): void {
+    if (rows.length === 0) return;
+    const names = Object.keys(columns);
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO ${table} (run_id, ${names.join(", ")})
+       SELECT ?, ${names.map((n) => `json_extract(value, '${columns[n]}')`).join(", ")} FROM json_each(?)`,
+      runId,
+      JSON.stringify(rows),
+    );
+  }
+
   #insertItems(runId: string, items: StagedItem[]): void {
     if (items.length === 0) return;
-    this.#sql.exec(
-      `INSERT OR REPLACE INTO stage_items (run_id, part, pos, rank, action, item)
-       SELECT ?, json_extract(value, '$.part'), json_extract(value, '$.pos'), json_extract(value, '$.rank'),
-              json_extract(value, '$.item.action'), json_extract(value, '$.item') FROM json_each(?)`,
+    this.#insertRows(
+      "stage_items",
+      { part: "$.part", pos: "$.pos", rank: "$.rank", action: "$.item.action", item: "$.item" },
       runId,
-      JSON.stringify(items),
+      items,
     );
   }
 
   #insertNumbers(runId: string, numbers: NumberRow[]): void {
     if (numbers.length === 0) return;
-    this.#sql.exec(
-      `INSERT OR REPLACE INTO stage_numbers (run_id, guid, number, source, round, code, reason)
-       SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.number'), json_extract(value, '$.source'),
-              json_extract(value, '$.round'), json_extract(value, '$.code'), json_extract(value, '$.reason') FROM json_each(?)`,
+    this.#insertRows(
+      "stage_numbers",
+      { guid: "$.guid", number: "$.number", source: "$.source", round: "$.round", code: "$.code", reason: "$.reason" },
       runId,
-      JSON.stringify(numbers),
+      numbers,
     );
   }
 
@@ -807,6 +812,13 @@ export class RunPlanner {
 
   #save(runId: string, state: PlanState): void {
     this.#sql.exec("INSERT OR REPLACE INTO plan_state (run_id, state) VALUES (?, ?)", runId, JSON.stringify(state));
+  }
+
+  /** After a chunk of `taken` rows: the next phase when it was the last (short) one, else the cursor after `last`. */
+  #chunkDone(runId: string, state: PlanState, taken: number, last: string | number | null | undefined, next: Phase): number {
+    if (taken < this.#chunk) this.#next(runId, state, next);
+    else this.#save(runId, { ...state, after: last ?? null });
+    return taken;
   }
 
   #next(runId: string, state: PlanState, phase: Phase): void {
