@@ -93,6 +93,28 @@ function sources(pbx: PbxDirectory, users: number): RunSources {
 }
 
 describe("SyncRuns", () => {
+  it("plans a large directory over steps of its own, and a restart between them loses nothing", async () => {
+    const db = new DatabaseSync(":memory:");
+    const wide: SyncConfig = { ...config, extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "19999" }] } };
+    const from = (pbx: PbxDirectory): RunSources => ({
+      ...sources(pbx, 4000),
+      target: async () => ({ config: wide, target: { connection: wide.connection as never } }),
+    });
+    const first = new SyncRuns(sqliteStorage(db), from(new BuiltinPbx(sqliteStorage(db))));
+    const id = first.begin("sync", "manual", "admin");
+    expect(await first.step(id)).toBe(true);
+    // Read, and planned only in part: 4,000 users are more than one step's work.
+    expect(first.get(id)).toMatchObject({ status: "planning", progress: { phase: "planning", read: 4000 } });
+    expect(first.get(id)?.progress?.planning).toMatch(/\w/);
+
+    const restarted = new SyncRuns(sqliteStorage(db), from(new BuiltinPbx(sqliteStorage(db))));
+    await drain(restarted, id);
+    expect(restarted.get(id)).toMatchObject({ status: "succeeded", summary: { create: 4000 }, progress: { done: 4000, total: 4000 } });
+    const numbers = new BuiltinPbx(sqliteStorage(db)).views().map((e) => e.number);
+    expect(new Set(numbers).size).toBe(4000);
+    expect(numbers[0]).toBe("10000");
+  });
+
   it("resumes after a restart mid-apply without repeating or losing an operation", async () => {
     const db = new DatabaseSync(":memory:");
     const creates = new Map<string, number>();
