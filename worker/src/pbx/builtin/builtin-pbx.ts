@@ -71,7 +71,8 @@ export class BuiltinPbx implements PbxDirectory {
       sql.exec("ALTER TABLE pbx_extensions ADD COLUMN upn TEXT; ALTER TABLE pbx_extensions ADD COLUMN sam TEXT");
     sql.exec(`
       CREATE INDEX IF NOT EXISTS pbx_extensions_upn ON pbx_extensions (upn);
-      CREATE INDEX IF NOT EXISTS pbx_extensions_sam ON pbx_extensions (sam);`);
+      CREATE INDEX IF NOT EXISTS pbx_extensions_sam ON pbx_extensions (sam);
+      CREATE INDEX IF NOT EXISTS pbx_extensions_listing ON pbx_extensions (length(number), number);`);
   }
 
   /**
@@ -98,25 +99,32 @@ export class BuiltinPbx implements PbxDirectory {
       .map((r) => r.guid);
   }
 
-  /** Keyset pages in the listing's order (by length, then number): each page one indexed read. */
+  /**
+   * Keyset pages in the listing's order (by length, then number), each an indexed seek: the
+   * rest of the last page's length, then the lengths after it. (SQLite seeks a row value
+   * only by scanning, and sorting the table for every page made a listing quadratic.)
+   */
   async *listExtensionPages(size: number): AsyncIterable<Extension[]> {
-    let after: { length: number; number: string } | undefined;
-    for (;;) {
-      const rows = this.#sql
-        .exec<Row>(
-          `SELECT * FROM pbx_extensions WHERE ? IS NULL OR (length(number), number) > (?, ?)
-           ORDER BY length(number), number LIMIT ?`,
-          after === undefined ? null : 1,
-          after?.length ?? 0,
-          after?.number ?? "",
-          size,
-        )
-        .toArray();
-      if (rows.length === 0) return;
-      yield rows.map(toView).map(({ settings: _s, voicemails: _v, recordings: _r, createdAt: _c, updatedAt: _u, ...e }) => e);
-      const last = String(rows.at(-1)?.number);
-      after = { length: last.length, number: last };
+    const page = (rows: Row[]) =>
+      rows.map(toView).map(({ settings: _s, voicemails: _v, recordings: _r, createdAt: _c, updatedAt: _u, ...e }) => e);
+    let rows = this.#sql.exec<Row>("SELECT * FROM pbx_extensions ORDER BY length(number), number LIMIT ?", size).toArray();
+    while (rows.length > 0) {
+      yield page(rows);
       if (rows.length < size) return;
+      const last = String(rows.at(-1)?.number);
+      rows = this.#sql
+        .exec<Row>("SELECT * FROM pbx_extensions WHERE length(number) = ? AND number > ? ORDER BY number LIMIT ?", last.length, last, size)
+        .toArray();
+      if (rows.length < size)
+        rows = rows.concat(
+          this.#sql
+            .exec<Row>(
+              "SELECT * FROM pbx_extensions WHERE length(number) > ? ORDER BY length(number), number LIMIT ?",
+              last.length,
+              size - rows.length,
+            )
+            .toArray(),
+        );
     }
   }
 
