@@ -22,12 +22,13 @@ export const syncRunsSchema = `
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL, requested_by TEXT,
     started_at INTEGER NOT NULL, finished_at INTEGER, complete INTEGER, incomplete_reason TEXT,
     summary TEXT, structure TEXT, held TEXT, progress TEXT, error TEXT, decided_by TEXT, attempts TEXT,
-    full_requested INTEGER, read TEXT, basis TEXT);
+    full_requested INTEGER, read TEXT, basis TEXT, ops_done INTEGER, ops_failed INTEGER);
   CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
   CREATE TABLE IF NOT EXISTS run_items (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, name TEXT NOT NULL, number TEXT,
     reason TEXT NOT NULL, code TEXT, item TEXT NOT NULL, op_status TEXT NOT NULL, error TEXT,
     PRIMARY KEY (run_id, seq));
+  CREATE INDEX IF NOT EXISTS run_items_status ON run_items (run_id, op_status, seq);
   CREATE TABLE IF NOT EXISTS run_events (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, event TEXT NOT NULL,
     user TEXT, operation TEXT, PRIMARY KEY (run_id, seq));
@@ -155,7 +156,14 @@ export class SyncRuns {
     this.#now = sources.now ?? Date.now;
     sql.exec(syncRunsSchema);
     // Tenants whose runs table an earlier version made.
-    addMissingColumns(sql, "runs", { attempts: "TEXT", full_requested: "INTEGER", read: "TEXT", basis: "TEXT" });
+    addMissingColumns(sql, "runs", {
+      attempts: "TEXT",
+      full_requested: "INTEGER",
+      read: "TEXT",
+      basis: "TEXT",
+      ops_done: "INTEGER",
+      ops_failed: "INTEGER",
+    });
     this.#mirror = new DirectoryMirror(sql);
     this.#planner = new RunPlanner(sql);
   }
@@ -331,7 +339,7 @@ export class SyncRuns {
     if (!run) return "gone";
     if (run.status === "queued" || run.status === "reading") return "read";
     if (run.status === "planning") return `planning:${this.#planner.mark(id)}`;
-    const counts = this.#opCounts(id);
+    const counts = this.#settled(id) ?? this.#opCounts(id);
     return `${run.status}:${counts.done + counts.failed}`;
   }
 
@@ -517,7 +525,7 @@ export class SyncRuns {
       run.kind === "preview" ? "previewed" : plan.held ? "awaiting-approval" : operations > 0 ? "applying" : "succeeded";
     const progress = (run.progress ?? {}) as { read?: number; present?: number };
     this.#sql.exec(
-      "UPDATE runs SET status = ?, summary = ?, structure = ?, held = ?, progress = ? WHERE id = ?",
+      "UPDATE runs SET status = ?, summary = ?, structure = ?, held = ?, progress = ?, ops_done = 0, ops_failed = 0 WHERE id = ?",
       status,
       JSON.stringify(plan.summary),
       JSON.stringify({ departmentsToCreate: plan.departmentsToCreate, groupsToCreate: plan.groupsToCreate, applied: false }),
@@ -556,22 +564,32 @@ export class SyncRuns {
       return row ? new Uint8Array(row.photo) : undefined;
     };
     // 'applying' left over from an interrupted step is applied again: operations are idempotent.
-    const batch = this.#sql
-      .exec<{ seq: number; item: string }>(
-        "SELECT seq, item FROM run_items WHERE run_id = ? AND op_status IN ('applying', 'pending') ORDER BY seq LIMIT ?",
-        id,
-        CHUNK,
-      )
-      .toArray();
+    // Each status its own index range, in seq order: a filter on the whole journal would walk
+    // every operation done so far at each chunk, which made applying quadratic.
+    const take = (status: string, limit: number) =>
+      this.#sql
+        .exec<{ seq: number; item: string }>(
+          "SELECT seq, item FROM run_items WHERE run_id = ? AND op_status = ? ORDER BY seq LIMIT ?",
+          id,
+          status,
+          limit,
+        )
+        .toArray();
+    const leftover = take("applying", CHUNK);
+    const batch = [...leftover, ...take("pending", CHUNK - leftover.length)];
+
     const applyOne = async ({ seq, item }: { seq: number; item: PlanItem }) => {
       this.#sql.exec("UPDATE run_items SET op_status = 'applying' WHERE run_id = ? AND seq = ?", id, seq);
       try {
         await applyItem(item, pbx, photos);
+        // With its count, in the same write: the watchdog sees the progress of a step that dies.
         this.#sql.exec("UPDATE run_items SET op_status = 'done' WHERE run_id = ? AND seq = ?", id, seq);
+        this.#sql.exec("UPDATE runs SET ops_done = coalesce(ops_done, 0) + 1 WHERE id = ?", id);
         this.event(id, "info", describe(item), item.name, item.action);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         this.#sql.exec("UPDATE run_items SET op_status = 'failed', error = ? WHERE run_id = ? AND seq = ?", message, id, seq);
+        this.#sql.exec("UPDATE runs SET ops_failed = coalesce(ops_failed, 0) + 1 WHERE id = ?", id);
         this.event(
           id,
           "error",
@@ -593,7 +611,8 @@ export class SyncRuns {
       await Promise.all(Array.from({ length: Math.min(lanes, wave.length) }, lane));
       if (!this.#still(id, "applying")) break;
     }
-    const counts = this.#opCounts(id);
+    const more = this.#sql.exec("SELECT 1 FROM run_items WHERE run_id = ? AND op_status = 'pending' LIMIT 1", id).toArray().length > 0;
+    const counts = this.#settled(id) ?? this.#opCounts(id);
     if (!this.#still(id, "applying")) {
       // The run was ended meanwhile; its progress keeps counting what this step did.
       this.#sql.exec(
@@ -603,7 +622,6 @@ export class SyncRuns {
       );
       return false;
     }
-    const more = counts.pending > 0;
     this.#sql.exec(
       "UPDATE runs SET progress = json_patch(progress, ?) WHERE id = ?",
       JSON.stringify({ phase: more ? "applying" : "done", done: counts.done, failed: counts.failed, total: counts.total }),
@@ -614,6 +632,19 @@ export class SyncRuns {
       this.event(id, counts.failed > 0 ? "warning" : "info", `Sync finished: ${counts.done} operations applied, ${counts.failed} failed`);
     }
     return more;
+  }
+
+  /**
+   * The operations settled so far, from the counts each one adds as it settles: a chunk and the
+   * watchdog need them without counting the journal (which, at 100,000 operations, made
+   * applying quadratic). Undefined for a run planned before the counts were kept.
+   */
+  #settled(id: string): { total: number; done: number; failed: number } | undefined {
+    const row = this.#row(id);
+    if (row?.ops_done === null || row?.ops_done === undefined) return undefined;
+    const total = (JSON.parse(String(row.progress ?? "{}")) as { total?: number }).total;
+    if (total === undefined) return undefined;
+    return { total, done: Number(row.ops_done), failed: Number(row.ops_failed ?? 0) };
   }
 
   #opCounts(id: string): { total: number; done: number; failed: number; pending: number } {
