@@ -10,8 +10,10 @@
 import { readFileSync } from "node:fs";
 import { Attribute, Change, type Client } from "ldapts";
 import { addUser, adminClient } from "../agent/src/ldap/test-support.ts";
+import { freePort } from "../test/support/agent-process.ts";
 import { grantDeletedObjectsListing, type SambaDc } from "../test/support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "../test/support/stack.ts";
+import { watchIsolateHeap } from "./isolate-heap.ts";
 import { benchDepartments } from "./large-directory.ts";
 import { median } from "./ldapsearch.ts";
 import { configFor, freshAgent, ldapsearchScope, peakRssKb, timed, workerdPids } from "./sync-path.ts";
@@ -51,6 +53,11 @@ export interface ScaleResult {
   firstSyncCpu: { readStepMs: number; runMs: number };
   /** workerd's peak RSS over its RSS before the first run, in MB. */
   workerdGrowthMb: number;
+  /**
+   * The worker isolate's JavaScript heap over Preview and the first sync (the 128 MB a Durable
+   * Object may use): the most it held, garbage not yet collected included, sampled every 100 ms.
+   */
+  isolateHeap: { peakUsedMb: number; samples: number; longestBlockMs: number };
   /** Who left found by a sweep of the scope (the service account may not list deleted objects). */
   sweep: IncrementalFigures;
   /** Who was deleted told by the tombstones (the account may list CN=Deleted Objects). */
@@ -65,6 +72,7 @@ export interface ScaleResult {
  */
 export function scaleRatios(sizes: Record<string, ScaleResult>): {
   workerdGrowthRatio?: number;
+  isolateHeapPeakRatio?: number;
   agentPeakRssRatio?: number;
   firstSyncRatios: Record<string, number>;
 } {
@@ -75,6 +83,7 @@ export function scaleRatios(sizes: Record<string, ScaleResult>): {
   if (small === undefined || large === undefined || ordered.length < 2) return { firstSyncRatios };
   return {
     workerdGrowthRatio: ratio(large.workerdGrowthMb, small.workerdGrowthMb),
+    isolateHeapPeakRatio: ratio(large.isolateHeap.peakUsedMb, small.isolateHeap.peakUsedMb),
     agentPeakRssRatio: ratio(large.agentPeakRssMb, small.agentPeakRssMb),
     firstSyncRatios,
   };
@@ -178,7 +187,8 @@ async function incremental(
 
 export async function benchScale(dc: SambaDc, log: (line: string) => void): Promise<ScaleResult> {
   const config = configFor(dc.info, benchDepartments);
-  const stack = await startStack(dc.info, { tenant: "scale", config: config as Record<string, unknown> });
+  const inspectorPort = await freePort();
+  const stack = await startStack(dc.info, { tenant: "scale", config: config as Record<string, unknown>, inspectorPort });
   await stack.agent.kill();
   const agent = await freshAgent(stack, dc.info, "scale-measured");
   let admin = await adminClient(dc.info);
@@ -196,6 +206,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
     const [workerd] = workerdPids();
     if (workerd === undefined) throw new Error("no workerd process of this benchmark was found");
     const idle = rssKb(workerd);
+    const heap = await watchIsolateHeap(inspectorPort);
 
     const preview = await timed(() => stack.api("POST", "/preview?limit=50"));
     if (preview.value.status !== 200) throw new Error(`preview: HTTP ${preview.value.status} ${preview.value.text}`);
@@ -204,10 +215,11 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
     const first = await timed(() => sync(stack, workerd));
     if (first.value.read?.mode !== "full") throw new Error(`the first sync was not a full read: ${JSON.stringify(first.value.read)}`);
     const growth = peakRssKb(workerd) - idle;
+    const isolateHeap = await heap.stop();
     const firstSplit = await split(stack, first.value);
     const cpu = first.value.cpu ?? { readStepMs: Number.NaN, runMs: Number.NaN };
     log(
-      `scale: first sync ${first.ms.toFixed(0)} ms (${ratio(first.ms, reference)}x ldapsearch; ${JSON.stringify(firstSplit)}); workerd grew ${mb(growth)} MB; workerd CPU ${cpu.runMs} ms, ${cpu.readStepMs} ms of it in the read step`,
+      `scale: first sync ${first.ms.toFixed(0)} ms (${ratio(first.ms, reference)}x ldapsearch; ${JSON.stringify(firstSplit)}); workerd grew ${mb(growth)} MB; the isolate's heap peaked at ${isolateHeap.peakUsedMb} MB used (${isolateHeap.samples} samples; it was busy for ${isolateHeap.longestBlockMs} ms at most without a break); workerd CPU ${cpu.runMs} ms, ${cpu.readStepMs} ms of it in the read step`,
     );
 
     // The users changed and deleted: the first 22 the first sync created, 11 for each kind of evidence.
@@ -241,6 +253,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
       firstSyncSplit: firstSplit,
       firstSyncCpu: cpu,
       workerdGrowthMb: mb(growth),
+      isolateHeap,
       sweep,
       tombstones,
       agentPeakRssMb: mb(peakRssKb(agent.child.pid)),

@@ -48,6 +48,10 @@ export async function previewOffline(config: SyncConfig, directory: LdifDirector
     present: (guid, dn, name, disabled) => outside.push({ guid, dn, name, disabled }),
     progress: () => {},
     warn: (message) => warnings.push(message),
+    notStaged: (guids) => {
+      const staged = new Set(inScope.map((u) => u.guid));
+      return guids.filter((g) => !staged.has(g));
+    },
   });
   const { users, present } = usersForPlan(config, inScope, outside);
   const departments = [...new Set(extensions.flatMap((e) => (e.departmentPath ? [e.departmentPath] : [])))];

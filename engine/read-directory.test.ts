@@ -65,6 +65,7 @@ async function read(config: SyncConfig, known: number[], answers: Partial<Record
     present: (guid, _dn, name, disabled) => present.push(`${name}${disabled ? " (disabled)" : ""}:${guid}`),
     progress: (p) => progress.push(p),
     warn: (m) => warnings.push(m),
+    notStaged: (guids) => guids.filter((g) => !staged.includes(g)),
   });
   return { result, asked, staged, data, photos, present, progress, warnings };
 }

@@ -85,6 +85,11 @@ export interface ReadStage {
   present(guid: string, dn: string, name: string, disabled: boolean): void;
   progress(read: { inScope: number; present: number }): void;
   warn(message: string): void;
+  /**
+   * Of these objectGUIDs, those not staged as in scope: asked once the scope is read, a batch
+   * at a time, so that the read keeps no set of everyone it staged.
+   */
+  notStaged(guids: string[]): string[];
 }
 
 /** A synced user the scope did not return, found still in AD. */
@@ -147,23 +152,14 @@ export async function readDirectory(
   const account = new ReadAccount();
   const counts = { inScope: 0, present: 0, skipped: 0 };
   const nestedMembers = await nestedGroupMembers(config, target, search, account);
-  const staged = new Set<string>();
-  const take: StageUser = (guid, data, photo) => {
-    stage.user(guid, data, photo);
-    staged.add(guid);
-  };
-  await readScope({ config, target, search, account, counts, nestedMembers, take, stage });
+  await readScope({ config, target, search, account, counts, nestedMembers, take: stage.user, stage });
   // Synced users the scope did not return: deleted in AD, or still there but out of scope.
   // Only they need looking up, by objectGUID, which is far cheaper than reading everyone
   // under the base DN again; on a run where nobody left there is nothing to look up.
-  await lookUpOutside(
-    [...known].filter((guid) => !staged.has(guid)),
-    target,
-    search,
-    account,
-    counts,
-    stage,
-  );
+  const all = [...known];
+  const leftOut: string[] = [];
+  for (let i = 0; i < all.length; i += 1000) leftOut.push(...stage.notStaged(all.slice(i, i + 1000)));
+  await lookUpOutside(leftOut, target, search, account, counts, stage);
   return account.result(counts);
 }
 

@@ -40,11 +40,22 @@ export function adminToken(tenant: string): Promise<string> {
 
 export async function startStack(
   dc: SambaDcInfo,
-  options: { tenant: string; config: Record<string, unknown>; agentEnv?: Record<string, string>; agentDcs?: string[] },
+  options: {
+    tenant: string;
+    config: Record<string, unknown>;
+    agentEnv?: Record<string, string>;
+    agentDcs?: string[];
+    inspectorPort?: number;
+  },
 ): Promise<Stack> {
   const [{ script }, persistDir, port] = await Promise.all([bundleWorker(), mkdtemp(join(tmpdir(), "adsync-stack-")), freePort()]);
   const logs: string[] = [];
-  const mf: Miniflare = await startWorker(script, { port, persistDir, onLog: (line) => logs.push(line) });
+  const mf: Miniflare = await startWorker(script, {
+    port,
+    persistDir,
+    onLog: (line) => logs.push(line),
+    ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
+  });
   const base = (await mf.ready).origin;
   const token = await adminToken(options.tenant);
   const prefix = `/api/v1/tenants/${options.tenant}`;

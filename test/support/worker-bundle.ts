@@ -38,6 +38,8 @@ export interface WorkerOptions {
   bindings?: Record<string, string>;
   /** Receives the worker's console output, to check what it logs. */
   onLog?: (line: string) => void;
+  /** Opens workerd's inspector (Chrome DevTools Protocol) on this loopback port: the bench reads the isolate's heap through it. */
+  inspectorPort?: number;
 }
 
 /** Runs a bundled worker in workerd through Miniflare, with the wrangler.toml bindings. */
@@ -57,6 +59,7 @@ export async function startWorker(script: string, options: WorkerOptions = {}): 
       bindings: { ...testSecrets, ...options.bindings },
       ...(options.persistDir ? { resourcePersistencePath: options.persistDir } : {}),
       ...(options.port !== undefined ? { host: "127.0.0.1", port: options.port } : {}),
+      ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
       ...(options.onLog ? { handleStructuredLogs: (log: { message: string }) => options.onLog?.(log.message) } : {}),
     }),
   );

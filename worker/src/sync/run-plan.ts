@@ -43,11 +43,11 @@ export const runPlanSchema = `
     run_id TEXT NOT NULL, guid TEXT NOT NULL, pos INTEGER, dn TEXT NOT NULL, dn_key TEXT NOT NULL, name TEXT NOT NULL,
     excluded TEXT, attr_number TEXT, attr_value TEXT, adopt_key TEXT, outside TEXT, PRIMARY KEY (run_id, guid));
   CREATE INDEX IF NOT EXISTS stage_plan_users_pos ON stage_plan_users (run_id, pos);
-  CREATE TABLE IF NOT EXISTS stage_extensions (
+  CREATE TABLE IF NOT EXISTS stage_pbx (
     run_id TEXT NOT NULL, number TEXT NOT NULL, ord INTEGER NOT NULL, origin TEXT NOT NULL, guid TEXT, adopt_key TEXT,
-    adopted TEXT, released_in INTEGER, data TEXT NOT NULL, PRIMARY KEY (run_id, number));
-  CREATE INDEX IF NOT EXISTS stage_extensions_guid ON stage_extensions (run_id, guid);
-  CREATE INDEX IF NOT EXISTS stage_extensions_ord ON stage_extensions (run_id, ord);
+    adopted TEXT, released_in INTEGER, display_name TEXT, data TEXT, PRIMARY KEY (run_id, number));
+  CREATE INDEX IF NOT EXISTS stage_pbx_guid ON stage_pbx (run_id, guid);
+  CREATE INDEX IF NOT EXISTS stage_pbx_ord ON stage_pbx (run_id, ord);
   CREATE TABLE IF NOT EXISTS stage_decides (run_id TEXT NOT NULL, guid TEXT NOT NULL, PRIMARY KEY (run_id, guid));
   CREATE TABLE IF NOT EXISTS stage_claims (
     run_id TEXT NOT NULL, guid TEXT NOT NULL, number TEXT NOT NULL, pos INTEGER NOT NULL, name TEXT NOT NULL,
@@ -66,7 +66,7 @@ export const runPlanSchema = `
 export const planStages = [
   "plan_state",
   "stage_plan_users",
-  "stage_extensions",
+  "stage_pbx",
   "stage_decides",
   "stage_claims",
   "stage_numbers",
@@ -338,7 +338,7 @@ export class RunPlanner {
    */
   async #stageExtensions(input: StepContext, state: PlanState): Promise<number> {
     const { runId, config, pbx } = input;
-    this.#sql.exec("DELETE FROM stage_extensions WHERE run_id = ?", runId);
+    this.#sql.exec("DELETE FROM stage_pbx WHERE run_id = ?", runId);
     this.#sql.exec("DELETE FROM stage_structure WHERE run_id = ?", runId);
     const nobody =
       state.incremental &&
@@ -349,6 +349,19 @@ export class RunPlanner {
       return 0;
     }
     const mode = adoptMode(config);
+    // An incremental plan reads whole only the extensions of the users it decides about and the
+    // hand-made ones (which adoption may take); of the rest, what numbers they hold and whose.
+    const decided = state.incremental
+      ? new Set(
+          this.#sql
+            .exec<{ guid: string }>(
+              "SELECT guid FROM stage_plan_users WHERE run_id = ?1 UNION SELECT guid FROM stage_decides WHERE run_id = ?1",
+              runId,
+            )
+            .toArray()
+            .map((r) => r.guid),
+        )
+      : undefined;
     let ord = 0;
     for await (const page of pbx.listExtensionPages(PAGE)) {
       const rows = page.map((e) => ({
@@ -357,11 +370,20 @@ export class RunPlanner {
         origin: e.origin,
         guid: e.guid,
         adoptKey: mode !== "none" && e.origin === "manual" ? (adoptKeyOfExtension(mode, e) ?? null) : null,
-        data: JSON.stringify(e),
+        displayName: e.displayName,
+        data: decided === undefined || e.origin === "manual" || (e.guid !== null && decided.has(e.guid)) ? JSON.stringify(e) : null,
       }));
       this.#insertRows(
-        "stage_extensions",
-        { number: "$.number", ord: "$.ord", origin: "$.origin", guid: "$.guid", adopt_key: "$.adoptKey", data: "$.data" },
+        "stage_pbx",
+        {
+          number: "$.number",
+          ord: "$.ord",
+          origin: "$.origin",
+          guid: "$.guid",
+          adopt_key: "$.adoptKey",
+          display_name: "$.displayName",
+          data: "$.data",
+        },
         runId,
         rows,
       );
@@ -389,12 +411,12 @@ export class RunPlanner {
     const matches = this.#sql
       .exec<{ number: string; guid: string }>(
         `SELECT e.number, u.guid FROM
-           (SELECT adopt_key, min(number) AS number FROM stage_extensions
+           (SELECT adopt_key, min(number) AS number FROM stage_pbx
             WHERE run_id = ?1 AND origin = 'manual' AND adopt_key IS NOT NULL GROUP BY adopt_key HAVING count(*) = 1) e
          JOIN
            (SELECT adopt_key, min(guid) AS guid FROM stage_plan_users p
             WHERE run_id = ?1 AND excluded IS NULL AND adopt_key IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM stage_extensions x WHERE x.run_id = ?1 AND x.origin = 'ad' AND x.guid = p.guid)
+              AND NOT EXISTS (SELECT 1 FROM stage_pbx x WHERE x.run_id = ?1 AND x.origin = 'ad' AND x.guid = p.guid)
             GROUP BY adopt_key HAVING count(*) = 1) u
          ON u.adopt_key = e.adopt_key`,
         runId,
@@ -403,7 +425,7 @@ export class RunPlanner {
     // Read in full before any is written: who is synced already is what the PBX said.
     for (const m of matches)
       this.#sql.exec(
-        "UPDATE stage_extensions SET origin = 'ad', guid = ?, adopted = adopt_key WHERE run_id = ? AND number = ?",
+        "UPDATE stage_pbx SET origin = 'ad', guid = ?, adopted = adopt_key WHERE run_id = ? AND number = ?",
         m.guid,
         runId,
         m.number,
@@ -424,7 +446,7 @@ export class RunPlanner {
           .exec<Row>(
             `SELECT ${columns}, d.guid AS key FROM
                (SELECT guid FROM stage_plan_users WHERE run_id = ?1 UNION SELECT guid FROM stage_decides WHERE run_id = ?1) d
-             CROSS JOIN stage_extensions e ON e.run_id = ?1 AND e.guid = d.guid ${joins}
+             CROSS JOIN stage_pbx e ON e.run_id = ?1 AND e.guid = d.guid ${joins}
              WHERE d.guid > ?2 AND ${leaving} ORDER BY d.guid LIMIT ?3`,
             runId,
             String(state.after ?? ""),
@@ -433,7 +455,7 @@ export class RunPlanner {
           .toArray()
       : this.#sql
           .exec<Row>(
-            `SELECT ${columns}, e.ord AS key FROM stage_extensions e ${joins}
+            `SELECT ${columns}, e.ord AS key FROM stage_pbx e ${joins}
              WHERE e.run_id = ?1 AND e.ord > ?2 AND ${leaving} ORDER BY e.ord LIMIT ?3`,
             runId,
             Number(state.after ?? -1),
@@ -467,7 +489,7 @@ export class RunPlanner {
     const rows = this.#sql
       .exec<Row>(
         `SELECT p.pos, p.guid, p.name, p.attr_number, p.attr_value, e.number AS current, json_extract(e.data, '$.numberSource') AS source
-         FROM stage_plan_users p LEFT JOIN stage_extensions e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
+         FROM stage_plan_users p LEFT JOIN stage_pbx e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
          WHERE p.run_id = ? AND p.excluded IS NULL AND p.pos > ? ORDER BY p.pos LIMIT ?`,
         runId,
         Number(state.after ?? 0),
@@ -514,7 +536,7 @@ export class RunPlanner {
     const rows = this.#sql
       .exec<Row>(
         `SELECT c.number, min(c.pos) AS pos, c.guid, c.name, c.old_number, x.origin, x.released_in
-         FROM stage_claims c LEFT JOIN stage_extensions x ON x.run_id = c.run_id AND x.number = c.number
+         FROM stage_claims c LEFT JOIN stage_pbx x ON x.run_id = c.run_id AND x.number = c.number
          WHERE c.run_id = ? AND c.resolved = 0 AND c.number > ? GROUP BY c.number ORDER BY c.number LIMIT ?`,
         runId,
         String(state.after ?? ""),
@@ -578,8 +600,8 @@ export class RunPlanner {
   #heldClaims(runId: string, state: PlanState): number {
     const rows = this.#sql
       .exec<Row>(
-        `SELECT c.guid, c.number, json_extract(x.data, '$.displayName') AS holder FROM stage_claims c
-         LEFT JOIN stage_extensions x ON x.run_id = c.run_id AND x.number = c.number
+        `SELECT c.guid, c.number, x.display_name AS holder FROM stage_claims c
+         LEFT JOIN stage_pbx x ON x.run_id = c.run_id AND x.number = c.number
          WHERE c.run_id = ? AND c.resolved = 0 AND c.guid > ? ORDER BY c.guid LIMIT ?`,
         runId,
         String(state.after ?? ""),
@@ -599,9 +621,21 @@ export class RunPlanner {
    * memory: the numbers in use, some bytes each, so one walk gives every number.
    */
   #sequential(runId: string, config: SyncConfig, state: PlanState): number {
+    const anyone = this.#sql
+      .exec(
+        `SELECT 1 FROM stage_plan_users p WHERE p.run_id = ? AND p.excluded IS NULL
+         AND NOT EXISTS (SELECT 1 FROM stage_numbers n WHERE n.run_id = p.run_id AND n.guid = p.guid) LIMIT 1`,
+        runId,
+      )
+      .toArray();
+    // Nobody needs one (every incremental run where no new user came): no pool to fill.
+    if (anyone.length === 0) {
+      this.#next(runId, state, "items");
+      return 1;
+    }
     const pool = new NumberPool();
     for (const r of this.#sql.exec<{ number: string }>(
-      `SELECT number FROM stage_extensions WHERE run_id = ?1 AND released_in IS NULL
+      `SELECT number FROM stage_pbx WHERE run_id = ?1 AND released_in IS NULL
        UNION ALL SELECT number FROM stage_numbers WHERE run_id = ?1 AND source = 'attribute' AND round > 0`,
       runId,
     ))
@@ -645,7 +679,7 @@ export class RunPlanner {
         `SELECT p.pos, p.guid, coalesce(s.data, p.outside) AS user, e.data AS ext, e.adopted,
                 n.number, n.source, n.round, n.code, n.reason
          FROM stage_plan_users p LEFT JOIN stage_users s ON s.run_id = p.run_id AND s.guid = p.guid
-         LEFT JOIN stage_extensions e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
+         LEFT JOIN stage_pbx e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
          LEFT JOIN stage_numbers n ON n.run_id = p.run_id AND n.guid = p.guid
          WHERE p.run_id = ? AND p.pos > ? ORDER BY p.pos LIMIT ?`,
         runId,
@@ -733,7 +767,7 @@ export class RunPlanner {
     ))
       summary[r.action as PlanAction] = Number(r.n);
     const synced = this.#count(
-      "SELECT count(DISTINCT guid) AS n FROM stage_extensions WHERE run_id = ? AND origin = 'ad' AND guid IS NOT NULL",
+      "SELECT count(DISTINCT guid) AS n FROM stage_pbx WHERE run_id = ? AND origin = 'ad' AND guid IS NOT NULL",
       runId,
     );
     const names = (kind: string) =>
@@ -794,7 +828,7 @@ export class RunPlanner {
   #release(runId: string, numbers: string[], round: number): void {
     if (numbers.length === 0) return;
     this.#sql.exec(
-      "UPDATE stage_extensions SET released_in = ? WHERE run_id = ? AND released_in IS NULL AND number IN (SELECT value FROM json_each(?))",
+      "UPDATE stage_pbx SET released_in = ? WHERE run_id = ? AND released_in IS NULL AND number IN (SELECT value FROM json_each(?))",
       round,
       runId,
       JSON.stringify(numbers),

@@ -395,6 +395,15 @@ export class SyncRuns {
         if (written === 0) stopped = true;
       },
       warn: (message: string) => this.event(id, "warning", message),
+      notStaged: (guids: string[]) =>
+        this.#sql
+          .exec<{ guid: string }>(
+            "SELECT value AS guid FROM json_each(?) WHERE value NOT IN (SELECT guid FROM stage_users WHERE run_id = ?)",
+            JSON.stringify(guids),
+            id,
+          )
+          .toArray()
+          .map((r) => r.guid),
     };
     if (choice.mode === "incremental")
       this.event(

@@ -126,7 +126,11 @@ export class TenantRuns {
     // The read, then planning a chunk at a time (as many steps as a large directory needs).
     // A step that neither moves the run on nor ends it counts against the watchdog's attempts,
     // which end the preview when they are spent.
-    while (["queued", "reading", "planning"].includes(this.#runs.get(id)?.status ?? "")) await this.#drive(id);
+    // Between steps the object takes other requests (the portal's polls among them), as between alarms.
+    while (["queued", "reading", "planning"].includes(this.#runs.get(id)?.status ?? "")) {
+      await this.#drive(id);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     // The preview is over one way or another: the alarm goes back to the schedule.
     await this.#arm(false);
     const result = this.#runs.get(id) as RunInfo;
