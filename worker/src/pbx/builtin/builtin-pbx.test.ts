@@ -36,6 +36,25 @@ function pbx() {
 const view = (p: BuiltinPbx, number: string) => p.views().find((e) => e.number === number);
 
 describe("the built-in PBX", () => {
+  it.each([1, 7, 100, 1000])("lists in pages of %i exactly what it lists at once, in the same order", async (size) => {
+    const p = pbx();
+    // Numbers of several lengths, made out of order: pages must cross from one length to the next.
+    const numbers = Array.from({ length: 250 }, (_, i) => String([12, 987, 4711, 10_000, 123_456][i % 5] + i));
+    for (const [i, n] of numbers.entries()) {
+      if (i % 3 === 0) p.createManual(n, `Desk ${n}`);
+      else await p.createExtension(create(n, `g-${i}`, `User${i}`));
+    }
+    const pages: number[] = [];
+    const listed = [];
+    for await (const page of p.listExtensionPages(size)) {
+      pages.push(page.length);
+      listed.push(...page);
+    }
+    expect(listed).toEqual(await p.listExtensions());
+    expect(listed).toHaveLength(250);
+    expect(pages.slice(0, -1).every((n) => n === size)).toBe(true);
+  });
+
   describe("deleting with an archive", () => {
     it.each([
       ["voicemail and recordings", { voicemail: true, recordings: true }, { voicemails: 3 + 1, recordings: 2 + 5 }],

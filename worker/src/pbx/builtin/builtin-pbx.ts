@@ -105,24 +105,20 @@ export class BuiltinPbx implements PbxDirectory {
    * only by scanning, and sorting the table for every page made a listing quadratic.)
    */
   async *listExtensionPages(size: number): AsyncIterable<Extension[]> {
-    const page = (rows: Row[]) =>
-      rows.map(toView).map(({ settings: _s, voicemails: _v, recordings: _r, createdAt: _c, updatedAt: _u, ...e }) => e);
-    let rows = this.#sql.exec<Row>("SELECT * FROM pbx_extensions ORDER BY length(number), number LIMIT ?", size).toArray();
+    const page = (rows: Row[]) => rows.map(toExtension);
+    const select = `SELECT ${EXTENSION_COLUMNS} FROM pbx_extensions`;
+    let rows = this.#sql.exec<Row>(`${select} ORDER BY length(number), number LIMIT ?`, size).toArray();
     while (rows.length > 0) {
       yield page(rows);
       if (rows.length < size) return;
       const last = String(rows.at(-1)?.number);
       rows = this.#sql
-        .exec<Row>("SELECT * FROM pbx_extensions WHERE length(number) = ? AND number > ? ORDER BY number LIMIT ?", last.length, last, size)
+        .exec<Row>(`${select} WHERE length(number) = ? AND number > ? ORDER BY number LIMIT ?`, last.length, last, size)
         .toArray();
       if (rows.length < size)
         rows = rows.concat(
           this.#sql
-            .exec<Row>(
-              "SELECT * FROM pbx_extensions WHERE length(number) > ? ORDER BY length(number), number LIMIT ?",
-              last.length,
-              size - rows.length,
-            )
+            .exec<Row>(`${select} WHERE length(number) > ? ORDER BY length(number), number LIMIT ?`, last.length, size - rows.length)
             .toArray(),
         );
     }
@@ -335,6 +331,34 @@ export class BuiltinPbx implements PbxDirectory {
 }
 
 function toView(row: Row): ExtensionView {
+  return {
+    ...toExtension(row),
+    settings: JSON.parse(String(row.settings ?? "{}")) as Record<string, unknown>,
+    voicemails: Number(row.voicemails),
+    recordings: Number(row.recordings),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** The columns an Extension is made of: a listing for a run reads these, not the photo's bytes or the settings. */
+const EXTENSION_COLUMNS = [
+  "number",
+  "origin",
+  "guid",
+  "dn",
+  "enabled",
+  "disabled_by_sync",
+  "number_source",
+  "upn",
+  "sam",
+  ...Object.values(columns),
+  "avatar_hash",
+  "department_path",
+  "groups",
+].join(", ");
+
+function toExtension(row: Row): Extension {
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
     number: String(row.number),
@@ -357,10 +381,5 @@ function toView(row: Row): ExtensionView {
     avatarHash: text(row.avatar_hash),
     departmentPath: text(row.department_path),
     groups: JSON.parse(String(row.groups ?? "[]")) as string[],
-    settings: JSON.parse(String(row.settings ?? "{}")) as Record<string, unknown>,
-    voicemails: Number(row.voicemails),
-    recordings: Number(row.recordings),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
   };
 }
