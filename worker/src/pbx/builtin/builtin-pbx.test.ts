@@ -39,7 +39,7 @@ describe("the built-in PBX", () => {
   it.each([1, 7, 100, 1000])("lists in pages of %i exactly what it lists at once, in the same order", async (size) => {
     const p = pbx();
     // Numbers of several lengths, made out of order: pages must cross from one length to the next.
-    const numbers = Array.from({ length: 250 }, (_, i) => String([12, 987, 4711, 10_000, 123_456][i % 5] + i));
+    const numbers = Array.from({ length: 250 }, (_, i) => String(([12, 987, 4711, 10_000, 123_456][i % 5] ?? 0) + i));
     for (const [i, n] of numbers.entries()) {
       if (i % 3 === 0) p.createManual(n, `Desk ${n}`);
       else await p.createExtension(create(n, `g-${i}`, `User${i}`));
