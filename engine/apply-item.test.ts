@@ -20,6 +20,7 @@ function recordingPbx() {
     listExtensions: async () => [],
     syncedGuids: async () => [],
     listExtensionPages: () => pagesOf(Promise.resolve([]), 1),
+    findExtensions: async () => ({ extensions: [], synced: 0 }),
     listDepartments: async () => [],
     listExtensionGroups: async () => [],
     createDepartment: record("createDepartment"),

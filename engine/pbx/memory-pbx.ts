@@ -1,8 +1,17 @@
 // A PBX directory held in memory: for planner tests and offline previews. The built-in PBX
 // of a tenant keeps the same model in its Durable Object's SQLite.
+import { matchesOf } from "./extension-matches.ts";
 import { pagesOf } from "./extension-pages.ts";
 import { fullCapabilities } from "./pbx-capabilities.ts";
-import type { ArchiveTarget, CreateExtension, Extension, ExtensionUpdate, PbxDirectory } from "./pbx-port.ts";
+import type {
+  ArchiveTarget,
+  CreateExtension,
+  Extension,
+  ExtensionMatches,
+  ExtensionQuery,
+  ExtensionUpdate,
+  PbxDirectory,
+} from "./pbx-port.ts";
 
 export class MemoryPbx implements PbxDirectory {
   readonly capabilities = fullCapabilities;
@@ -25,6 +34,10 @@ export class MemoryPbx implements PbxDirectory {
 
   listExtensionPages(size: number): AsyncIterable<Extension[]> {
     return pagesOf(this.listExtensions(), size);
+  }
+
+  async findExtensions(query: ExtensionQuery): Promise<ExtensionMatches> {
+    return matchesOf(await this.listExtensions(), query);
   }
 
   async listExtensions(): Promise<Extension[]> {

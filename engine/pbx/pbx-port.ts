@@ -96,6 +96,22 @@ export interface ExtensionUpdate {
   login?: LoginNames;
 }
 
+/** What an incremental run asks the PBX for (findExtensions). */
+export interface ExtensionQuery {
+  /** objectGUIDs of the users decided about. */
+  guids: string[];
+  /** Numbers they claim from an attribute. */
+  numbers: string[];
+  /** Every hand-made extension besides. */
+  manual: boolean;
+}
+
+export interface ExtensionMatches {
+  extensions: Extension[];
+  /** Distinct objectGUIDs of all synced extensions, matched or not. */
+  synced: number;
+}
+
 /**
  * The PBX directory. Every write is idempotent, so a run that resumes after a crash may
  * repeat the operation it was in the middle of: creating an extension that exists for the
@@ -117,6 +133,13 @@ export interface PbxDirectory {
    * itself, without a listing: a run looks them up in AD before it lists the PBX.
    */
   syncedGuids(): Promise<string[]>;
+  /**
+   * The extensions an incremental run decides from, in the listing's order: those of the users
+   * it decides about, those holding the numbers they claim, and (for adoption) every hand-made
+   * one; with how many users the whole PBX holds extensions for, which the safety limits count
+   * against. A target whose API lists everything at once answers from its listing (matchesOf).
+   */
+  findExtensions(query: ExtensionQuery): Promise<ExtensionMatches>;
   listDepartments(): Promise<string[]>;
   listExtensionGroups(): Promise<string[]>;
   createDepartment(path: string): Promise<void>;

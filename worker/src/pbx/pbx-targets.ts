@@ -3,7 +3,15 @@
 // a PbxDirectory and its declared capabilities.
 import { capabilityProblems } from "../../../engine/pbx/capability-problems.ts";
 import { fullCapabilities, type PbxCapabilities } from "../../../engine/pbx/pbx-capabilities.ts";
-import type { ArchiveTarget, CreateExtension, Extension, ExtensionUpdate, PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
+import type {
+  ArchiveTarget,
+  CreateExtension,
+  Extension,
+  ExtensionMatches,
+  ExtensionQuery,
+  ExtensionUpdate,
+  PbxDirectory,
+} from "../../../engine/pbx/pbx-port.ts";
 import type { Pbx3Cx, PbxScim, PbxYeastar, SyncConfig } from "../../../schema/generated/config.ts";
 import type { ConnectionStep } from "../../../schema/src/agent-protocol.ts";
 import type { Problem } from "../../../schema/src/problem.ts";
@@ -164,6 +172,9 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
   }
   syncedGuids(): Promise<string[]> {
     return this.current().syncedGuids();
+  }
+  findExtensions(query: ExtensionQuery): Promise<ExtensionMatches> {
+    return this.current().findExtensions(query);
   }
   listDepartments(): Promise<string[]> {
     return this.current().listDepartments();

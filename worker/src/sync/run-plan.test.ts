@@ -6,7 +6,7 @@ import type { DirectoryUser } from "../../../engine/directory-user.ts";
 import { type DesiredUser, mapUser } from "../../../engine/map-user.ts";
 import { MemoryPbx } from "../../../engine/pbx/memory-pbx.ts";
 import { fullCapabilities, type PbxCapabilities } from "../../../engine/pbx/pbx-capabilities.ts";
-import { blankExtension, type Extension, type PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
+import { blankExtension, type Extension, type ExtensionQuery, type PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
 import { type Plan, type PlanInput, planSync } from "../../../engine/plan.ts";
 import { isOperation } from "../../../engine/plan-actions.ts";
 import { type OutsideUser, usersForPlan } from "../../../engine/read-directory.ts";
@@ -167,6 +167,7 @@ async function planInSql(
   s: Scenario,
   sizes: { chunk: number; stepRows: number },
   restartEvery?: number,
+  pbx: PbxDirectory = target(s.extensions, s.caps, ["A"]),
 ): Promise<{ outcome: PlanOutcome; items: unknown[] }> {
   const db = new DatabaseSync(":memory:");
   const sql = sqliteStorage(db);
@@ -180,7 +181,6 @@ async function planInSql(
     incremental: s.left !== undefined,
     left: s.left ?? [],
   });
-  const pbx = target(s.extensions, s.caps, ["A"]);
   for (let step = 1; step < 10_000; step++) {
     // A restart: the next step is another instance's, from what the last one left in SQLite.
     if (restartEvery !== undefined && step % restartEvery === 0) planner = new RunPlanner(sql, sizes);
@@ -375,6 +375,70 @@ describe("planning in SQLite, a chunk at a time", () => {
     const expected = planInMemory(s);
     expect(expected.items.length).toBeGreaterThan(0);
     for (const chunk of [1, 1000]) expect((await planInSql(s, { chunk, stepRows: 4 })).items).toEqual(expected.items);
+  });
+
+  it("counts an incremental run's deletes against every synced extension, those it adopts included", async () => {
+    // Nine synced users; one is deleted while a new one takes over the hand-made 1010 by its
+    // e-mail address: 1 delete of 10 synced is within 10%, of the 9 listed beforehand it is not.
+    const config = { ...attributeNumbers({ adopt: "email" }), safety: { maxDeletesPerRun: 100, maxDeletePercent: 10 } };
+    const before = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((id) => person(id, `10${20 + id}`));
+    const s: Scenario = {
+      config,
+      inScope: [mapUser(config, directoryUser(person(20, undefined, { mail: "b@example.com" })), true)],
+      outside: [],
+      extensions: await earlierState(config, before),
+      caps: fullCapabilities,
+      complete: true,
+      left: ["guid-1"],
+    };
+    const expected = planInMemory(s);
+    expect(expected.summary).toMatchObject({ adopt: 1, delete: 1 });
+    expect(expected.held).toBeUndefined();
+    const { outcome, items } = await planInSql(s, { chunk: 1000, stepRows: 20_000 });
+    expect(items).toEqual(expected.items);
+    expect(outcome.held).toBeUndefined();
+  });
+
+  it("plans an incremental run from what the PBX finds for it, listing it only for a sequential number", async () => {
+    const config = attributeNumbers();
+    const before = [1, 2, 3].map((id) => person(id, `10${20 + id}`));
+    const extensions = await earlierState(config, before);
+    const run = async (inScope: Person[]) => {
+      const pbx = target(extensions, fullCapabilities, ["A"]);
+      let listed = 0;
+      const counting = Object.assign(Object.create(pbx) as MemoryPbx, {
+        listExtensionPages: (size: number) => {
+          listed++;
+          return pbx.listExtensionPages(size);
+        },
+        listExtensions: () => {
+          listed++;
+          return pbx.listExtensions();
+        },
+        findExtensions: (query: ExtensionQuery) => pbx.findExtensions(query),
+      });
+      const s: Scenario = {
+        config,
+        inScope: inScope.map((u) => mapUser(config, directoryUser(u), true)),
+        outside: [],
+        extensions,
+        caps: fullCapabilities,
+        complete: true,
+        left: ["guid-3"],
+      };
+      const { items } = await planInSql(s, { chunk: 1000, stepRows: 20_000 }, undefined, counting);
+      expect(items).toEqual(planInMemory(s).items);
+      return { listed, items };
+    };
+    // A retitled user and a deleted one: nothing needs the numbers in use.
+    const changed = await run([person(1, "1021", { title: "B" })]);
+    expect(changed.listed).toBe(0);
+    expect(changed.items.length).toBe(2);
+    // A new user without ipPhone takes the first number no extension holds: 1000, then past
+    // the front desk's 1002 and the synced users' 1021 and 1022.
+    const added = await run([person(1, "1021", { title: "B" }), person(4, undefined)]);
+    expect(added.listed).toBe(1);
+    expect(added.items).toContainEqual(expect.objectContaining({ action: "create", number: "1000" }));
   });
 
   it("lists nothing and plans nothing for an incremental run with nobody to decide about", async () => {

@@ -113,6 +113,11 @@ interface PlanState {
   incompleteReason: string | null;
   /** Incremental: only the users read again and the synced users who may have left are decided about. */
   incremental: boolean;
+  /**
+   * Set when stage_pbx holds only what findExtensions found (an incremental run): the synced
+   * extensions the PBX holds in all, before this run's adoptions.
+   */
+  synced?: number;
 }
 
 /** What the plan came to, without its items (they are in run_items). */
@@ -212,7 +217,7 @@ export class RunPlanner {
       const state = this.#state(input.runId);
       if (state === undefined) throw new Error(`run ${input.runId} is not being planned`);
       const ctx = { ...input, config: state.config };
-      if (state.phase === "finish") return this.#finish(ctx);
+      if (state.phase === "finish") return this.#finish(ctx, state);
       if (budget <= 0) return undefined;
       budget -= await this.#advance(ctx, state);
     }
@@ -254,7 +259,7 @@ export class RunPlanner {
       case "held":
         return this.#heldClaims(runId, state);
       case "sequential":
-        return this.#sequential(runId, config, state);
+        return this.#sequential(input, state);
       case "items":
         return this.#userItems(input, state);
       default:
@@ -349,45 +354,48 @@ export class RunPlanner {
       return 0;
     }
     const mode = adoptMode(config);
-    // An incremental plan reads whole only the extensions of the users it decides about and the
-    // hand-made ones (which adoption may take); of the rest, what numbers they hold and whose.
-    const decided = state.incremental
-      ? new Set(
-          this.#sql
-            .exec<{ guid: string }>(
-              "SELECT guid FROM stage_plan_users WHERE run_id = ?1 UNION SELECT guid FROM stage_decides WHERE run_id = ?1",
-              runId,
-            )
-            .toArray()
-            .map((r) => r.guid),
-        )
-      : undefined;
+    const columns = {
+      number: "$.number",
+      ord: "$.ord",
+      origin: "$.origin",
+      guid: "$.guid",
+      adopt_key: "$.adoptKey",
+      display_name: "$.displayName",
+      data: "$.data",
+    };
     let ord = 0;
-    for await (const page of pbx.listExtensionPages(PAGE)) {
-      const rows = page.map((e) => ({
+    let planState = state;
+    const stageRows = (page: Extension[]) =>
+      page.map((e) => ({
         number: e.number,
         ord: ord++,
         origin: e.origin,
         guid: e.guid,
         adoptKey: mode !== "none" && e.origin === "manual" ? (adoptKeyOfExtension(mode, e) ?? null) : null,
         displayName: e.displayName,
-        data: decided === undefined || e.origin === "manual" || (e.guid !== null && decided.has(e.guid)) ? JSON.stringify(e) : null,
+        data: JSON.stringify(e),
       }));
-      this.#insertRows(
-        "stage_pbx",
-        {
-          number: "$.number",
-          ord: "$.ord",
-          origin: "$.origin",
-          guid: "$.guid",
-          adopt_key: "$.adoptKey",
-          display_name: "$.displayName",
-          data: "$.data",
-        },
-        runId,
-        rows,
-      );
-    }
+    if (state.incremental) {
+      // An incremental plan decides from what the PBX holds of the users decided about: their
+      // extensions, the holders of the numbers they claim, and the hand-made ones adoption may
+      // take; the PBX finds them without a listing. Only a sequential number needs every number
+      // in use, and #sequential lists them when some user needs one.
+      const users = this.#sql
+        .exec<{ guid: string; attr: string | null }>(
+          `SELECT guid, NULL AS attr FROM stage_decides WHERE run_id = ?1
+           UNION SELECT guid, attr_number AS attr FROM stage_plan_users WHERE run_id = ?1`,
+          runId,
+        )
+        .toArray();
+      const found = await pbx.findExtensions({
+        guids: [...new Set(users.map((u) => u.guid))],
+        numbers: [...new Set(users.flatMap((u) => (u.attr === null ? [] : [u.attr])))],
+        manual: mode !== "none",
+      });
+      for (let i = 0; i < found.extensions.length; i += this.#chunk)
+        this.#insertRows("stage_pbx", columns, runId, stageRows(found.extensions.slice(i, i + this.#chunk)));
+      planState = { ...state, synced: found.synced };
+    } else for await (const page of pbx.listExtensionPages(PAGE)) this.#insertRows("stage_pbx", columns, runId, stageRows(page));
     const known = (kind: string, names: string[]) =>
       this.#sql.exec(
         "INSERT OR IGNORE INTO stage_structure (run_id, kind, name) SELECT ?, ?, value FROM json_each(?)",
@@ -398,8 +406,8 @@ export class RunPlanner {
     known("department", await pbx.listDepartments());
     known("group", await pbx.listExtensionGroups());
     if (mode !== "none") this.#adopt(runId);
-    this.#next(runId, state, "deprovision");
-    return ord;
+    this.#next(runId, planState, "deprovision");
+    return Math.max(ord, 1);
   }
 
   /**
@@ -620,7 +628,8 @@ export class RunPlanner {
    * and renumbering and no claim won, never the archive's. The pool is the one set held in
    * memory: the numbers in use, some bytes each, so one walk gives every number.
    */
-  #sequential(runId: string, config: SyncConfig, state: PlanState): number {
+  async #sequential(input: StepContext, state: PlanState): Promise<number> {
+    const { runId, config, pbx } = input;
     const anyone = this.#sql
       .exec(
         `SELECT 1 FROM stage_plan_users p WHERE p.run_id = ? AND p.excluded IS NULL
@@ -634,9 +643,22 @@ export class RunPlanner {
       return 1;
     }
     const pool = new NumberPool();
+    if (state.synced === undefined)
+      for (const r of this.#sql.exec<{ number: string }>("SELECT number FROM stage_pbx WHERE run_id = ? AND released_in IS NULL", runId))
+        pool.take(r.number);
+    else {
+      // stage_pbx holds only what the run decides from: every number in use comes from the
+      // PBX, less those this run's deletes and renumbering let go of.
+      const released = new Set(
+        this.#sql
+          .exec<{ number: string }>("SELECT number FROM stage_pbx WHERE run_id = ? AND released_in IS NOT NULL", runId)
+          .toArray()
+          .map((r) => r.number),
+      );
+      for await (const page of pbx.listExtensionPages(PAGE)) for (const e of page) if (!released.has(e.number)) pool.take(e.number);
+    }
     for (const r of this.#sql.exec<{ number: string }>(
-      `SELECT number FROM stage_pbx WHERE run_id = ?1 AND released_in IS NULL
-       UNION ALL SELECT number FROM stage_numbers WHERE run_id = ?1 AND source = 'attribute' AND round > 0`,
+      "SELECT number FROM stage_numbers WHERE run_id = ? AND source = 'attribute' AND round > 0",
       runId,
     ))
       pool.take(r.number);
@@ -746,7 +768,7 @@ export class RunPlanner {
    * leavers within a rank, each in its own order; the operations' waves are their distinct
    * ranks. Then the summary, the safety limits and the structure to create.
    */
-  #finish(input: StepContext): PlanOutcome {
+  #finish(input: StepContext, state: PlanState): PlanOutcome {
     const { runId, config, kind } = input;
     const ops = operationActions.map((a) => `'${a}'`).join(", ");
     this.#sql.exec("DELETE FROM run_items WHERE run_id = ?", runId);
@@ -766,10 +788,12 @@ export class RunPlanner {
       runId,
     ))
       summary[r.action as PlanAction] = Number(r.n);
-    const synced = this.#count(
-      "SELECT count(DISTINCT guid) AS n FROM stage_pbx WHERE run_id = ? AND origin = 'ad' AND guid IS NOT NULL",
-      runId,
-    );
+    // Every synced extension was staged, or (incremental) the PBX counted them: then this
+    // run's adoptions are the synced ones it adds.
+    const synced =
+      state.synced === undefined
+        ? this.#count("SELECT count(DISTINCT guid) AS n FROM stage_pbx WHERE run_id = ? AND origin = 'ad' AND guid IS NOT NULL", runId)
+        : state.synced + this.#count("SELECT count(*) AS n FROM stage_pbx WHERE run_id = ? AND adopted IS NOT NULL", runId);
     const names = (kind: string) =>
       this.#sql
         .exec<{ name: string }>("SELECT name FROM stage_structure WHERE run_id = ? AND kind = ?", runId, kind)

@@ -1,5 +1,6 @@
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
+import { matchesOf } from "../../../../engine/pbx/extension-matches.ts";
 import { blankExtension, type CreateExtension, type ExtensionState } from "../../../../engine/pbx/pbx-port.ts";
 import { sqliteStorage } from "../../../../test/support/sqlite-storage.ts";
 import { BuiltinPbx } from "./builtin-pbx.ts";
@@ -53,6 +54,31 @@ describe("the built-in PBX", () => {
     expect(listed).toEqual(await p.listExtensions());
     expect(listed).toHaveLength(250);
     expect(pages.slice(0, -1).every((n) => n === size)).toBe(true);
+  });
+
+  it("finds by index what a listing would give an incremental run: users', claimed and hand-made extensions, in order", async () => {
+    const p = pbx();
+    const numbers = Array.from({ length: 60 }, (_, i) => String(([12, 987, 4711][i % 3] ?? 0) + i));
+    for (const [i, n] of numbers.entries()) {
+      if (i % 4 === 0) p.createManual(n, `Desk ${n}`);
+      else await p.createExtension(create(n, `g-${i}`, `User${i}`));
+    }
+    const listing = await p.listExtensions();
+    const mixed = { guids: ["g-2", "g-3"], numbers: ["1000"], manual: true };
+    const queries = [
+      { guids: [], numbers: [], manual: false },
+      { guids: ["g-5", "g-58", "g-gone"], numbers: [], manual: false },
+      // A claimed number held by a synced user, one held by a hand-made extension, one free, and
+      // a user's own number claimed again.
+      { guids: ["g-1"], numbers: ["1000", "4747", "99999", "13"], manual: false },
+      mixed,
+    ];
+    for (const query of queries) expect(await p.findExtensions(query)).toEqual(matchesOf(listing, query));
+    const found = await p.findExtensions(mixed);
+    expect(found.synced).toBe(45);
+    expect(found.extensions.map((e) => e.number)).toEqual(
+      listing.filter((e) => e.origin === "manual" || e.guid === "g-2" || e.guid === "g-3" || e.number === "1000").map((e) => e.number),
+    );
   });
 
   describe("deleting with an archive", () => {

@@ -6,6 +6,8 @@ import {
   type ArchiveTarget,
   type CreateExtension,
   type Extension,
+  type ExtensionMatches,
+  type ExtensionQuery,
   type ExtensionState,
   type ExtensionUpdate,
   extensionFields,
@@ -72,7 +74,8 @@ export class BuiltinPbx implements PbxDirectory {
     sql.exec(`
       CREATE INDEX IF NOT EXISTS pbx_extensions_upn ON pbx_extensions (upn);
       CREATE INDEX IF NOT EXISTS pbx_extensions_sam ON pbx_extensions (sam);
-      CREATE INDEX IF NOT EXISTS pbx_extensions_listing ON pbx_extensions (length(number), number);`);
+      CREATE INDEX IF NOT EXISTS pbx_extensions_listing ON pbx_extensions (length(number), number);
+      CREATE INDEX IF NOT EXISTS pbx_extensions_origin ON pbx_extensions (origin);`);
   }
 
   /**
@@ -97,6 +100,32 @@ export class BuiltinPbx implements PbxDirectory {
       .exec<{ guid: string }>("SELECT guid FROM pbx_extensions WHERE origin = 'ad' AND guid IS NOT NULL")
       .toArray()
       .map((r) => r.guid);
+  }
+
+  /**
+   * By index: the numbers of the users' extensions, the claimed numbers and the hand-made ones,
+   * then their rows in the listing's order; the synced count from the guid index. A handful of
+   * seeks, whatever the PBX's size, where a listing reads every row.
+   */
+  async findExtensions(query: ExtensionQuery): Promise<ExtensionMatches> {
+    const extensions = this.#sql
+      .exec<Row>(
+        `SELECT ${EXTENSION_COLUMNS} FROM pbx_extensions WHERE number IN (
+           SELECT number FROM pbx_extensions WHERE guid IN (SELECT value FROM json_each(?1))
+           UNION SELECT value FROM json_each(?2)
+           UNION SELECT number FROM pbx_extensions WHERE ?3 AND origin = 'manual')
+         ORDER BY length(number), number`,
+        JSON.stringify(query.guids),
+        JSON.stringify(query.numbers),
+        query.manual ? 1 : 0,
+      )
+      .toArray()
+      .map(toExtension);
+    const synced = this.#sql
+      // guid is UNIQUE: a count of rows is a count of users.
+      .exec<{ n: number }>("SELECT count(*) AS n FROM pbx_extensions WHERE origin = 'ad' AND guid IS NOT NULL")
+      .one().n;
+    return { extensions, synced: Number(synced) };
   }
 
   /**

@@ -6,6 +6,7 @@
 // restart be found (filter=externalId eq "…") instead of being made twice. A user without a
 // link was made in the service (by hand, or by another provisioning source) and is never
 // changed, even if its externalId looks like ours.
+import { matchesOf } from "../../../../engine/pbx/extension-matches.ts";
 import { pagesOf } from "../../../../engine/pbx/extension-pages.ts";
 import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
@@ -14,6 +15,8 @@ import {
   type CreateExtension,
   type Extension,
   type ExtensionField,
+  type ExtensionMatches,
+  type ExtensionQuery,
   type ExtensionState,
   type ExtensionUpdate,
   type PbxDirectory,
@@ -92,6 +95,10 @@ export class ScimPbx implements PbxDirectory {
 
   listExtensionPages(size: number): AsyncIterable<Extension[]> {
     return pagesOf(this.listExtensions(), size);
+  }
+
+  async findExtensions(query: ExtensionQuery): Promise<ExtensionMatches> {
+    return matchesOf(await this.listExtensions(), query);
   }
 
   async listExtensions(): Promise<Extension[]> {

@@ -5,6 +5,7 @@
 // number change is what pbx.numberChange says: a conflict, or a delete and a create again.
 // A create that may have happened before a restart is looked up by number before it is made
 // again. A user without a link was made in 3CX's console and is never changed.
+import { matchesOf } from "../../../../engine/pbx/extension-matches.ts";
 import { pagesOf } from "../../../../engine/pbx/extension-pages.ts";
 import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
@@ -12,6 +13,8 @@ import {
   blankExtension,
   type CreateExtension,
   type Extension,
+  type ExtensionMatches,
+  type ExtensionQuery,
   type ExtensionState,
   type ExtensionUpdate,
   type PbxDirectory,
@@ -90,6 +93,10 @@ export class ThreeCxPbx implements PbxDirectory {
 
   listExtensionPages(size: number): AsyncIterable<Extension[]> {
     return pagesOf(this.listExtensions(), size);
+  }
+
+  async findExtensions(query: ExtensionQuery): Promise<ExtensionMatches> {
+    return matchesOf(await this.listExtensions(), query);
   }
 
   async listExtensions(): Promise<Extension[]> {

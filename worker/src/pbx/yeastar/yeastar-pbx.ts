@@ -8,6 +8,7 @@
 // restarted looks the number up before creating it again. extension/create answers no id, and
 // a search per create would double the calls of a first sync: the link keeps the number, and
 // the next listing (every run starts with one) or the next write to it learns the id.
+import { matchesOf } from "../../../../engine/pbx/extension-matches.ts";
 import { pagesOf } from "../../../../engine/pbx/extension-pages.ts";
 import { noCapabilities, type PbxCapabilities } from "../../../../engine/pbx/pbx-capabilities.ts";
 import {
@@ -15,6 +16,8 @@ import {
   blankExtension,
   type CreateExtension,
   type Extension,
+  type ExtensionMatches,
+  type ExtensionQuery,
   type ExtensionState,
   type ExtensionUpdate,
   type PbxDirectory,
@@ -103,6 +106,10 @@ export class YeastarPbx implements PbxDirectory {
 
   listExtensionPages(size: number): AsyncIterable<Extension[]> {
     return pagesOf(this.listExtensions(), size);
+  }
+
+  async findExtensions(query: ExtensionQuery): Promise<ExtensionMatches> {
+    return matchesOf(await this.listExtensions(), query);
   }
 
   async listExtensions(): Promise<Extension[]> {
