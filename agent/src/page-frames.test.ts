@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { maxMessageBytes, maxPageEntries, type WireEntry } from "../../schema/src/agent-protocol.ts";
+import { frameTargetBytes, maxMessageBytes, maxPageEntries, type WireEntry } from "../../schema/src/agent-protocol.ts";
 import { EntryTooLargeError, pageFrames } from "./page-frames.ts";
 
 const entry = (i: number, photoBytes = 0): WireEntry => ({
@@ -27,7 +27,26 @@ describe("pageFrames", () => {
 
   it("splits by entry count too", () => {
     const page = Array.from({ length: maxPageEntries * 2 + 1 }, (_, i) => entry(i));
-    expect(pageFrames(page).map((f) => f.length)).toEqual([maxPageEntries, maxPageEntries, 1]);
+    expect(pageFrames(page, { bytes: maxMessageBytes, entries: maxPageEntries }).map((f) => f.length)).toEqual([
+      maxPageEntries,
+      maxPageEntries,
+      1,
+    ]);
+  });
+
+  it("aims each message at the target size, so the worker's isolate never holds one as a large object", () => {
+    // A DC's page of 1,000 users of some 300 bytes each, and among them two with 200 KB photos.
+    const page = Array.from({ length: 1000 }, (_, i) => entry(i, i === 10 || i === 500 ? 200_000 : 250));
+    const frames = pageFrames(page);
+    expect(frames.flat()).toEqual(page);
+    const large = frames.filter((f) => frameBytes(f) > frameTargetBytes);
+    // Only the photos' entries go over it, each alone; every other message is at most the target.
+    expect(large.map((f) => f.map((e) => e.dn))).toEqual([[page[10]?.dn], [page[500]?.dn]]);
+    expect(frames.length).toBeGreaterThan(5);
+    // Not split further than the target asks: no two neighbouring small messages would fit in one.
+    const small = frames.filter((f) => frameBytes(f) <= frameTargetBytes).map(frameBytes);
+    expect(small.length).toBeGreaterThan(3);
+    expect(small.filter((bytes) => bytes < frameTargetBytes / 2).length).toBeLessThanOrEqual(3);
   });
 
   it("counts bytes, not characters, of names in other scripts", () => {

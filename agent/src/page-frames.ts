@@ -1,7 +1,7 @@
 // Pages as the worker accepts them: at most maxPageEntries entries and maxMessageBytes of
 // JSON per message. A DC's page (up to 1,000 entries) of users with photos can be far larger
 // than that, so the agent splits it before sending; the worker closes an agent that does not.
-import { maxMessageBytes, maxPageEntries, type WireEntry } from "../../schema/src/agent-protocol.ts";
+import { frameTargetBytes, maxMessageBytes, maxPageEntries, type WireEntry } from "../../schema/src/agent-protocol.ts";
 
 /** Room for the envelope around the entries: {"type":"page","id":"<uuid>","entries":[…]}. */
 const envelopeBytes = 128;
@@ -14,8 +14,19 @@ export class EntryTooLargeError extends Error {
   }
 }
 
-/** Splits `entries` into pages within the limits, in order; one entry too large to send at all throws. */
-export function pageFrames(entries: WireEntry[], limits = { bytes: maxMessageBytes, entries: maxPageEntries }): WireEntry[][] {
+/**
+ * Splits `entries` into pages within the limits, in order, each aimed at `target` bytes (an
+ * entry larger than that goes alone); one entry too large to send at all throws.
+ */
+export function pageFrames(
+  entries: WireEntry[],
+  limits: { bytes: number; entries: number; target?: number } = {
+    bytes: maxMessageBytes,
+    entries: maxPageEntries,
+    target: frameTargetBytes,
+  },
+): WireEntry[][] {
+  const target = Math.min(limits.target ?? limits.bytes, limits.bytes);
   const frames: WireEntry[][] = [];
   let frame: WireEntry[] = [];
   let bytes = envelopeBytes;
@@ -23,7 +34,7 @@ export function pageFrames(entries: WireEntry[], limits = { bytes: maxMessageByt
     // UTF-8 bytes of the entry's JSON, and the comma between entries.
     const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
     if (size + envelopeBytes > limits.bytes) throw new EntryTooLargeError(entry.dn, size, limits.bytes);
-    if (frame.length > 0 && (bytes + size > limits.bytes || frame.length >= limits.entries)) {
+    if (frame.length > 0 && (bytes + size > target || frame.length >= limits.entries)) {
       frames.push(frame);
       frame = [];
       bytes = envelopeBytes;

@@ -226,6 +226,15 @@ export const pageWindow = 2;
  */
 export const maxMessageBytes = 4 * 1024 * 1024;
 
+/**
+ * What the agent aims a page's message at, within maxMessageBytes: a message becomes one string
+ * in the Durable Object's isolate, and V8 puts a string over 128 KB (two bytes a character at
+ * worst) in its large-object space, which only a full collection frees. A run of thousands of
+ * such pages grew the heap V8 keeps with the directory's size; messages under this one are
+ * garbage a young-generation collection takes. An entry larger than this goes alone.
+ */
+export const frameTargetBytes = 60_000;
+
 /** The most entries one page may carry. */
 export const maxPageEntries = 2000;
 

@@ -32,3 +32,25 @@ export function addMissingColumns(sql: Sql, table: string, columns: Record<strin
   const have = columnNames(sql, table);
   for (const [name, type] of Object.entries(columns)) if (!have.has(name)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
 }
+
+/**
+ * `rows` as JSON arrays to bind to json_each, each under `maxChars` characters (a row larger
+ * than that goes alone). A bound string over 128 KB lands in V8's large-object space, which
+ * only a full collection frees: a run that bound a megabyte a chunk grew the heap the isolate
+ * keeps with the directory's size, where strings of this size die young.
+ */
+export function* jsonArrays(rows: Iterable<unknown>, maxChars = 60_000): Generator<string> {
+  let parts: string[] = [];
+  let size = 2;
+  for (const row of rows) {
+    const json = JSON.stringify(row);
+    if (parts.length > 0 && size + json.length + 1 > maxChars) {
+      yield `[${parts.join(",")}]`;
+      parts = [];
+      size = 2;
+    }
+    parts.push(json);
+    size += json.length + 1;
+  }
+  if (parts.length > 0) yield `[${parts.join(",")}]`;
+}

@@ -35,7 +35,7 @@ import {
 import { planUser, type UserContext } from "../../../engine/plan-user.ts";
 import { outsideUser } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
-import type { Sql } from "../sql.ts";
+import { jsonArrays, type Sql } from "../sql.ts";
 
 export const runPlanSchema = `
   CREATE TABLE IF NOT EXISTS plan_state (run_id TEXT PRIMARY KEY, state TEXT NOT NULL);
@@ -74,8 +74,13 @@ export const planStages = [
   "stage_structure",
 ] as const;
 
-/** Rows a chunk: some hundreds of KB of JSON in memory at a time. */
-const CHUNK = 1000;
+/**
+ * Rows a chunk. A chunk's users live until it is written, and V8 moves what outlives two
+ * young-generation collections to the old generation: at 1,000 a chunk that promoted garbage
+ * grew the heap V8 keeps by tens of MB over a 100,000-user plan, at 250 it did not, in the
+ * same time.
+ */
+const CHUNK = 250;
 /**
  * Rows a step, over its chunks: a few seconds of CPU at most, well within an invocation's
  * budget. Time cannot measure it: a Worker's clock stands still while it computes.
@@ -814,18 +819,16 @@ export class RunPlanner {
   }
 
   /**
-   * Rows into a stage table, a chunk a statement: each column from its JSON path in the row.
-   * A Durable Object binds at most 100 values a statement, and each statement costs of its own.
+   * Rows into a stage table, as JSON bound to json_each: each column from its JSON path in the
+   * row. A Durable Object binds at most 100 values a statement, and each statement costs of its
+   * own; jsonArrays keeps each bound string small enough to die young.
    */
   #insertRows(table: (typeof planStages)[number], columns: Record<string, string>, runId: string, rows: unknown[]): void {
     if (rows.length === 0) return;
     const names = Object.keys(columns);
-    this.#sql.exec(
-      `INSERT OR REPLACE INTO ${table} (run_id, ${names.join(", ")})
-       SELECT ?, ${names.map((n) => `json_extract(value, '${columns[n]}')`).join(", ")} FROM json_each(?)`,
-      runId,
-      JSON.stringify(rows),
-    );
+    const insert = `INSERT OR REPLACE INTO ${table} (run_id, ${names.join(", ")})
+       SELECT ?, ${names.map((n) => `json_extract(value, '${columns[n]}')`).join(", ")} FROM json_each(?)`;
+    for (const json of jsonArrays(rows)) this.#sql.exec(insert, runId, json);
   }
 
   #insertItems(runId: string, items: StagedItem[]): void {

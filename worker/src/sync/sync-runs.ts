@@ -350,8 +350,9 @@ export class SyncRuns {
   }
 
   /** The run is still in `status`: a cancel (or the watchdog) may have ended it while a step awaited. */
+  /** Asked before every operation of a run: its status alone, not the run's whole row. */
   #still(id: string, status: RunStatus): boolean {
-    return this.#row(id)?.status === status;
+    return this.#sql.exec<{ status: string }>("SELECT status FROM runs WHERE id = ?", id).toArray()[0]?.status === status;
   }
 
   async #read(run: RunInfo): Promise<void> {
