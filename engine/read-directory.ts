@@ -83,6 +83,7 @@ export interface ReadStage {
   user(guid: string, data: string, photo: Uint8Array | undefined): void;
   /** A known user the scope did not return, who still exists under the base DN. */
   present(guid: string, dn: string, name: string, disabled: boolean): void;
+  /** After each page's users and present users: what was staged before it may be written in one go. */
   progress(read: { inScope: number; present: number }): void;
   warn(message: string): void;
   /**

@@ -14,6 +14,7 @@ import { ApiError } from "../api-error.ts";
 import { csv } from "../csv.ts";
 import { addMissingColumns, containsPattern, type Sql } from "../sql.ts";
 import { DirectoryMirror, mirrorStages } from "./directory-mirror.ts";
+import { RowBatch } from "./row-batch.ts";
 import { planStages, RunPlanner, STEP_ROWS } from "./run-plan.ts";
 import { readForRun } from "./run-read.ts";
 
@@ -164,6 +165,15 @@ export class SyncRuns {
       ops_done: "INTEGER",
       ops_failed: "INTEGER",
     });
+    // Each operation that settles counts itself on its run, in the statement that settles it:
+    // the counts stay exact through a step that dies, at one statement an operation, not two
+    // (each statement costs workerd native memory that outlives it).
+    sql.exec(`CREATE TRIGGER IF NOT EXISTS run_items_settled AFTER UPDATE OF op_status ON run_items
+      WHEN new.op_status IN ('done', 'failed') AND old.op_status IS NOT new.op_status
+      BEGIN
+        UPDATE runs SET ops_done = coalesce(ops_done, 0) + (new.op_status = 'done'),
+          ops_failed = coalesce(ops_failed, 0) + (new.op_status = 'failed') WHERE id = new.run_id;
+      END`);
     this.#mirror = new DirectoryMirror(sql);
     this.#planner = new RunPlanner(sql);
   }
@@ -369,23 +379,33 @@ export class SyncRuns {
       at: run.startedAt,
       full: Number(this.#row(id)?.full_requested ?? 0) === 1,
     });
+    // A page's users are written together when the page ends (its progress), a statement for
+    // many rows rather than one each.
+    const users = new RowBatch(
+      this.#sql,
+      "INSERT OR REPLACE INTO stage_users (run_id, guid, data) SELECT ?1, value ->> 0, value ->> 1 FROM json_each(?2)",
+      id,
+    );
+    const present = new RowBatch(
+      this.#sql,
+      `INSERT OR REPLACE INTO stage_present (run_id, guid, dn, name, disabled)
+       SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2)`,
+      id,
+    );
+    const flush = () => {
+      users.flush();
+      present.flush();
+    };
     const stage = {
       user: (guid: string, data: string, photo: Uint8Array | undefined) => {
         if (stopped) return;
-        this.#sql.exec("INSERT OR REPLACE INTO stage_users (run_id, guid, data) VALUES (?, ?, ?)", id, guid, data);
+        users.add([guid, data]);
         if (photo)
           this.#sql.exec("INSERT OR REPLACE INTO stage_photos (run_id, guid, photo) VALUES (?, ?, ?)", id, guid, photo.slice().buffer);
       },
       present: (guid: string, dn: string, name: string, disabled: boolean) => {
         if (stopped) return;
-        this.#sql.exec(
-          "INSERT OR REPLACE INTO stage_present (run_id, guid, dn, name, disabled) VALUES (?, ?, ?, ?, ?)",
-          id,
-          guid,
-          dn,
-          name,
-          disabled ? 1 : 0,
-        );
+        present.add([guid, dn, name, disabled ? 1 : 0]);
       },
       progress: (p: { inScope: number; present: number }) => {
         const written = this.#sql.exec(
@@ -393,18 +413,25 @@ export class SyncRuns {
           JSON.stringify({ phase: "reading", read: p.inScope, present: p.present }),
           id,
         ).rowsWritten;
-        if (written === 0) stopped = true;
+        if (written === 0) {
+          // Cancelled: what the page brought is let go with the rest.
+          stopped = true;
+          users.drop();
+          present.drop();
+        } else flush();
       },
       warn: (message: string) => this.event(id, "warning", message),
-      notStaged: (guids: string[]) =>
-        this.#sql
+      notStaged: (guids: string[]) => {
+        flush();
+        return this.#sql
           .exec<{ guid: string }>(
             "SELECT value AS guid FROM json_each(?) WHERE value NOT IN (SELECT guid FROM stage_users WHERE run_id = ?)",
             JSON.stringify(guids),
             id,
           )
           .toArray()
-          .map((r) => r.guid),
+          .map((r) => r.guid);
+      },
     };
     if (choice.mode === "incremental")
       this.event(
@@ -422,10 +449,16 @@ export class SyncRuns {
       stage,
       choice,
       fallBack: (reason) => {
+        users.drop();
+        present.drop();
         this.event(id, "info", `Full read instead: ${reason}`);
         for (const table of STAGES) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
       },
     });
+    if (stopped || !this.#still(id, "reading")) {
+      users.drop();
+      present.drop();
+    } else flush();
     const { read } = outcome;
     const readInfo: RunReadInfo =
       outcome.mode === "full"
@@ -588,18 +621,24 @@ export class SyncRuns {
     const leftover = take("applying", CHUNK);
     const batch = [...leftover, ...take("pending", CHUNK - leftover.length)];
 
-    const applyOne = async ({ seq, item }: { seq: number; item: PlanItem }) => {
-      this.#sql.exec("UPDATE run_items SET op_status = 'applying' WHERE run_id = ? AND seq = ?", id, seq);
+    /** False, with nothing done, once the run is no longer applying. */
+    const applyOne = async ({ seq, item }: { seq: number; item: PlanItem }): Promise<boolean> => {
+      // Marked only while the run is applying, in one statement: a run cancelled (or failed by
+      // the watchdog) while the operation before was awaited starts nothing more.
+      const marked = this.#sql.exec(
+        "UPDATE run_items SET op_status = 'applying' WHERE run_id = ?1 AND seq = ?2 AND (SELECT status FROM runs WHERE id = ?1) = 'applying'",
+        id,
+        seq,
+      ).rowsWritten;
+      if (marked === 0) return false;
       try {
         await applyItem(item, pbx, photos);
-        // With its count, in the same write: the watchdog sees the progress of a step that dies.
+        // Counted in the same write (run_items_settled): the watchdog sees the progress of a step that dies.
         this.#sql.exec("UPDATE run_items SET op_status = 'done' WHERE run_id = ? AND seq = ?", id, seq);
-        this.#sql.exec("UPDATE runs SET ops_done = coalesce(ops_done, 0) + 1 WHERE id = ?", id);
         this.event(id, "info", describe(item), item.name, item.action);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         this.#sql.exec("UPDATE run_items SET op_status = 'failed', error = ? WHERE run_id = ? AND seq = ?", message, id, seq);
-        this.#sql.exec("UPDATE runs SET ops_failed = coalesce(ops_failed, 0) + 1 WHERE id = ?", id);
         this.event(
           id,
           "error",
@@ -608,15 +647,17 @@ export class SyncRuns {
           item.action,
         );
       }
+      return true;
     };
     // The operations of one wave are independent (the planner's apply order), so a target that
     // takes several calls at once gets up to that many; waves still apply one after another.
     const lanes = Math.max(1, Math.floor(pbx.concurrency));
     for (const wave of waves(batch.map((row) => ({ seq: row.seq, item: JSON.parse(row.item) as PlanItem })))) {
       let next = 0;
+      let ended = false;
       const lane = async () => {
         // Cancelled (or failed by the watchdog) while an operation was awaited: stop here.
-        while (next < wave.length && this.#still(id, "applying")) await applyOne(wave[next++] as (typeof wave)[number]);
+        while (!ended && next < wave.length) if (!(await applyOne(wave[next++] as (typeof wave)[number]))) ended = true;
       };
       await Promise.all(Array.from({ length: Math.min(lanes, wave.length) }, lane));
       if (!this.#still(id, "applying")) break;

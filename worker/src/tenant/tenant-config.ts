@@ -23,6 +23,13 @@ export class TenantConfig {
   readonly #encryptionKey: string | undefined;
   /** The tenant's name, which the object is addressed by; kept for work that starts from an alarm. */
   #tenant: string | undefined;
+  /**
+   * The stored row, parsed once and frozen: a run asks for the configuration at each operation
+   * (the PBX target is resolved per call), and every statement a Durable Object runs costs
+   * native memory in workerd that outlives it. Only this class writes the row, and it forgets
+   * this copy whenever it does.
+   */
+  #stored: StoredConfig | undefined;
 
   constructor(sql: Sql, encryptionKey: string | undefined) {
     this.#sql = sql;
@@ -32,6 +39,11 @@ export class TenantConfig {
   }
 
   stored(): StoredConfig {
+    if (this.#stored === undefined) this.#stored = deepFreeze(this.#read());
+    return this.#stored;
+  }
+
+  #read(): StoredConfig {
     const row = this.#sql
       .exec<{
         document: string | null;
@@ -60,6 +72,7 @@ export class TenantConfig {
     this.rememberTenant(tenant);
     const problems = withTargetProblems(document, validateConfig(document));
     if (!isValid(problems)) throw new ApiError(400, "invalid_config", "The configuration has errors; nothing was saved.", { problems });
+    this.#stored = undefined;
     this.#sql.exec(
       `INSERT INTO config (id, document, updated_at, updated_by) VALUES (1, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
@@ -100,6 +113,7 @@ export class TenantConfig {
   /** Seals `value` (bound to `context`, so it opens nowhere else) into one of the config row's secret columns. */
   async #storeSecret(column: "bind_password" | "pbx_secret", value: string, context: string, by: string): Promise<void> {
     const sealed = await (await secretBox(this.#encryptionKey)).seal(value, context);
+    this.#stored = undefined;
     this.#sql.exec(
       `INSERT INTO config (id, ${column}, updated_at, updated_by) VALUES (1, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET ${column} = excluded.${column}, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
@@ -158,4 +172,13 @@ export class TenantConfig {
 /** A valid document's problems with its PBX target's capabilities added (a target lacks actions the schema allows). */
 export function withTargetProblems(document: unknown, problems: Problem[]): Problem[] {
   return isValid(problems) ? [...problems, ...targetProblems(document as SyncConfig)] : problems;
+}
+
+/** Freezes `value` and everything in it: a shared copy nobody may change under the others. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }

@@ -13,7 +13,7 @@ import {
   extensionFields,
   type PbxDirectory,
 } from "../../../../engine/pbx/pbx-port.ts";
-import { columnNames, containsPattern, type Sql } from "../../sql.ts";
+import { columnNames, containsPattern, type Sql, type SqlValue } from "../../sql.ts";
 
 export const builtinPbxSchema = `
   CREATE TABLE IF NOT EXISTS pbx_extensions (
@@ -218,10 +218,21 @@ export class BuiltinPbx implements PbxDirectory {
   }
 
   async createExtension(create: CreateExtension, photo?: Uint8Array): Promise<void> {
-    const existing = this.#row(create.state.number);
+    const { number } = create.state;
+    // The number and the AD user looked up together, and the extension written whole in one
+    // insert: a first sync creates every extension, two statements each rather than four.
+    const taken = this.#sql
+      .exec<{ number: string; guid: string | null }>(
+        "SELECT number, guid FROM pbx_extensions WHERE number = ? OR guid = ? ORDER BY number = ? DESC",
+        number,
+        create.guid,
+        number,
+      )
+      .toArray();
+    const existing = taken.find((r) => r.number === number);
     if (existing && existing.guid === create.guid) return;
-    if (existing) throw new PbxError("number_taken", `Extension ${create.state.number} exists already.`);
-    const byGuid = this.#sql.exec<Row>("SELECT number FROM pbx_extensions WHERE guid = ?", create.guid).toArray()[0];
+    if (existing) throw new PbxError("number_taken", `Extension ${number} exists already.`);
+    const byGuid = taken[0];
     if (byGuid) throw new PbxError("guid_taken", `The AD user already has extension ${byGuid.number}.`);
     let settings = "{}";
     if (create.template !== undefined) {
@@ -230,10 +241,11 @@ export class BuiltinPbx implements PbxDirectory {
       settings = String(template.settings);
     }
     const now = Date.now();
+    const state = stateColumns(create.state, photo);
     this.#sql.exec(
-      `INSERT INTO pbx_extensions (number, origin, guid, dn, number_source, upn, sam, settings, created_at, updated_at)
-       VALUES (?, 'ad', ?, ?, ?, ?, ?, ?, ?, ?)`,
-      create.state.number,
+      `INSERT INTO pbx_extensions (number, origin, guid, dn, number_source, upn, sam, settings, created_at, ${state.names.join(", ")})
+       VALUES (?, 'ad', ?, ?, ?, ?, ?, ?, ?, ${state.names.map(() => "?").join(", ")})`,
+      number,
       create.guid,
       create.dn,
       create.numberSource,
@@ -241,9 +253,8 @@ export class BuiltinPbx implements PbxDirectory {
       create.login.sam,
       settings,
       now,
-      now,
+      ...state.values,
     );
-    this.#write(create.state.number, create.state, photo);
   }
 
   async adoptExtension(number: string, adopt: CreateExtension, photo?: Uint8Array): Promise<void> {
@@ -330,32 +341,8 @@ export class BuiltinPbx implements PbxDirectory {
   }
 
   #write(number: string, state: Partial<ExtensionState>, photo?: Uint8Array): void {
-    const sets: string[] = [];
-    const values: Array<string | number | null | ArrayBuffer> = [];
-    for (const f of extensionFields) {
-      if (state[f] === undefined) continue;
-      sets.push(`${columns[f]} = ?`);
-      values.push(state[f] ?? null);
-    }
-    if (state.avatarHash !== undefined) {
-      sets.push("avatar_hash = ?");
-      values.push(state.avatarHash);
-      if (photo !== undefined || state.avatarHash === null) {
-        sets.push("avatar = ?");
-        values.push(photo ? (photo.slice().buffer as ArrayBuffer) : null);
-      }
-    }
-    if (state.departmentPath !== undefined) {
-      sets.push("department_path = ?");
-      values.push(state.departmentPath);
-    }
-    if (state.groups !== undefined) {
-      sets.push("groups = ?");
-      values.push(JSON.stringify([...state.groups].sort()));
-    }
-    sets.push("updated_at = ?");
-    values.push(Date.now());
-    this.#sql.exec(`UPDATE pbx_extensions SET ${sets.join(", ")} WHERE number = ?`, ...values, number);
+    const { names, values } = stateColumns(state, photo);
+    this.#sql.exec(`UPDATE pbx_extensions SET ${names.map((n) => `${n} = ?`).join(", ")} WHERE number = ?`, ...values, number);
   }
 }
 
@@ -411,4 +398,34 @@ function toExtension(row: Row): Extension {
     departmentPath: text(row.department_path),
     groups: JSON.parse(String(row.groups ?? "[]")) as string[],
   };
+}
+
+/** The columns `state` sets (those it has), with their values; updated_at always. */
+function stateColumns(state: Partial<ExtensionState>, photo?: Uint8Array): { names: string[]; values: SqlValue[] } {
+  const names: string[] = [];
+  const values: SqlValue[] = [];
+  for (const f of extensionFields) {
+    if (state[f] === undefined) continue;
+    names.push(columns[f]);
+    values.push(state[f] ?? null);
+  }
+  if (state.avatarHash !== undefined) {
+    names.push("avatar_hash");
+    values.push(state.avatarHash);
+    if (photo !== undefined || state.avatarHash === null) {
+      names.push("avatar");
+      values.push(photo ? (photo.slice().buffer as ArrayBuffer) : null);
+    }
+  }
+  if (state.departmentPath !== undefined) {
+    names.push("department_path");
+    values.push(state.departmentPath);
+  }
+  if (state.groups !== undefined) {
+    names.push("groups");
+    values.push(JSON.stringify([...state.groups].sort()));
+  }
+  names.push("updated_at");
+  values.push(Date.now());
+  return { names, values };
 }
