@@ -79,6 +79,8 @@ export interface ScimServer {
   failNext(n: number, status?: number): void;
   /** While true every request's connection is reset (ECONNRESET), as an unreachable service. */
   down(isDown: boolean): void;
+  /** Goes down (as down(true)) the moment its nth write is answered: an outage at a set point of a run. */
+  downAfterWrites(n: number): void;
   /** Every request seen, in order. Never holds the token. */
   readonly calls: ScimCall[];
   /** POST/PUT/PATCH/DELETE on Users or Groups that succeeded (2xx), in order. */
@@ -327,6 +329,7 @@ export async function startScimServer(options: ScimServerOptions = {}): Promise<
   let failing = 0;
   let failStatus = 503;
   let isDown = false;
+  let downAt: number | undefined;
 
   declareOnce();
   configure();
@@ -358,7 +361,11 @@ export async function startScimServer(options: ScimServerOptions = {}): Promise<
       failStatus = status;
     },
     down(value) {
+      downAt = undefined;
       isDown = value;
+    },
+    downAfterWrites(n) {
+      downAt = n;
     },
     calls,
     writes: () => clone(writes),
@@ -404,6 +411,11 @@ export async function startScimServer(options: ScimServerOptions = {}): Promise<
   // 2. Latency, then the 429 and failure switches (before auth, as a front proxy would).
   app.use((_req, res, next) => {
     const go = () => {
+      // Down while this request waited out the latency: it is dropped too.
+      if (isDown) {
+        res.socket?.resetAndDestroy();
+        return;
+      }
       if (rateLimited > 0) {
         rateLimited -= 1;
         res.setHeader("Retry-After", String(retryAfter));
@@ -499,6 +511,7 @@ export async function startScimServer(options: ScimServerOptions = {}): Promise<
       if (target === undefined || res.statusCode < 200 || res.statusCode > 299 || writtenId === undefined) return;
       if (method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE") {
         writes.push({ method, resourceType: target.type, id: writtenId, body: method === "DELETE" ? undefined : bodyIn });
+        if (downAt !== undefined && writes.length >= downAt) isDown = true;
       }
     });
     next();

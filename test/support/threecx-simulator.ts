@@ -228,6 +228,8 @@ export interface ThreeCxSimulator {
   failNext(n: number, status?: number): void;
   /** true: every connection is reset; false: back to normal. */
   down(isDown: boolean): void;
+  /** Goes down (as down(true)) the moment its nth write is done: an outage at a set point of a run. */
+  downAfterWrites(n: number): void;
   /** Every access token live now is expired from now on (401). */
   expireAccessTokens(): void;
   /** Access tokens that would be accepted now (3CX: at most one per client). */
@@ -1514,8 +1516,10 @@ export async function startThreeCxSimulator(options: ThreeCxSimulatorOptions = {
     pattern: RegExp;
     methods: Partial<Record<string, Handler>>;
   }
+  let downAt: number | undefined;
   const write = (method: string, path: string, id: number | null, fields: Json) => {
     writes.push({ method, path, id, fields: redact(fields) });
+    if (downAt !== undefined && writes.length >= downAt) faults.down(true);
   };
 
   const routes: Route[] = [
@@ -1792,7 +1796,13 @@ export async function startThreeCxSimulator(options: ThreeCxSimulatorOptions = {
     calls,
     rateLimit: (n, retryAfterSeconds) => faults.rateLimit(n, retryAfterSeconds),
     failNext: (n, status) => faults.failNext(n, status),
-    down: (value) => faults.down(value),
+    down: (value) => {
+      downAt = undefined;
+      faults.down(value);
+    },
+    downAfterWrites: (n) => {
+      downAt = n;
+    },
     expireAccessTokens() {
       const t = now() - 1;
       for (const token of tokens.values()) if (token.expiresAt > t) token.expiresAt = t;

@@ -199,6 +199,8 @@ export interface YeastarSimulator {
   failNext(n: number, status?: number): void;
   /** true: every connection is reset; false: back to normal. */
   down(isDown: boolean): void;
+  /** Goes down (as down(true)) the moment its nth write is done: an outage at a set point of a run. */
+  downAfterWrites(n: number): void;
   /** Every access token live now is expired from now on (errcode 10004). */
   expireAccessTokens(): void;
   /** Access tokens that count towards the cap now. */
@@ -373,6 +375,11 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
   ]);
   const calls: SimulatedCall[] = [];
   const writes: SimulatedWrite[] = [];
+  let downAt: number | undefined;
+  const recordWrite = (write: SimulatedWrite) => {
+    writes.push(write);
+    if (downAt !== undefined && writes.length >= downAt) faults.down(true);
+  };
   const passwordSalt = randomBytes(16);
   let nextExtensionId = 1;
   let nextOrganizationId = 2;
@@ -731,7 +738,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       if (e.organization_ids.length === 0 && !organizationManagement) e.organization_ids = [1];
       extensions.set(e.id, e);
       index(e, true);
-      writes.push({ endpoint: "extension/create", id: e.id, fields: redactFields(body) });
+      recordWrite({ endpoint: "extension/create", id: e.id, fields: redactFields(body) });
       // No id in the answer: the guide documents none for extensions (see the header).
       return {};
     },
@@ -745,7 +752,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       index(e, false);
       applyExtensionFields(e, body, orgIds);
       index(e, true);
-      writes.push({ endpoint: "extension/update", id, fields: redactFields(body) });
+      recordWrite({ endpoint: "extension/update", id, fields: redactFields(body) });
       return {};
     },
     delete: (q: URLSearchParams): Json => {
@@ -753,7 +760,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       extensions.delete(e.id);
       index(e, false);
       for (const g of groups.values()) g.members = g.members.filter((m) => m.ext_id !== e.id);
-      writes.push({ endpoint: "extension/delete", id: e.id, fields: {} });
+      recordWrite({ endpoint: "extension/delete", id: e.id, fields: {} });
       return {};
     },
   };
@@ -843,7 +850,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       refuseDuplicateName(name, parentId, null);
       const o = { id: nextOrganizationId++, name, parent_id: parentId };
       organizations.set(o.id, o);
-      writes.push({ endpoint: "organization/create", id: o.id, fields: redactFields(body) });
+      recordWrite({ endpoint: "organization/create", id: o.id, fields: redactFields(body) });
       return { id: o.id };
     },
     update: (body: Json): Json => {
@@ -859,7 +866,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       refuseDuplicateName(name, parentId, id);
       o.name = name;
       o.parent_id = parentId;
-      writes.push({ endpoint: "organization/update", id, fields: redactFields(body) });
+      recordWrite({ endpoint: "organization/update", id, fields: redactFields(body) });
       return {};
     },
     delete: (q: URLSearchParams): Json => {
@@ -867,7 +874,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       if (o.id === 1) throw invalid([{ field: "id", validation_type: "root_inoperable" }]);
       if (childrenOf(o.id).length > 0 || membersOf(o.id).length > 0) throw new Refusal(70091);
       organizations.delete(o.id);
-      writes.push({ endpoint: "organization/delete", id: o.id, fields: {} });
+      recordWrite({ endpoint: "organization/delete", id: o.id, fields: {} });
       return {};
     },
   };
@@ -977,7 +984,7 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
         permissions: v.permissions,
       };
       groups.set(g.id, g);
-      writes.push({ endpoint: "extensiongroup/create", id: g.id, fields: redactFields(body) });
+      recordWrite({ endpoint: "extensiongroup/create", id: g.id, fields: redactFields(body) });
       // No id in the answer: the guide documents none for extension groups (see the header).
       return {};
     },
@@ -990,13 +997,13 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
       g.member_select = v.member_select;
       if (v.members) g.members = v.members;
       Object.assign(g.permissions, v.permissions);
-      writes.push({ endpoint: "extensiongroup/update", id, fields: redactFields(body) });
+      recordWrite({ endpoint: "extensiongroup/update", id, fields: redactFields(body) });
       return {};
     },
     delete: (q: URLSearchParams): Json => {
       const g = groupByQuery(q);
       groups.delete(g.id);
-      writes.push({ endpoint: "extensiongroup/delete", id: g.id, fields: {} });
+      recordWrite({ endpoint: "extensiongroup/delete", id: g.id, fields: {} });
       return {};
     },
   };
@@ -1160,7 +1167,13 @@ export async function startYeastarSimulator(options: YeastarSimulatorOptions = {
     calls,
     rateLimit: (n, retryAfterSeconds) => faults.rateLimit(n, retryAfterSeconds),
     failNext: (n, status) => faults.failNext(n, status),
-    down: (value) => faults.down(value),
+    down: (value) => {
+      downAt = undefined;
+      faults.down(value);
+    },
+    downAfterWrites: (n) => {
+      downAt = n;
+    },
     expireAccessTokens() {
       const t = now() - 1;
       for (const token of accessTokens.values()) if (token.expiresAt > t) token.expiresAt = t;
