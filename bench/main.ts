@@ -4,17 +4,22 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { buildAgent } from "../agent/build.ts";
 import { startSambaDc } from "../test/support/samba-dc.ts";
 import { benchAgentSearch } from "./agent-search.ts";
+import { type ShapeName, shapeNames } from "./directory-shapes.ts";
 import { benchDomainLogin } from "./domain-login.ts";
 import { benchUsersWithPassword, largeDirectoryLdif } from "./large-directory.ts";
 import { benchPbxSync } from "./pbx-sync.ts";
 import { benchScale, type ScaleResult, scaleRatios } from "./scale.ts";
+import { benchShapes } from "./shapes.ts";
 import { benchSyncPath } from "./sync-path.ts";
 
 const USERS = Number(process.env.ADSYNC_BENCH_USERS ?? 10000);
 // The scale part measures each of these sizes, each on a DC of its own (provisioned once, cached).
 const SCALE_SIZES = (process.env.ADSYNC_BENCH_SCALE_USERS ?? "10000,100000").split(",").map(Number);
+// The shapes part measures these directory shapes at these sizes, each on a DC of its own.
+const SHAPES = (process.env.ADSYNC_BENCH_SHAPES ?? shapeNames.join(",")).split(",") as ShapeName[];
+const SHAPE_SIZES = (process.env.ADSYNC_BENCH_SHAPE_USERS ?? "10000").split(",").map(Number);
 const log = (line: string) => process.stdout.write(`${line}\n`);
-// `npm run bench -- domain-login` runs only the named parts: agent-search, sync-path, domain-login, pbx, scale.
+// `npm run bench -- domain-login` runs only the named parts: agent-search, sync-path, domain-login, pbx, shapes, scale.
 const only = process.argv.slice(2);
 const runs = (part: string) => only.length === 0 || only.includes(part);
 
@@ -38,6 +43,11 @@ if (["agent-search", "sync-path", "domain-login", "pbx"].some(runs)) {
   } finally {
     await dc.destroy();
   }
+}
+if (runs("shapes")) {
+  const unknown = SHAPES.filter((name) => !shapeNames.includes(name));
+  if (unknown.length > 0) throw new Error(`ADSYNC_BENCH_SHAPES names no shape ${unknown.join(", ")} (there are ${shapeNames.join(", ")})`);
+  results.shapes = await benchShapes(SHAPES, SHAPE_SIZES, log);
 }
 // Last: it changes the directory (each DC is a copy of the cached one, so the next run starts clean).
 if (runs("scale")) {

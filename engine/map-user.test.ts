@@ -146,13 +146,16 @@ describe("mapUser", () => {
       const c = withConfig({
         organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: phones, nested: true }, { dn: sales }] } },
       });
+      // Ann is directly in Tier 2 only, which is inside Phone Users (and, unmarked, inside Sales).
+      const tier2 = "CN=Tier 2,OU=Groups,DC=example,DC=com";
       const context = {
-        nestedMembers: new Map([
-          [dnKey(phones), new Set(["g-1"])],
-          [dnKey(sales), new Set(["g-1"])],
+        nestedGroups: new Map([
+          [dnKey(phones), new Set([dnKey(phones), dnKey(tier2)])],
+          [dnKey(sales), new Set([dnKey(sales), dnKey(tier2)])],
         ]),
       };
-      expect(mapUser(c, ann(), true, context).groups).toEqual(["Phone Users"]);
+      expect(mapUser(c, ann({ memberOf: [tier2] }), true, context).groups).toEqual(["Phone Users"]);
+      expect(mapUser(c, ann(), true, context).groups).toEqual([]);
       expect(mapUser(c, ann({ memberOf: [phones] }), true).groups).toEqual(["Phone Users"]);
       expect(mapUser(c, ann(), true).groups).toEqual([]);
     });

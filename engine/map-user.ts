@@ -49,8 +49,11 @@ export function fieldSynced(config: SyncConfig, field: ExtensionField | "avatar"
 
 /** Membership of the extension groups' nested AD groups, which a user's memberOf does not show. */
 export interface GroupContext {
-  /** Lower-cased group DN -> objectGUIDs of its members at any depth. */
-  nestedMembers: Map<string, Set<string>>;
+  /**
+   * A nested group's dnKey -> the dnKeys of the groups inside it at any depth: a user is a
+   * member when their memberOf names any of them.
+   */
+  nestedGroups: Map<string, Set<string>>;
 }
 
 /**
@@ -123,8 +126,8 @@ function extensionGroups(config: SyncConfig, user: DirectoryUser, context: Group
     } else {
       for (const group of settings.groups) {
         const key = dnKey(group.dn);
-        const member =
-          group.nested === true ? context?.nestedMembers.get(key)?.has(user.guid) === true || memberOf.has(key) : memberOf.has(key);
+        const inside = group.nested === true ? context?.nestedGroups.get(key) : undefined;
+        const member = memberOf.has(key) || (inside !== undefined && [...memberOf].some((g) => inside.has(g)));
         if (member) names.add(group.extensionGroup ?? cnOf(group.dn));
       }
     }

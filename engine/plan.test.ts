@@ -258,7 +258,9 @@ describe("fields, departments, groups and templates", () => {
     const phone = `CN=Phone Users,OU=Groups,${BASE}`;
     const config = withConfig({ organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: phone, nested: true }] } } });
     const ann = adUser("Ann");
-    const mapped = mapUser(config, ann, true, { nestedMembers: new Map([[phone.toLowerCase(), new Set([ann.guid])]]) });
+    const tier2 = `CN=Tier 2,OU=Groups,${BASE}`;
+    const inTier2 = { ...ann, attributes: { ...ann.attributes, memberof: [tier2] } };
+    const mapped = mapUser(config, inTier2, true, { nestedGroups: new Map([[phone.toLowerCase(), new Set([tier2.toLowerCase()])]]) });
     expect(mapped.groups).toEqual(["Phone Users"]);
   });
 

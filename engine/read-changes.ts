@@ -13,7 +13,7 @@ import { filter } from "../schema/src/ldap-filter.ts";
 import { scopeBases, scopeUserFilter } from "../schema/src/scope-filter.ts";
 import { entryGuid } from "./directory-user.ts";
 import { cnOf, dnKey } from "./map-user.ts";
-import type { ReadAccount, SearchStream } from "./read-directory.ts";
+import { groupsWithin, type ReadAccount, type SearchStream, usersInGroups } from "./read-directory.ts";
 
 const USERS = "(&(objectCategory=person)(objectClass=user))";
 
@@ -160,8 +160,8 @@ export async function changedGroupMemberships(
   usn: string,
   search: SearchStream,
   account: ReadAccount,
-  /** The nested groups' members, read already for mapping (nestedGroupMembers). */
-  nestedMembers: Map<string, Set<string>>,
+  /** The groups inside each nested group, read already for mapping (nestedGroupSets). */
+  nestedGroups: Map<string, Set<string>>,
 ): Promise<GroupMembership[]> {
   const settings = config.organisation?.extensionGroups;
   if (settings?.from !== "memberOf") return [];
@@ -212,13 +212,14 @@ export async function changedGroupMemberships(
   }
   const out: GroupMembership[] = [];
   for (const group of changed) {
-    const known = group.nested ? nestedMembers.get(dnKey(group.dn)) : undefined;
-    const members = new Set<string>(known ?? []);
-    if (known !== undefined) {
-      add(out, group.name, members);
+    if (group.nested) {
+      // The users directly in the group or any group inside it: the groups were read for mapping.
+      const inside = nestedGroups.get(dnKey(group.dn)) ?? (await groupsWithin(group.dn, target, search, account));
+      add(out, group.name, await usersInGroups(inside, target, search, account));
       continue;
     }
-    const rule = group.nested ? filter`(memberOf:1.2.840.113556.1.4.1941:=${group.dn})` : filter`(memberOf=${group.dn})`;
+    const members = new Set<string>();
+    const rule = filter`(memberOf=${group.dn})`;
     account.add(
       await search(
         { base: target.connection.baseDn, scope: "sub", filter: `(&${USERS}${rule})`, attributes: ["objectGUID"], position: true },

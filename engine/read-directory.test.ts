@@ -27,17 +27,18 @@ const entry = (i: number, extra: Record<string, string[]> = {}): WireEntry => ({
   binary: ["objectGUID"],
 });
 
-type Kind = "scope" | "lookup" | "nested";
+type Kind = "scope" | "lookup" | "groups";
 type Answer = { entries: readonly WireEntry[]; complete?: boolean; reason?: string };
 
 /** A DC that answers each kind of search as told, and records what it was asked. */
 function dc(answers: Partial<Record<Kind, Answer>>) {
   const asked: Array<{ kind: Kind; filter: string; attributes: string[]; binaryAttributes: string[] }> = [];
   const search: SearchStream = async (spec, page): Promise<SearchCompleteness> => {
+    // "groups": the groups inside a nested extension group.
     const kind: Kind = spec.filter.includes("objectGUID=")
       ? "lookup"
-      : spec.filter.includes("1.2.840.113556.1.4.1941")
-        ? "nested"
+      : spec.filter.startsWith("(&(objectClass=group)")
+        ? "groups"
         : "scope";
     asked.push({ kind, filter: spec.filter, attributes: spec.attributes, binaryAttributes: spec.binaryAttributes ?? [] });
     const answer = answers[kind] ?? { entries: [] };
@@ -105,7 +106,7 @@ describe("readDirectory", () => {
       base,
       { lookup: { entries: [], complete: false, reason: "the size limit of 5 entries was reached" } },
     ],
-    ["the nested-group search", nested, { nested: { entries: [], complete: false, reason: "the size limit of 5 entries was reached" } }],
+    ["the nested-group search", nested, { groups: { entries: [], complete: false, reason: "the size limit of 5 entries was reached" } }],
     ["the scope's search", base, { scope: { entries: [entry(1)], complete: false, reason: "the size limit of 5 entries was reached" } }],
   ] as const)("is incomplete, with the reason, when %s is", async (_what, config, answers) => {
     const { result } = await read(config, [1, 2], { scope: { entries: [entry(1)] }, ...answers });
@@ -114,7 +115,7 @@ describe("readDirectory", () => {
 
   it("keeps the first reason when several searches are incomplete", async () => {
     const { result } = await read(nested, [1, 2], {
-      nested: { entries: [], complete: false, reason: "first" },
+      groups: { entries: [], complete: false, reason: "first" },
       scope: { entries: [entry(1)], complete: false, reason: "second" },
       lookup: { entries: [], complete: false, reason: "third" },
     });
@@ -194,18 +195,56 @@ describe("readDirectory", () => {
       ...base,
       organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: GROUP, nested: true }, { dn: other }] } },
     };
+    // Tier 2 is inside Phone Users; User 2 is directly in Tier 2, User 1 in no group.
+    const tier2 = `CN=Tier 2,OU=Groups,${BASE}`;
     const { asked, data } = await read(config, [], {
-      scope: { entries: [entry(1), entry(2)] },
-      nested: { entries: [entry(2), { dn: "CN=No GUID", attributes: {} }] },
+      scope: { entries: [entry(1), entry(2, { memberOf: [tier2] })] },
+      groups: { entries: [{ dn: tier2, attributes: {} }] },
     });
-    expect(asked.map((a) => a.kind)).toEqual(["nested", "scope"]);
-    expect(asked[0]).toMatchObject({
-      filter: `(&(&(objectCategory=person)(objectClass=user))(memberOf:1.2.840.113556.1.4.1941:=${GROUP}))`,
-      attributes: ["objectGUID"],
-    });
+    expect(asked.map((a) => a.kind)).toEqual(["groups", "groups", "scope"]);
+    expect(asked[0]).toMatchObject({ filter: `(&(objectClass=group)(|(memberOf=${GROUP})))`, attributes: ["objectGUID"] });
+    expect(asked[1]).toMatchObject({ filter: `(&(objectClass=group)(|(memberOf=${tier2})))` });
     expect(data.map((d) => [d.name, d.groups])).toEqual([
       ["User 1", []],
       ["User 2", ["Phone Users"]],
+    ]);
+  });
+
+  it("follows nested groups level by level from the domain's root, through a cycle, and counts users directly in any", async () => {
+    // Phone Users holds Sales (outside the base DN's OU, as groups often are), Sales holds EMEA
+    // and, back, Phone Users.
+    const sales = `CN=Sales,OU=Other Groups,${BASE}`;
+    const emea = `CN=EMEA,OU=Other Groups,${BASE}`;
+    const inside: Record<string, string[]> = { [GROUP]: [sales], [sales]: [emea, GROUP], [emea]: [] };
+    const asked: Array<{ base: string; filter: string }> = [];
+    const search: SearchStream = async (spec, page): Promise<SearchCompleteness> => {
+      asked.push({ base: spec.base, filter: spec.filter });
+      const named = [...spec.filter.matchAll(/\(memberOf=([^)]*)\)/g)].map((m) => m[1] as string);
+      const entries = spec.filter.startsWith("(&(objectClass=group)")
+        ? named.flatMap((g) => inside[g] ?? []).map((dn) => ({ dn, attributes: {} }))
+        : [entry(1), entry(3, { memberOf: [emea] })];
+      if (entries.length > 0) await page(entries);
+      return { complete: true, pages: 1, entries: entries.length };
+    };
+    const staged: Array<Record<string, unknown>> = [];
+    const config: SyncConfig = { ...base, organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: GROUP, nested: true }] } } };
+    await readDirectory(config, { connection: { ...connection, baseDn: `OU=Staff,${BASE}` } }, [], search, {
+      user: (_guid, json) => staged.push(JSON.parse(json) as Record<string, unknown>),
+      present: () => {},
+      progress: () => {},
+      warn: () => {},
+      notStaged: (guids) => guids,
+    });
+    expect(asked.slice(0, 3)).toEqual([
+      { base: BASE, filter: `(&(objectClass=group)(|(memberOf=${GROUP})))` },
+      { base: BASE, filter: `(&(objectClass=group)(|(memberOf=${sales})))` },
+      { base: BASE, filter: `(&(objectClass=group)(|(memberOf=${emea})))` },
+    ]);
+    // Then only the scope: each user's own memberOf says the rest.
+    expect(asked.slice(3).map((a) => a.filter)).toEqual([expect.stringContaining("(objectCategory=person)")]);
+    expect(staged.map((u) => [u.name, u.groups])).toEqual([
+      ["User 1", []],
+      ["User 3", ["Phone Users"]],
     ]);
   });
 
@@ -216,9 +255,7 @@ describe("readDirectory", () => {
       [],
       {},
     );
-    expect(asked[0]?.filter).toBe(
-      `(&(&(objectCategory=person)(objectClass=user))(memberOf:1.2.840.113556.1.4.1941:=CN=R&D \\28EMEA\\29\\2a,OU=Groups,${BASE}))`,
-    );
+    expect(asked[0]?.filter).toBe(`(&(objectClass=group)(|(memberOf=CN=R&D \\28EMEA\\29\\2a,OU=Groups,${BASE})))`);
   });
 });
 

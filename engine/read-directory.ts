@@ -3,6 +3,7 @@
 // was complete decides whether the plan may disable or delete anything.
 import type { SyncConfig } from "../schema/generated/config.ts";
 import type { DirectoryPosition, LdapTarget, SearchCompleteness, WireEntry } from "../schema/src/agent-protocol.ts";
+import { domainOfDn } from "../schema/src/dn.ts";
 import { filter } from "../schema/src/ldap-filter.ts";
 import { scopeBases, scopeUserFilter } from "../schema/src/scope-filter.ts";
 import { bytesFromBase64, bytesFromGuid, directoryUserFromEntry, entryDisabled, entryGuid } from "./directory-user.ts";
@@ -152,8 +153,8 @@ export async function readDirectory(
 ): Promise<StagedRead> {
   const account = new ReadAccount();
   const counts = { inScope: 0, present: 0, skipped: 0 };
-  const nestedMembers = await nestedGroupMembers(config, target, search, account);
-  await readScope({ config, target, search, account, counts, nestedMembers, take: stage.user, stage });
+  const nestedGroups = await nestedGroupSets(config, target, search, account);
+  await readScope({ config, target, search, account, counts, nestedGroups, take: stage.user, stage });
   // Synced users the scope did not return: deleted in AD, or still there but out of scope.
   // Only they need looking up, by objectGUID, which is far cheaper than reading everyone
   // under the base DN again; on a run where nobody left there is nothing to look up.
@@ -164,26 +165,54 @@ export async function readDirectory(
   return account.result(counts);
 }
 
-/** Nested members of the groups mirrored as extension groups; memberOf shows direct ones only. */
-export async function nestedGroupMembers(
+/**
+ * The groups inside each group mirrored as a nested extension group, at any depth (its dnKey
+ * -> theirs and its own): a user's memberOf names their direct groups only, and a user is in
+ * the nested group when any of those is one of these. Not by LDAP_MATCHING_RULE_IN_CHAIN
+ * (1.2.840.113556.1.4.1941): Samba evaluates it entry by entry, walking each user's groups
+ * (5 s a group at 10,000 users), and Microsoft warns of its cost on large directories too.
+ * Groups are few next to users, and memberOf equality among groups is cheap.
+ */
+export async function nestedGroupSets(
   config: SyncConfig,
   target: LdapTarget,
   search: SearchStream,
   account: ReadAccount,
 ): Promise<Map<string, Set<string>>> {
-  const nestedMembers = new Map<string, Set<string>>();
+  const nestedGroups = new Map<string, Set<string>>();
   const mirrored = config.organisation?.extensionGroups;
-  if (mirrored?.from !== "memberOf") return nestedMembers;
+  if (mirrored?.from !== "memberOf") return nestedGroups;
   for (const group of mirrored.groups ?? []) {
     if (group.nested !== true) continue;
-    const members = new Set<string>();
+    nestedGroups.set(dnKey(group.dn), new Set((await groupsWithin(group.dn, target, search, account)).map(dnKey)));
+  }
+  return nestedGroups;
+}
+
+/** Groups a search names at once, in an OR of memberOf terms. */
+const GROUP_BATCH = 50;
+
+/**
+ * The objectGUIDs of the users under the base DN directly in any of `groups` (DNs or dnKeys):
+ * what an incremental read compares a nested group's membership by, where a full read maps
+ * each user's own memberOf.
+ */
+export async function usersInGroups(
+  groupDns: Iterable<string>,
+  target: LdapTarget,
+  search: SearchStream,
+  account: ReadAccount,
+): Promise<Set<string>> {
+  const groups = [...groupDns];
+  const members = new Set<string>();
+  for (let i = 0; i < groups.length; i += GROUP_BATCH) {
+    const terms = groups.slice(i, i + GROUP_BATCH).map((g) => filter`(memberOf=${g})`);
     account.add(
       await search(
         {
           base: target.connection.baseDn,
           scope: "sub",
-          // USERS is a filter already; only the DN is a value to escape.
-          filter: `(&${USERS}${filter`(memberOf:1.2.840.113556.1.4.1941:=${group.dn})`})`,
+          filter: `(&${USERS}(|${terms.join("")}))`,
           attributes: ["objectGUID"],
           position: true,
         },
@@ -195,9 +224,40 @@ export async function nestedGroupMembers(
         },
       ),
     );
-    nestedMembers.set(dnKey(group.dn), members);
   }
-  return nestedMembers;
+  return members;
+}
+
+/**
+ * `groupDn` and every group nested in it, level by level (a group seen already ends its
+ * branch: AD allows cycles). Searched from the domain's root, since a group inside may lie
+ * outside the base DN, as the group itself may.
+ */
+export async function groupsWithin(groupDn: string, target: LdapTarget, search: SearchStream, account: ReadAccount): Promise<string[]> {
+  const root = domainOfDn(target.connection.baseDn)?.dn ?? target.connection.baseDn;
+  const seen = new Map<string, string>([[dnKey(groupDn), groupDn]]);
+  let level = [groupDn];
+  while (level.length > 0) {
+    const next: string[] = [];
+    for (let i = 0; i < level.length; i += GROUP_BATCH) {
+      const terms = level.slice(i, i + GROUP_BATCH).map((g) => filter`(memberOf=${g})`);
+      account.add(
+        await search(
+          { base: root, scope: "sub", filter: `(&(objectClass=group)(|${terms.join("")}))`, attributes: ["objectGUID"], position: true },
+          (entries) => {
+            for (const e of entries) {
+              const key = dnKey(e.dn);
+              if (seen.has(key)) continue;
+              seen.set(key, e.dn);
+              next.push(e.dn);
+            }
+          },
+        ),
+      );
+    }
+    level = next;
+  }
+  return [...seen.values()];
 }
 
 export type StageUser = (guid: string, data: string, photo: Uint8Array | undefined) => void;
@@ -209,8 +269,8 @@ export interface ScopeReader {
   search: SearchStream;
   account: ReadAccount;
   counts: { inScope: number; present: number; skipped: number };
-  /** The nested extension groups' members (nestedGroupMembers). */
-  nestedMembers: Map<string, Set<string>>;
+  /** The groups inside each nested extension group (nestedGroupSets). */
+  nestedGroups: Map<string, Set<string>>;
   take: StageUser;
   stage: Pick<ReadStage, "progress" | "warn">;
 }
@@ -220,7 +280,7 @@ export interface ScopeReader {
  * extra filter also selects (changed since a USN, or a batch of objectGUIDs).
  */
 export async function readScope(reader: ScopeReader, extra?: string): Promise<void> {
-  const { config, target, search, account, counts, nestedMembers, take, stage } = reader;
+  const { config, target, search, account, counts, nestedGroups, take, stage } = reader;
   const avatar = fieldAttribute(config, "avatar");
   const avatarSynced = config.fields?.avatar?.sync !== false;
   const attributes = neededAttributes(config);
@@ -244,7 +304,7 @@ export async function readScope(reader: ScopeReader, extra?: string): Promise<vo
               stage.warn(`${entry.dn} has no objectGUID and was skipped`);
               continue;
             }
-            const mapped = mapUser(config, user, true, { nestedMembers });
+            const mapped = mapUser(config, user, true, { nestedGroups });
             const photoValue = avatarSynced ? entry.attributes[avatar]?.[0] : undefined;
             take(user.guid, JSON.stringify(mapped), photoValue === undefined ? undefined : bytesFromBase64(photoValue));
             counts.inScope++;

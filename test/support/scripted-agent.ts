@@ -111,9 +111,12 @@ export function scriptedUser(i: number, ou = "OU=Staff,DC=example,DC=com"): Wire
   };
 }
 
-/** Which search of a run this is: the scope's, the lookup of synced users by objectGUID, or the nested-group one. */
+/**
+ * Which search of a run this is: the scope's, the lookup of synced users by objectGUID, or a
+ * nested group's (the groups inside it, or the users in any of them).
+ */
 export function searchKind(search: SearchOperation): "scope" | "lookup" | "nested" {
   if (search.filter.includes("objectGUID=")) return "lookup";
-  if (search.filter.includes("1.2.840.113556.1.4.1941")) return "nested";
+  if (search.filter.startsWith("(&(objectClass=group)") || search.filter.includes("(|(memberOf=")) return "nested";
   return "scope";
 }

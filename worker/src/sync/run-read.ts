@@ -17,7 +17,7 @@ import {
 } from "../../../engine/read-changes.ts";
 import {
   lookUpOutside,
-  nestedGroupMembers,
+  nestedGroupSets,
   ReadAccount,
   type ReadStage,
   readDirectory,
@@ -103,10 +103,10 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
       ? "the base DN is not in the domain the domain controller holds"
       : undefined);
   const nc = domainNc as string;
-  const [moved, visible, nestedMembers] = await Promise.all([
+  const [moved, visible, nestedGroups] = await Promise.all([
     changedContainers(search, target.connection.baseDn, usn, account),
     sweepFirst === undefined ? tombstonesVisible(search, nc) : Promise.resolve(false),
-    nestedGroupMembers(config, target, search, account),
+    nestedGroupSets(config, target, search, account),
   ]);
   if (moved.length > 0)
     return {
@@ -127,8 +127,8 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
     staged.add(guid);
     stage.user(guid, data, photo);
   };
-  const reader = { config, target, search, account, counts, nestedMembers, take, stage };
-  const memberships = () => changedGroupMemberships(config, target, usn, search, account, nestedMembers);
+  const reader = { config, target, search, account, counts, nestedGroups, take, stage };
+  const memberships = () => changedGroupMemberships(config, target, usn, search, account, nestedGroups);
   if (sweepWhy === undefined) {
     // Changed anywhere in the domain, so that a user moved out of the base DN is seen too; read
     // again within the scope, so that whoever is not found is out of it now.

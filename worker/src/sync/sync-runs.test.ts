@@ -62,7 +62,8 @@ type Answer = { complete: boolean; reason?: string; entries?: number[] };
  */
 function scripted(users: number[], answers: { lookup?: Answer; nested?: Answer } = {}, asked: string[] = []): SearchStream {
   return async (spec, page): Promise<SearchCompleteness> => {
-    const kind = spec.filter.includes("objectGUID=") ? "lookup" : spec.filter.includes("1.2.840.113556.1.4.1941") ? "nested" : "scope";
+    // A nested group's search: the groups inside it.
+    const kind = spec.filter.includes("objectGUID=") ? "lookup" : spec.filter.startsWith("(&(objectClass=group)") ? "nested" : "scope";
     asked.push(kind);
     const answer: Answer = kind === "scope" ? { complete: true, entries: users } : (answers[kind] ?? { complete: true });
     const entries = (answer.entries ?? []).map((i) => entry(i));

@@ -1,0 +1,136 @@
+// The sync path on directories of several shapes (directory-shapes.ts), each on a DC of its own
+// (provisioned once, cached): ldapsearch paging through the shape's scope with its filter and
+// attributes (the reference, median of three), then a full Preview, the first full sync into
+// the built-in PBX and a full re-sync with nothing changed, each through the bundled worker in
+// workerd and a real agent, each against the reference, with where its time went.
+import { startSambaDc } from "../test/support/samba-dc.ts";
+import { type Json, type Stack, startStack } from "../test/support/stack.ts";
+import { type DirectoryShape, directoryShapes, type ShapeName } from "./directory-shapes.ts";
+import { median } from "./ldapsearch.ts";
+import { freshAgent, ldapsearchScope, timed } from "./sync-path.ts";
+
+/** Where a run's time went, in ms: until the read was done, the plan, applying and finishing. */
+export interface ShapeSplit {
+  readMs: number;
+  planMs: number;
+  restMs: number;
+}
+
+export interface ShapeResult {
+  about: string;
+  users: number;
+  usersInScope: number;
+  ldapsearchMs: number;
+  previewMs: number;
+  previewRatio: number;
+  firstSyncMs: number;
+  /** first sync / ldapsearch; target <= 2. */
+  firstSyncRatio: number;
+  firstSyncSplit: ShapeSplit;
+  resyncMs: number;
+  resyncRatio: number;
+  resyncSplit: ShapeSplit;
+  operations: Record<string, number>;
+}
+
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+
+async function finished(stack: Stack, id: string): Promise<Json> {
+  for (const deadline = Date.now() + 60 * 60_000; Date.now() < deadline; ) {
+    const run = (await stack.api("GET", `/runs/${id}`)).body as Json;
+    if (!["queued", "reading", "planning", "applying"].includes(String(run.status))) {
+      if (!["succeeded", "previewed"].includes(String(run.status))) throw new Error(`run ${id} ended ${run.status}: ${run.error}`);
+      return run;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`run ${id} still going after an hour`);
+}
+
+async function split(stack: Stack, run: Json): Promise<ShapeSplit> {
+  const events = (await stack.api("GET", `/runs/${run.id}/events`)).body as Array<{ at: number; event: string }>;
+  const readAt = events.find((e) => e.event.startsWith("Directory read"))?.at ?? Number.NaN;
+  const planAt = events.find((e) => e.event.startsWith("Plan:"))?.at ?? Number.NaN;
+  return { readMs: readAt - run.startedAt, planMs: planAt - readAt, restMs: (run.finishedAt ?? planAt) - planAt };
+}
+
+/** A full sync (`?full=true`: a re-sync reads everything, as the first one must) to its end. */
+async function fullSync(stack: Stack): Promise<Json> {
+  const started = await stack.api("POST", "/sync?full=true");
+  if (started.status !== 202) throw new Error(`sync: HTTP ${started.status} ${started.text}`);
+  return finished(stack, String(started.body.id));
+}
+
+export async function benchShape(shape: DirectoryShape, users: number, log: (line: string) => void): Promise<ShapeResult> {
+  const dc = await startSambaDc({
+    ip: "127.0.0.83",
+    seedLdif: shape.ldif(users),
+    seedOffline: { passwords: 0 },
+    log: (l) => log(`  samba (${shape.name}, ${users} users): ${l}`),
+  });
+  try {
+    const config = shape.config(dc.info);
+    const stack = await startStack(dc.info, { tenant: `shape-${shape.name}`, config: config as Record<string, unknown> });
+    await stack.agent.kill();
+    const agent = await freshAgent(stack, dc.info, `shape-${shape.name}`);
+    try {
+      await ldapsearchScope(dc.info, config);
+      const references: number[] = [];
+      let usersInScope = 0;
+      for (let i = 0; i < 3; i++) {
+        const r = await ldapsearchScope(dc.info, config);
+        references.push(r.ms);
+        usersInScope = r.entries;
+      }
+      const reference = median(references);
+      const preview = await timed(() => stack.api("POST", "/preview?limit=50&full=true"));
+      if (preview.value.status !== 200) throw new Error(`preview: HTTP ${preview.value.status} ${preview.value.text}`);
+      const first = await timed(() => fullSync(stack));
+      const resync = await timed(() => fullSync(stack));
+      const operations = Object.fromEntries(
+        Object.entries(first.value.summary as Record<string, number>).filter(([k, v]) => v > 0 && k !== "unchanged"),
+      );
+      const result: ShapeResult = {
+        about: shape.about,
+        users,
+        usersInScope,
+        ldapsearchMs: Math.round(reference),
+        previewMs: Math.round(preview.ms),
+        previewRatio: ratio(preview.ms, reference),
+        firstSyncMs: Math.round(first.ms),
+        firstSyncRatio: ratio(first.ms, reference),
+        firstSyncSplit: await split(stack, first.value),
+        resyncMs: Math.round(resync.ms),
+        resyncRatio: ratio(resync.ms, reference),
+        resyncSplit: await split(stack, resync.value),
+        operations,
+      };
+      log(
+        `shape ${shape.name} at ${users}: ${usersInScope} in scope; ldapsearch ${result.ldapsearchMs} ms; preview ${result.previewMs} ms (${result.previewRatio}x); ` +
+          `first sync ${result.firstSyncMs} ms (${result.firstSyncRatio}x; ${JSON.stringify(result.firstSyncSplit)}; ${JSON.stringify(operations)}); ` +
+          `no-change full re-sync ${result.resyncMs} ms (${result.resyncRatio}x; ${JSON.stringify(result.resyncSplit)})`,
+      );
+      return result;
+    } finally {
+      await agent.kill();
+      await stack.stop();
+    }
+  } finally {
+    await dc.destroy();
+  }
+}
+
+/** Every shape named (all by default) at every size. */
+export async function benchShapes(
+  names: ShapeName[],
+  sizes: number[],
+  log: (line: string) => void,
+): Promise<Record<string, Record<string, ShapeResult>>> {
+  const results: Record<string, Record<string, ShapeResult>> = {};
+  for (const name of names)
+    for (const users of sizes) {
+      results[name] ??= {};
+      (results[name] as Record<string, ShapeResult>)[users] = await benchShape(directoryShapes[name], users, log);
+    }
+  return results;
+}
