@@ -4,13 +4,10 @@
 // part of the users, a few users with large photos, and a directory where most users have no
 // number. Deterministic, so the Samba fixture's cache (keyed by the LDIF text) provisions each
 // shape and size once.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { targetFor } from "../agent/src/ldap/test-support.ts";
 import type { SyncConfig } from "../schema/generated/config.ts";
 import type { SambaDcInfo } from "../test/support/samba-dc.ts";
-import { benchDepartments, benchOu, largeDirectoryLdif } from "./large-directory.ts";
+import { benchDepartments, benchOu, type LdifAttributes, largeDirectoryLdif, writeLdif } from "./large-directory.ts";
 import { configFor } from "./sync-path.ts";
 
 const BASE = "DC=example,DC=com";
@@ -26,30 +23,8 @@ export interface DirectoryShape {
   config(dc: SambaDcInfo): SyncConfig;
 }
 
-type Attributes = Record<string, string | string[]>;
-
-/** An LDIF writer: the service account first, then what `fill` adds. */
-function writeLdif(name: string, users: number, fill: (add: (dn: string, attributes: Attributes) => void) => void): string {
-  const out: string[] = ["version: 1", ""];
-  const add = (dn: string, attributes: Attributes) => {
-    out.push(`dn: ${dn}`);
-    for (const [key, value] of Object.entries(attributes)) for (const v of [value].flat()) out.push(`${key}: ${v}`);
-    out.push("");
-  };
-  add(`OU=Service Accounts,${BASE}`, { objectClass: ["top", "organizationalUnit"] });
-  add(`CN=svc-pbx,OU=Service Accounts,${BASE}`, {
-    objectClass: ["top", "person", "organizationalPerson", "user"],
-    sAMAccountName: "svc-pbx",
-    userPrincipalName: "svc-pbx@example.com",
-    userAccountControl: "66048",
-  });
-  fill(add);
-  const dir = join(tmpdir(), "pbx-ad-sync-bench");
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `shape-${name}-${users}.ldif`);
-  writeFileSync(path, out.join("\n"));
-  return path;
-}
+type Attributes = LdifAttributes;
+const writeShape = (name: string, users: number, fill: Parameters<typeof writeLdif>[1]) => writeLdif(`shape-${name}-${users}.ldif`, fill);
 
 const ou = (add: (dn: string, a: Attributes) => void, dn: string) => add(dn, { objectClass: ["top", "organizationalUnit"] });
 
@@ -110,7 +85,7 @@ export const directoryShapes: Record<ShapeName, DirectoryShape> = {
     name: "deep",
     about: "48 leaf OUs three levels under 4 regional OUs, departments from the OU tree, the regions in scope",
     ldif: (users) =>
-      writeLdif("deep", users, (add) => {
+      writeShape("deep", users, (add) => {
         ou(add, companyOu);
         for (const r of regions) ou(add, regionOu(r));
         for (const country of new Set(deepLeaves.map((l) => l.country))) ou(add, country);
@@ -130,7 +105,7 @@ export const directoryShapes: Record<ShapeName, DirectoryShape> = {
     name: "groups",
     about: `${teams} team groups, each user in 3; ${ringGroups} ring groups of 5 teams each, nested, mirrored as extension groups`,
     ldif: (users) =>
-      writeLdif("groups", users, (add) => {
+      writeShape("groups", users, (add) => {
         ou(add, benchOu);
         ou(add, groupsOu);
         const members = Array.from({ length: teams }, () => [] as string[]);
@@ -162,7 +137,7 @@ export const directoryShapes: Record<ShapeName, DirectoryShape> = {
     name: "filter",
     about: "everyone under one OU, a scope filter selecting the half with a desk phone (employeeType=voice)",
     ldif: (users) =>
-      writeLdif("filter", users, (add) => {
+      writeShape("filter", users, (add) => {
         ou(add, benchOu);
         for (let i = 0; i < users; i++)
           add(`CN=User ${String(i).padStart(6, "0")},${benchOu}`, user(i, { employeeType: i % 2 === 0 ? "voice" : "data" }));
@@ -179,7 +154,7 @@ export const directoryShapes: Record<ShapeName, DirectoryShape> = {
     name: "photos",
     about: `everyone under one OU, ${photoUsers} of them with a 90 KB thumbnailPhoto, avatars synced`,
     ldif: (users) =>
-      writeLdif("photos", users, (add) => {
+      writeShape("photos", users, (add) => {
         ou(add, benchOu);
         for (let i = 0; i < users; i++)
           add(
@@ -200,7 +175,7 @@ export const directoryShapes: Record<ShapeName, DirectoryShape> = {
     name: "sparse",
     about: "everyone under one OU, 9 in 10 without ipPhone: numbers from ipPhone, the others conflicts",
     ldif: (users) =>
-      writeLdif("sparse", users, (add) => {
+      writeShape("sparse", users, (add) => {
         ou(add, benchOu);
         for (let i = 0; i < users; i++)
           add(`CN=User ${String(i).padStart(6, "0")},${benchOu}`, user(i, i % 10 === 0 ? {} : { ipPhone: [] }));

@@ -17,10 +17,15 @@ export const benchOu = `OU=Bench,${BASE}`;
  */
 export const benchUsersWithPassword = 2000;
 
-/** Writes the LDIF for `users` users and returns its path. */
-export function largeDirectoryLdif(users: number): string {
+export type LdifAttributes = Record<string, string | string[]>;
+
+/**
+ * Writes an LDIF file of the service account the agent binds as and what `fill` adds (a key
+ * ending in ":" gives a base64 value), to the benchmarks' directory; returns its path.
+ */
+export function writeLdif(fileName: string, fill: (add: (dn: string, attributes: LdifAttributes) => void) => void): string {
   const out: string[] = ["version: 1", ""];
-  const add = (dn: string, attributes: Record<string, string | string[]>) => {
+  const add = (dn: string, attributes: LdifAttributes) => {
     out.push(`dn: ${dn}`);
     for (const [name, value] of Object.entries(attributes)) for (const v of [value].flat()) out.push(`${name}: ${v}`);
     out.push("");
@@ -32,36 +37,43 @@ export function largeDirectoryLdif(users: number): string {
     userPrincipalName: "svc-pbx@example.com",
     userAccountControl: "66048",
   });
-  add(benchOu, { objectClass: ["top", "organizationalUnit"] });
-  for (const d of benchDepartments) add(`OU=${d},${benchOu}`, { objectClass: ["top", "organizationalUnit"] });
-  const members = new Map<string, string[]>(benchDepartments.map((d) => [d, []]));
-  for (let i = 0; i < users; i++) {
-    const department = benchDepartments[i % benchDepartments.length] as string;
-    const n = String(i).padStart(5, "0");
-    const dn = `CN=User ${n},OU=${department},${benchOu}`;
-    members.get(department)?.push(dn);
-    add(dn, {
-      objectClass: ["top", "person", "organizationalPerson", "user"],
-      sAMAccountName: `user${n}`,
-      userPrincipalName: `user${n}@example.com`,
-      givenName: "User",
-      sn: n,
-      displayName: `User ${n}`,
-      mail: `user${n}@example.com`,
-      ipPhone: String(20000 + i),
-      telephoneNumber: `+44 20 7946 ${String(i % 10000).padStart(4, "0")}`,
-      mobile: `+44 7700 9${String(i % 100000).padStart(5, "0")}`,
-      department,
-      title: "Bench Tester",
-      description: "A user generated for benchmarks; the text is here to give the entry a realistic size.",
-      // 0x2: disabled; 0x20: no password required (see benchUsersWithPassword).
-      userAccountControl: String((i % 50 === 49 ? 514 : 512) | (i < benchUsersWithPassword ? 0 : 0x20)),
-    });
-  }
-  for (const d of benchDepartments) add(`CN=${d} Team,${benchOu}`, { objectClass: ["top", "group"], member: members.get(d) ?? [] });
+  fill(add);
   const dir = join(tmpdir(), "pbx-ad-sync-bench");
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `directory-${users}.ldif`);
+  const path = join(dir, fileName);
   writeFileSync(path, out.join("\n"));
   return path;
+}
+
+/** Writes the LDIF for `users` users and returns its path. */
+export function largeDirectoryLdif(users: number): string {
+  return writeLdif(`directory-${users}.ldif`, (add) => {
+    add(benchOu, { objectClass: ["top", "organizationalUnit"] });
+    for (const d of benchDepartments) add(`OU=${d},${benchOu}`, { objectClass: ["top", "organizationalUnit"] });
+    const members = new Map<string, string[]>(benchDepartments.map((d) => [d, []]));
+    for (let i = 0; i < users; i++) {
+      const department = benchDepartments[i % benchDepartments.length] as string;
+      const n = String(i).padStart(5, "0");
+      const dn = `CN=User ${n},OU=${department},${benchOu}`;
+      members.get(department)?.push(dn);
+      add(dn, {
+        objectClass: ["top", "person", "organizationalPerson", "user"],
+        sAMAccountName: `user${n}`,
+        userPrincipalName: `user${n}@example.com`,
+        givenName: "User",
+        sn: n,
+        displayName: `User ${n}`,
+        mail: `user${n}@example.com`,
+        ipPhone: String(20000 + i),
+        telephoneNumber: `+44 20 7946 ${String(i % 10000).padStart(4, "0")}`,
+        mobile: `+44 7700 9${String(i % 100000).padStart(5, "0")}`,
+        department,
+        title: "Bench Tester",
+        description: "A user generated for benchmarks; the text is here to give the entry a realistic size.",
+        // 0x2: disabled; 0x20: no password required (see benchUsersWithPassword).
+        userAccountControl: String((i % 50 === 49 ? 514 : 512) | (i < benchUsersWithPassword ? 0 : 0x20)),
+      });
+    }
+    for (const d of benchDepartments) add(`CN=${d} Team,${benchOu}`, { objectClass: ["top", "group"], member: members.get(d) ?? [] });
+  });
 }

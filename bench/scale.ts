@@ -15,8 +15,7 @@ import { grantDeletedObjectsListing, type SambaDc } from "../test/support/samba-
 import { type Json, type Stack, startStack } from "../test/support/stack.ts";
 import { watchIsolateHeap } from "./isolate-heap.ts";
 import { benchDepartments } from "./large-directory.ts";
-import { median } from "./ldapsearch.ts";
-import { configFor, freshAgent, ldapsearchScope, peakRssKb, timed, workerdPids } from "./sync-path.ts";
+import { configFor, freshAgent, peakRssKb, referenceScope, timed, workerdPids } from "./sync-path.ts";
 
 /** Where a run's time went, in ms: the read, the plan, applying and finishing. */
 interface Split {
@@ -193,16 +192,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
   const agent = await freshAgent(stack, dc.info, "scale-measured");
   let admin = await adminClient(dc.info);
   try {
-    // The reference, warmed once.
-    await ldapsearchScope(dc.info, config);
-    const references: number[] = [];
-    let usersInScope = 0;
-    for (let i = 0; i < 3; i++) {
-      const r = await ldapsearchScope(dc.info, config);
-      references.push(r.ms);
-      usersInScope = r.entries;
-    }
-    const reference = median(references);
+    const { ms: reference, entries: usersInScope } = await referenceScope(dc.info, config);
     const [workerd] = workerdPids();
     if (workerd === undefined) throw new Error("no workerd process of this benchmark was found");
     const idle = rssKb(workerd);

@@ -6,8 +6,7 @@
 import { startSambaDc } from "../test/support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "../test/support/stack.ts";
 import { type DirectoryShape, directoryShapes, type ShapeName } from "./directory-shapes.ts";
-import { median } from "./ldapsearch.ts";
-import { freshAgent, ldapsearchScope, timed } from "./sync-path.ts";
+import { freshAgent, referenceScope, timed } from "./sync-path.ts";
 
 /** Where a run's time went, in ms: until the read was done, the plan, applying and finishing. */
 export interface ShapeSplit {
@@ -74,15 +73,7 @@ export async function benchShape(shape: DirectoryShape, users: number, log: (lin
     await stack.agent.kill();
     const agent = await freshAgent(stack, dc.info, `shape-${shape.name}`);
     try {
-      await ldapsearchScope(dc.info, config);
-      const references: number[] = [];
-      let usersInScope = 0;
-      for (let i = 0; i < 3; i++) {
-        const r = await ldapsearchScope(dc.info, config);
-        references.push(r.ms);
-        usersInScope = r.entries;
-      }
-      const reference = median(references);
+      const { ms: reference, entries: usersInScope } = await referenceScope(dc.info, config);
       const preview = await timed(() => stack.api("POST", "/preview?limit=50&full=true"));
       if (preview.value.status !== 200) throw new Error(`preview: HTTP ${preview.value.status} ${preview.value.text}`);
       const first = await timed(() => fullSync(stack));

@@ -69,6 +69,14 @@ export async function ldapsearchScope(dc: SambaDcInfo, config: SyncConfig): Prom
   return { ms, entries };
 }
 
+/** The reference a run is measured against: ldapsearchScope warmed once, then the median of three. */
+export async function referenceScope(dc: SambaDcInfo, config: SyncConfig): Promise<{ ms: number; entries: number }> {
+  await ldapsearchScope(dc, config);
+  const runs: Array<{ ms: number; entries: number }> = [];
+  for (let i = 0; i < 3; i++) runs.push(await ldapsearchScope(dc, config));
+  return { ms: median(runs.map((r) => r.ms)), entries: runs.at(-1)?.entries ?? 0 };
+}
+
 export function peakRssKb(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
