@@ -15,6 +15,7 @@ import { grantDeletedObjectsListing, type SambaDc } from "../test/support/samba-
 import { type Json, type Stack, startStack } from "../test/support/stack.ts";
 import { watchIsolateHeap } from "./isolate-heap.ts";
 import { benchDepartments } from "./large-directory.ts";
+import { watchResidentKinds } from "./process-memory.ts";
 import { configFor, freshAgent, peakRssKb, referenceScope, timed, workerdPids } from "./sync-path.ts";
 
 /** Where a run's time went, in ms: the read, the plan, applying and finishing. */
@@ -52,6 +53,8 @@ export interface ScaleResult {
   firstSyncCpu: { readStepMs: number; runMs: number };
   /** workerd's peak RSS over its RSS before the first run, in MB. */
   workerdGrowthMb: number;
+  /** That growth by kind of page: each kind's peak over its idle figure, in MB. */
+  workerdGrowthByKind: { anonMb: number; fileMb: number; shmemMb: number };
   /**
    * The worker isolate's JavaScript heap over Preview and the first sync (the 128 MB a Durable
    * Object may use): the most it held, garbage not yet collected included, sampled every 100 ms.
@@ -197,6 +200,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
     if (workerd === undefined) throw new Error("no workerd process of this benchmark was found");
     const idle = rssKb(workerd);
     const heap = await watchIsolateHeap(inspectorPort);
+    const kinds = watchResidentKinds(workerd);
 
     const preview = await timed(() => stack.api("POST", "/preview?limit=50"));
     if (preview.value.status !== 200) throw new Error(`preview: HTTP ${preview.value.status} ${preview.value.text}`);
@@ -206,10 +210,12 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
     if (first.value.read?.mode !== "full") throw new Error(`the first sync was not a full read: ${JSON.stringify(first.value.read)}`);
     const growth = peakRssKb(workerd) - idle;
     const isolateHeap = await heap.stop();
+    const byKind = kinds.stop();
+    const workerdGrowthByKind = { anonMb: mb(byKind.anonKb), fileMb: mb(byKind.fileKb), shmemMb: mb(byKind.shmemKb) };
     const firstSplit = await split(stack, first.value);
     const cpu = first.value.cpu ?? { readStepMs: Number.NaN, runMs: Number.NaN };
     log(
-      `scale: first sync ${first.ms.toFixed(0)} ms (${ratio(first.ms, reference)}x ldapsearch; ${JSON.stringify(firstSplit)}); workerd grew ${mb(growth)} MB; the isolate's heap peaked at ${isolateHeap.peakUsedMb} MB used (${isolateHeap.samples} samples; it was busy for ${isolateHeap.longestBlockMs} ms at most without a break); workerd CPU ${cpu.runMs} ms, ${cpu.readStepMs} ms of it in the read step`,
+      `scale: first sync ${first.ms.toFixed(0)} ms (${ratio(first.ms, reference)}x ldapsearch; ${JSON.stringify(firstSplit)}); workerd grew ${mb(growth)} MB (${JSON.stringify(workerdGrowthByKind)}); the isolate's heap peaked at ${isolateHeap.peakUsedMb} MB used (${isolateHeap.samples} samples; it was busy for ${isolateHeap.longestBlockMs} ms at most without a break); workerd CPU ${cpu.runMs} ms, ${cpu.readStepMs} ms of it in the read step`,
     );
 
     // The users changed and deleted: the first 22 the first sync created, 11 for each kind of evidence.
@@ -243,6 +249,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
       firstSyncSplit: firstSplit,
       firstSyncCpu: cpu,
       workerdGrowthMb: mb(growth),
+      workerdGrowthByKind,
       isolateHeap,
       sweep,
       tombstones,

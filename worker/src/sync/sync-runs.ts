@@ -17,6 +17,7 @@ import { DirectoryMirror, mirrorStages } from "./directory-mirror.ts";
 import { RowBatch } from "./row-batch.ts";
 import { planStages, RunPlanner, STEP_ROWS } from "./run-plan.ts";
 import { readForRun } from "./run-read.ts";
+import { StageDrops } from "./stage-drops.ts";
 
 export const syncRunsSchema = `
   CREATE TABLE IF NOT EXISTS runs (
@@ -150,6 +151,7 @@ export class SyncRuns {
   readonly #now: () => number;
   readonly #mirror: DirectoryMirror;
   readonly #planner: RunPlanner;
+  readonly #drops: StageDrops;
 
   constructor(sql: Sql, sources: RunSources) {
     this.#sql = sql;
@@ -176,6 +178,17 @@ export class SyncRuns {
       END`);
     this.#mirror = new DirectoryMirror(sql);
     this.#planner = new RunPlanner(sql);
+    this.#drops = new StageDrops(sql, STAGES);
+  }
+
+  /** Clears a batch of finished runs' stages; whether some remain (the alarm comes back for them). */
+  sweepStages(): boolean {
+    return this.#drops.sweep();
+  }
+
+  /** Finished runs' stages are still being cleared. */
+  stagesPending(): boolean {
+    return this.#drops.pending();
   }
 
   active(): RunInfo | undefined {
@@ -562,7 +575,12 @@ export class SyncRuns {
     else if (basis?.commit === "changes") this.#mirror.commitChanges(id, basis.position, basis.removed);
     else if (basis?.commit === "swept") this.#mirror.commitSwept(id, basis.position);
     if (run.kind === "sync" && basis !== null) this.#mirror.plannedSync(id);
-    for (const table of ["stage_users", "stage_present", ...mirrorStages]) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+    // The read's and the plan's stages are spent: run_items hold the plan from here on (the
+    // photos are applied from stage_photos, which goes when the run ends).
+    this.#drops.drop(
+      id,
+      STAGES.filter((t) => t !== "plan_state" && t !== "stage_photos"),
+    );
     const { operations } = plan;
     const status: RunStatus =
       run.kind === "preview" ? "previewed" : plan.held ? "awaiting-approval" : operations > 0 ? "applying" : "succeeded";
@@ -739,7 +757,12 @@ export class SyncRuns {
       id,
     );
     if (this.#row(id)?.kind === "sync") this.#mirror.settled(id);
-    for (const table of STAGES) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
+    // A run that ends is never read or planned again: its stages go in the alarm's batches.
+    this.#drops.drop(
+      id,
+      STAGES.filter((t) => t !== "plan_state"),
+    );
+    this.#sql.exec("DELETE FROM plan_state WHERE run_id = ?", id);
   }
 
   event(id: string, type: RunEvent["type"], event: string, user: string | null = null, operation: string | null = null): void {

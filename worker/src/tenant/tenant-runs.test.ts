@@ -108,6 +108,14 @@ function tenantRuns(options: { users?: number; config?: SyncConfig; agent?: bool
     runs: new TenantRuns(sql, deps),
     pbx,
     state,
+    /** Rows left in the stage tables, all runs together. */
+    stagedRows: () =>
+      sql
+        .exec<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'stage\\_%' ESCAPE '\\' AND name <> 'stage_drops'",
+        )
+        .toArray()
+        .reduce((n, { name }) => n + Number(sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${name}`).one().n), 0),
     /** Runs the alarm while it is due, as the runtime would; bounded, so a loop that never ends fails instead. */
     fireAlarms: async () => {
       for (let i = 0; i < 50; i++) {
@@ -139,13 +147,15 @@ function tenantRuns(options: { users?: number; config?: SyncConfig; agent?: bool
 
 describe("TenantRuns", () => {
   it("drives a Sync Now run to the end through the alarm, and disarms it after", async () => {
-    const { runs, pbx, state, fireAlarms } = tenantRuns({ users: 450 });
+    const { runs, pbx, state, fireAlarms, stagedRows } = tenantRuns({ users: 450 });
     const started = await runs.startSync("acme", "admin");
     expect(started.status).toBe("queued");
     expect(state.alarm).toBe(state.now);
     await fireAlarms();
     expect(runs.get(started.id)).toMatchObject({ status: "succeeded", progress: { done: 450, failed: 0, total: 450 } });
     expect(pbx.count()).toBe(450);
+    // What the run staged is cleared by the alarm once the run is over, and then the alarm rests.
+    expect(stagedRows()).toBe(0);
     expect(state.alarm).toBeNull();
   });
 
@@ -231,7 +241,9 @@ describe("TenantRuns", () => {
         ["warning", "The planning step failed (attempt 2 of 3): the PBX database is locked; trying again in 2 s"],
         ["error", `Run failed: ${reason}`],
       ]);
-      // The schedule goes on: its next slot is still what the alarm is set to.
+      // The schedule goes on: once the alarm has cleared the failed run's stages, its next
+      // slot is what the alarm is set to.
+      await t.fireAlarms();
       expect(t.state.alarm).toBe(slot);
       expect(t.runs.schedule().nextRunAt).toBe(new Date(slot).toISOString());
 
@@ -360,7 +372,9 @@ describe("TenantRuns", () => {
       const statuses = (t.runs.items(started.id, { limit: 1000 }).items as Array<PlanItem & { status?: string }>).map((i) => i.status);
       expect(statuses.filter((s) => s === "done")).toHaveLength(200);
       expect(statuses.filter((s) => s === "pending")).toHaveLength(250);
-      // Nothing more is applied: the alarm is off (the schedule is manual).
+      // Nothing more is applied: the alarm only clears the run's stages, then is off (the
+      // schedule is manual).
+      await t.fireAlarms();
       expect(t.state.alarm).toBeNull();
       await t.runs.alarm();
       expect(t.pbx.count()).toBe(200);

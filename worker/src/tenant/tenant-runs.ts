@@ -211,6 +211,8 @@ export class TenantRuns {
     let more = false;
     const active = this.#runs.active();
     if (active && active.status !== "awaiting-approval" && this.#driveNow(active)) more = await this.#drive(active.id);
+    // A batch of finished runs' stages each alarm, between the steps of whatever runs now.
+    if (this.#runs.sweepStages()) more = true;
     const now = this.#now();
     const due = this.#nextRun();
     const config = this.#deps.config.config();
@@ -351,6 +353,8 @@ export class TenantRuns {
       const due = this.#runDue(active);
       next = next === null ? due : Math.min(next, due);
     }
+    // Finished runs' stages still to clear: the alarm comes back for the next batch.
+    if (this.#runs.stagesPending()) next = next === null ? this.#now() : Math.min(next, this.#now());
     if (next === null) await this.#deps.alarms.deleteAlarm();
     else await this.#deps.alarms.setAlarm(next);
   }
