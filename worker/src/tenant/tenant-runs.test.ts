@@ -159,6 +159,24 @@ describe("TenantRuns", () => {
     expect(state.alarm).toBeNull();
   });
 
+  it("clears a run's dropped stages only while no run is going, so the clearing never lengthens a run", async () => {
+    const t = tenantRuns({ users: 450 });
+    const started = await t.runs.startSync("acme", "admin");
+    // Planned: what the read staged is dropped, but not deleted while the run applies.
+    for (let i = 0; i < 20 && t.runs.get(started.id).status !== "applying"; i++) await t.runs.alarm();
+    expect(t.runs.get(started.id)).toMatchObject({ status: "applying", progress: { done: 0 } });
+    const staged = t.stagedRows();
+    expect(staged).toBeGreaterThan(0);
+    await t.runs.alarm();
+    expect(t.runs.get(started.id)).toMatchObject({ status: "applying", progress: { done: 200 } });
+    expect(t.stagedRows()).toBe(staged);
+
+    await t.fireAlarms();
+    expect(t.runs.get(started.id).status).toBe("succeeded");
+    expect(t.stagedRows()).toBe(0);
+    expect(t.state.alarm).toBeNull();
+  });
+
   it("applies the log's retention whenever a run starts: Sync Now, Preview and a scheduled run", async () => {
     const { runs, state, fireAlarms } = tenantRuns({ config: { ...baseConfig, log: { retentionDays: 30 } } });
     const first = await runs.startSync("acme", "admin");
@@ -308,6 +326,10 @@ describe("TenantRuns", () => {
         status: "pending",
         error: expect.stringMatching(/^Interrupted/),
       });
+      // The failed run's stages are cleared by the alarm, now the object is idle; then nothing is armed.
+      expect(t.state.alarm).toBe(t.state.now);
+      await t.fireAlarms();
+      expect(t.stagedRows()).toBe(0);
       expect(t.state.alarm).toBeNull();
 
       t.state.fault = undefined;
@@ -414,6 +436,10 @@ describe("TenantRuns", () => {
       expect(t.pbx.views().map((e) => e.number)).toEqual(["1000", "1001", "1002", "1003", "1004", "1005"]);
       const events = (t.runs.events(started.id, "json") as RunEvent[]).map((e) => e.event);
       expect(events.slice(-2)).toEqual([expect.stringMatching(/^Cancelled by admin/), expect.stringMatching(/^Created extension 1005 /)]);
+      // The cancelled run's stages are cleared by the alarm; then nothing is armed.
+      expect(t.state.alarm).toBe(t.state.now);
+      await t.fireAlarms();
+      expect(t.stagedRows()).toBe(0);
       expect(t.state.alarm).toBeNull();
     });
 

@@ -211,8 +211,9 @@ export class TenantRuns {
     let more = false;
     const active = this.#runs.active();
     if (active && active.status !== "awaiting-approval" && this.#driveNow(active)) more = await this.#drive(active.id);
-    // A batch of finished runs' stages each alarm, between the steps of whatever runs now.
-    if (this.#runs.sweepStages()) more = true;
+    // A batch of finished runs' stages each alarm while no run is going: the clearing waits
+    // for the object's idle time rather than lengthening the next run.
+    if (this.#idle() && this.#runs.sweepStages()) more = true;
     const now = this.#now();
     const due = this.#nextRun();
     const config = this.#deps.config.config();
@@ -353,10 +354,16 @@ export class TenantRuns {
       const due = this.#runDue(active);
       next = next === null ? due : Math.min(next, due);
     }
-    // Finished runs' stages still to clear: the alarm comes back for the next batch.
-    if (this.#runs.stagesPending()) next = next === null ? this.#now() : Math.min(next, this.#now());
+    // Finished runs' stages still to clear, and no run going: the alarm comes back for the next batch.
+    if (this.#idle() && this.#runs.stagesPending()) next = next === null ? this.#now() : Math.min(next, this.#now());
     if (next === null) await this.#deps.alarms.deleteAlarm();
     else await this.#deps.alarms.setAlarm(next);
+  }
+
+  /** No run is going: none holds the lock, or the one that does waits for approval. */
+  #idle(): boolean {
+    const active = this.#runs.active();
+    return active === undefined || active.status === "awaiting-approval";
   }
 
   /** When the alarm should next look at the active run. */
