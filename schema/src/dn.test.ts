@@ -164,6 +164,35 @@ describe("isDnWithin", () => {
   });
 });
 
+describe("parsing the same DN again", () => {
+  it("answers the same parse, which no caller can change under another", () => {
+    const first = parseDn("CN=Ann,OU=Sales,DC=example,DC=com");
+    expect(parseDn("CN=Ann,OU=Sales,DC=example,DC=com")).toBe(first);
+    if (!first.ok) throw new Error("does not parse");
+    expect(() => (first.dn[0] as { type: string; value: string }[]).push({ type: "x", value: "y" })).toThrow(TypeError);
+    expect(() => {
+      (first.dn[0]?.[0] as { value: string }).value = "Bob";
+    }).toThrow(TypeError);
+    expect(parseDn("CN=Ann,OU=Sales,DC=example,DC=com")).toEqual({
+      ok: true,
+      dn: rdns(["CN", "Ann"], ["OU", "Sales"], ["DC", "example"], ["DC", "com"]),
+    });
+  });
+
+  it("stays right past as many DNs as it keeps, failures included", () => {
+    for (let i = 0; i < 5000; i++) {
+      const dn = `CN=User ${i},OU=Team ${i % 40},DC=example,DC=com`;
+      expect(isDnWithin(dn, `OU=team ${i % 40},DC=Example,DC=com`)).toBe(true);
+      expect(isDnWithin(dn, `OU=Team ${(i + 1) % 40},DC=example,DC=com`)).toBe(false);
+      const parsed = parseDn(dn);
+      expect(parsed.ok && parsed.dn[0]?.[0]?.value).toBe(`User ${i}`);
+    }
+    expect(parseDn("CN=a,,DC=x")).toMatchObject({ ok: false });
+    expect(parseDn("CN=a,,DC=x")).toMatchObject({ ok: false });
+    expect(isDnWithin("CN=a,,DC=x", "DC=x")).toBe(false);
+  });
+});
+
 describe("domainOfDn", () => {
   it.each([
     ["OU=Staff,DC=example,DC=com", { dn: "DC=example,DC=com", dns: "example.com" }],
