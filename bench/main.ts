@@ -18,6 +18,8 @@ const SCALE_SIZES = (process.env.ADSYNC_BENCH_SCALE_USERS ?? "10000,100000").spl
 // The shapes part measures these directory shapes at these sizes, each on a DC of its own.
 const SHAPES = (process.env.ADSYNC_BENCH_SHAPES ?? shapeNames.join(",")).split(",") as ShapeName[];
 const SHAPE_SIZES = (process.env.ADSYNC_BENCH_SHAPE_USERS ?? "10000").split(",").map(Number);
+// A directory to write a CPU profile of the worker over each scale size's first sync to.
+const PROFILE_TO = process.env.ADSYNC_BENCH_PROFILE;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 // `npm run bench -- domain-login` runs only the named parts: agent-search, sync-path, domain-login, pbx, shapes, scale.
 const only = process.argv.slice(2);
@@ -56,7 +58,7 @@ if (runs("scale")) {
     log(`bench: scale at ${users} users`);
     const dc = await benchDc(users);
     try {
-      sizes[users] = await benchScale(dc, (line) => log(`[${users}] ${line}`));
+      sizes[users] = await benchScale(dc, (line) => log(`[${users}] ${line}`), PROFILE_TO);
     } finally {
       await dc.destroy();
     }

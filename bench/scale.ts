@@ -8,15 +8,18 @@
 // RSS. The DC is the benchmark's (ADSYNC_BENCH_USERS users); this part changes it, so it runs
 // last.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Attribute, Change, type Client } from "ldapts";
 import { addUser, adminClient } from "../agent/src/ldap/test-support.ts";
 import { freePort } from "../test/support/agent-process.ts";
 import { grantDeletedObjectsListing, type SambaDc } from "../test/support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "../test/support/stack.ts";
-import { watchIsolateHeap } from "./isolate-heap.ts";
+import { openInspector } from "./inspector-session.ts";
+import { type IsolateHeap, watchIsolateHeap } from "./isolate-heap.ts";
+import { type HotFunction, profileIsolate } from "./isolate-profile.ts";
 import { benchDepartments } from "./large-directory.ts";
 import { watchResidentKinds } from "./process-memory.ts";
-import { configFor, freshAgent, peakRssKb, referenceScope, timed, workerdPids } from "./sync-path.ts";
+import { configFor, freshAgent, peakRssKb, referenceScope, runToEnd, timed, workerdPids } from "./sync-path.ts";
 
 /** Where a run's time went, in ms: the read, the plan, applying and finishing. */
 interface Split {
@@ -59,7 +62,7 @@ export interface ScaleResult {
    * The worker isolate's JavaScript heap over Preview and the first sync (the 128 MB a Durable
    * Object may use): the most it held, garbage not yet collected included, sampled every 100 ms.
    */
-  isolateHeap: { peakUsedMb: number; samples: number; longestBlockMs: number };
+  isolateHeap: IsolateHeap;
   /** Who left found by a sweep of the scope (the service account may not list deleted objects). */
   sweep: IncrementalFigures;
   /** Who was deleted told by the tombstones (the account may list CN=Deleted Objects). */
@@ -108,25 +111,28 @@ function cpuMs(pid: number): number {
 
 /**
  * A sync to its end, with workerd's CPU time over its read step (the one step a run cannot
- * split: from the start until it is planning) and over the whole run: an upper bound of what
- * the tenant's object spent, since the process does everything else too.
+ * split: from the start until the first poll that sees it planning, so a little of the plan
+ * may be in it) and over the whole run: an upper bound of what the tenant's object spent,
+ * since the process does everything else too.
  */
-async function sync(stack: Stack, workerd?: number): Promise<Json & { cpu?: { readStepMs: number; runMs: number } }> {
+async function sync(
+  stack: Stack,
+  workerd?: number,
+): Promise<{ ms: number; value: Json & { cpu?: { readStepMs: number; runMs: number } } }> {
   const before = workerd === undefined ? 0 : cpuMs(workerd);
-  const started = await stack.api("POST", "/sync");
-  if (started.status !== 202) throw new Error(`sync: HTTP ${started.status} ${started.text}`);
   let readStepMs: number | undefined;
-  for (const deadline = Date.now() + 60 * 60_000; ; ) {
-    const run = (await stack.api("GET", `/runs/${started.body.id}`)).body as Json;
-    if (readStepMs === undefined && workerd !== undefined && !["queued", "reading"].includes(String(run.status)))
-      readStepMs = cpuMs(workerd) - before;
-    if (!["queued", "reading", "planning", "applying"].includes(String(run.status))) {
-      if (run.status !== "succeeded") throw new Error(`sync ended ${run.status}: ${run.error}`);
-      return workerd === undefined ? run : { ...run, cpu: { readStepMs: readStepMs ?? 0, runMs: cpuMs(workerd) - before } };
-    }
-    if (Date.now() > deadline) throw new Error(`run ${started.body.id} still ${run.status} after an hour`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const run = await runToEnd(
+    stack,
+    () => stack.api("POST", "/sync"),
+    (poll) => {
+      if (readStepMs === undefined && workerd !== undefined && !["queued", "reading"].includes(String(poll.status)))
+        readStepMs = cpuMs(workerd) - before;
+    },
+  );
+  if (run.value.status !== "succeeded") throw new Error(`sync ended ${run.value.status}: ${run.value.error}`);
+  return workerd === undefined
+    ? run
+    : { ...run, value: { ...run.value, cpu: { readStepMs: readStepMs ?? 0, runMs: cpuMs(workerd) - before } } };
 }
 
 /** Where a run's time went, from its events: until the read was done, the plan, the rest. */
@@ -147,7 +153,7 @@ async function incremental(
   log: (line: string) => void,
 ): Promise<IncrementalFigures> {
   const incrementalRun = async () => {
-    const run = await timed(() => sync(stack));
+    const run = await sync(stack);
     if (run.value.read?.mode !== "incremental") throw new Error(`the run was not incremental: ${JSON.stringify(run.value.read)}`);
     const events = ((await stack.api("GET", `/runs/${run.value.id}/events`)).body as Json[]).map((e) => String(e.event));
     const line = events.find((e) => e.startsWith("Directory read (incremental)")) ?? "";
@@ -187,26 +193,40 @@ async function incremental(
   return figures;
 }
 
-export async function benchScale(dc: SambaDc, log: (line: string) => void): Promise<ScaleResult> {
+/**
+ * `profileTo`: a directory to write a CPU profile of the worker over the first sync to (a
+ * profiled run's times are slower than an unprofiled one's: they are not the ones to compare).
+ */
+export async function benchScale(dc: SambaDc, log: (line: string) => void, profileTo?: string): Promise<ScaleResult> {
   const config = configFor(dc.info, benchDepartments);
   const inspectorPort = await freePort();
   const stack = await startStack(dc.info, { tenant: "scale", config: config as Record<string, unknown>, inspectorPort });
   await stack.agent.kill();
   const agent = await freshAgent(stack, dc.info, "scale-measured");
   let admin = await adminClient(dc.info);
+  const inspector = await openInspector(inspectorPort);
   try {
     const { ms: reference, entries: usersInScope } = await referenceScope(dc.info, config);
     const [workerd] = workerdPids();
     if (workerd === undefined) throw new Error("no workerd process of this benchmark was found");
     const idle = rssKb(workerd);
-    const heap = await watchIsolateHeap(inspectorPort);
+    const heap = watchIsolateHeap(inspector);
     const kinds = watchResidentKinds(workerd);
 
     const preview = await timed(() => stack.api("POST", "/preview?limit=50"));
     if (preview.value.status !== 200) throw new Error(`preview: HTTP ${preview.value.status} ${preview.value.text}`);
     log(`scale: ${usersInScope} users in scope; ldapsearch ${reference.toFixed(0)} ms; preview's first page ${preview.ms.toFixed(0)} ms`);
 
-    const first = await timed(() => sync(stack, workerd));
+    const profileFile = profileTo === undefined ? undefined : join(profileTo, `first-sync-${Date.now()}.cpuprofile`);
+    const profile = profileFile === undefined ? undefined : await profileIsolate(inspector, profileFile);
+    const first = await sync(stack, workerd);
+    if (profile !== undefined) {
+      const hot = await profile.stop();
+      const list = (rows: HotFunction[], key: "selfMs" | "totalMs") => rows.map((r) => `${r[key]} ms ${r.at}`).join("; ");
+      log(`scale: the worker's CPU profile of the first sync is in ${profileFile}`);
+      log(`scale: most time of their own: ${list(hot.self, "selfMs")}`);
+      log(`scale: most time with what they called: ${list(hot.total, "totalMs")}`);
+    }
     if (first.value.read?.mode !== "full") throw new Error(`the first sync was not a full read: ${JSON.stringify(first.value.read)}`);
     const growth = peakRssKb(workerd) - idle;
     const isolateHeap = await heap.stop();
@@ -215,7 +235,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
     const firstSplit = await split(stack, first.value);
     const cpu = first.value.cpu ?? { readStepMs: Number.NaN, runMs: Number.NaN };
     log(
-      `scale: first sync ${first.ms.toFixed(0)} ms (${ratio(first.ms, reference)}x ldapsearch; ${JSON.stringify(firstSplit)}); workerd grew ${mb(growth)} MB (${JSON.stringify(workerdGrowthByKind)}); the isolate's heap peaked at ${isolateHeap.peakUsedMb} MB used (${isolateHeap.samples} samples; it was busy for ${isolateHeap.longestBlockMs} ms at most without a break); workerd CPU ${cpu.runMs} ms, ${cpu.readStepMs} ms of it in the read step`,
+      `scale: first sync ${first.ms.toFixed(0)} ms (${ratio(first.ms, reference)}x ldapsearch; ${JSON.stringify(firstSplit)}); workerd grew ${mb(growth)} MB (${JSON.stringify(workerdGrowthByKind)}); the isolate's heap peaked at ${isolateHeap.peakUsedMb} MB used, ${isolateHeap.peakCommittedMb} MB taken (${isolateHeap.samples} samples; it was busy for ${isolateHeap.longestBlockMs} ms at most without a break); workerd CPU ${cpu.runMs} ms, ${cpu.readStepMs} ms of it in the read step`,
     );
 
     // The users changed and deleted: the first 22 the first sync created, 11 for each kind of evidence.
@@ -256,6 +276,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void): Prom
       agentPeakRssMb: mb(peakRssKb(agent.child.pid)),
     };
   } finally {
+    inspector.close();
     await admin.unbind().catch(() => {});
     await agent.kill();
     await stack.stop();

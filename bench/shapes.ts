@@ -6,7 +6,7 @@
 import { startSambaDc } from "../test/support/samba-dc.ts";
 import { type Json, type Stack, startStack } from "../test/support/stack.ts";
 import { type DirectoryShape, directoryShapes, type ShapeName } from "./directory-shapes.ts";
-import { freshAgent, referenceScope, timed } from "./sync-path.ts";
+import { freshAgent, referenceScope, runToEnd, timed } from "./sync-path.ts";
 
 /** Where a run's time went, in ms: until the read was done, the plan, applying and finishing. */
 export interface ShapeSplit {
@@ -34,18 +34,6 @@ export interface ShapeResult {
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
-async function finished(stack: Stack, id: string): Promise<Json> {
-  for (const deadline = Date.now() + 60 * 60_000; Date.now() < deadline; ) {
-    const run = (await stack.api("GET", `/runs/${id}`)).body as Json;
-    if (!["queued", "reading", "planning", "applying"].includes(String(run.status))) {
-      if (!["succeeded", "previewed"].includes(String(run.status))) throw new Error(`run ${id} ended ${run.status}: ${run.error}`);
-      return run;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`run ${id} still going after an hour`);
-}
-
 async function split(stack: Stack, run: Json): Promise<ShapeSplit> {
   const events = (await stack.api("GET", `/runs/${run.id}/events`)).body as Array<{ at: number; event: string }>;
   const readAt = events.find((e) => e.event.startsWith("Directory read"))?.at ?? Number.NaN;
@@ -54,10 +42,10 @@ async function split(stack: Stack, run: Json): Promise<ShapeSplit> {
 }
 
 /** A full sync (`?full=true`: a re-sync reads everything, as the first one must) to its end. */
-async function fullSync(stack: Stack): Promise<Json> {
-  const started = await stack.api("POST", "/sync?full=true");
-  if (started.status !== 202) throw new Error(`sync: HTTP ${started.status} ${started.text}`);
-  return finished(stack, String(started.body.id));
+async function fullSync(stack: Stack): Promise<{ ms: number; value: Json }> {
+  const run = await runToEnd(stack, () => stack.api("POST", "/sync?full=true"));
+  if (run.value.status !== "succeeded") throw new Error(`run ${run.value.id} ended ${run.value.status}: ${run.value.error}`);
+  return run;
 }
 
 export async function benchShape(shape: DirectoryShape, users: number, log: (line: string) => void): Promise<ShapeResult> {
@@ -76,8 +64,8 @@ export async function benchShape(shape: DirectoryShape, users: number, log: (lin
       const { ms: reference, entries: usersInScope } = await referenceScope(dc.info, config);
       const preview = await timed(() => stack.api("POST", "/preview?limit=50&full=true"));
       if (preview.value.status !== 200) throw new Error(`preview: HTTP ${preview.value.status} ${preview.value.text}`);
-      const first = await timed(() => fullSync(stack));
-      const resync = await timed(() => fullSync(stack));
+      const first = await fullSync(stack);
+      const resync = await fullSync(stack);
       const operations = Object.fromEntries(
         Object.entries(first.value.summary as Record<string, number>).filter(([k, v]) => v > 0 && k !== "unchanged"),
       );
