@@ -1,7 +1,7 @@
 // Configuration x directory user -> the extension the user should have, or why they get
 // none. Pure: the same input always gives the same output, with no I/O.
 import type { SyncConfig } from "../schema/generated/config.ts";
-import { isDnWithin, parseDn } from "../schema/src/dn.ts";
+import { baseLengthWithin, isDnWithin, parseDn } from "../schema/src/dn.ts";
 import { type DirectoryUser, firstValue } from "./directory-user.ts";
 import { normalizeNumber } from "./extension-numbers.ts";
 import { type ExtensionField, type ExtensionFieldValues, extensionFields, type LoginNames } from "./pbx/pbx-port.ts";
@@ -102,10 +102,9 @@ function departmentPath(config: SyncConfig, user: DirectoryUser): string | null 
   if (from === "none") return null;
   if (from === "attribute") return firstValue(user, config.organisation?.departments?.attribute ?? "department") ?? null;
   const parsed = parseDn(user.dn);
-  const base = parseDn(config.connection?.baseDn ?? "");
   if (!parsed.ok) return null;
-  const within = base.ok && isDnWithin(user.dn, config.connection?.baseDn ?? "");
-  const below = parsed.dn.slice(1, within ? parsed.dn.length - base.dn.length : parsed.dn.length);
+  const baseLength = baseLengthWithin(parsed.dn, config.connection?.baseDn ?? "");
+  const below = parsed.dn.slice(1, parsed.dn.length - (baseLength ?? 0));
   const ous = below
     .filter((rdn) => rdn.length === 1 && rdn[0]?.type.toLowerCase() === "ou")
     .map((rdn) => rdn[0]?.value as string)
@@ -125,14 +124,27 @@ function extensionGroups(config: SyncConfig, user: DirectoryUser, context: Group
       for (const dn of user.attributes.memberof ?? []) names.add(cnOf(dn));
     } else {
       for (const group of settings.groups) {
-        const key = dnKey(group.dn);
+        const { key, name } = mirroredGroup(group);
         const inside = group.nested === true ? context?.nestedGroups.get(key) : undefined;
         const member = memberOf.has(key) || (inside !== undefined && [...memberOf].some((g) => inside.has(g)));
-        if (member) names.add(group.extensionGroup ?? cnOf(group.dn));
+        if (member) names.add(name);
       }
     }
   }
   return [...names].sort();
+}
+
+// Each mirrored group's key and name, worked out once a configuration rather than once a
+// user: the configuration's objects stay the same through a run, and go with it.
+const mirrored = new WeakMap<object, { key: string; name: string }>();
+
+function mirroredGroup(group: { dn: string; extensionGroup?: string }): { key: string; name: string } {
+  let known = mirrored.get(group);
+  if (known === undefined) {
+    known = { key: dnKey(group.dn), name: group.extensionGroup ?? cnOf(group.dn) };
+    mirrored.set(group, known);
+  }
+  return known;
 }
 
 export function dnKey(dn: string): string {
