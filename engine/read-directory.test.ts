@@ -248,6 +248,52 @@ describe("readDirectory", () => {
     ]);
   });
 
+  it("walks several nested groups at once, each to its own groups", async () => {
+    // Ring A holds Team A; Ring B holds Team B, which holds Team B2. Each search waits until
+    // both walks have one in flight, so walking them one after the other never ends.
+    const ringA = `CN=Ring A,OU=Groups,${BASE}`;
+    const ringB = `CN=Ring B,OU=Groups,${BASE}`;
+    const teamA = `CN=Team A,OU=Groups,${BASE}`;
+    const teamB = `CN=Team B,OU=Groups,${BASE}`;
+    const teamB2 = `CN=Team B2,OU=Groups,${BASE}`;
+    const inside: Record<string, string[]> = { [ringA]: [teamA], [ringB]: [teamB], [teamB]: [teamB2] };
+    let inFlight = 0;
+    let bothAsked = () => {};
+    const both = new Promise<void>((resolve) => {
+      bothAsked = resolve;
+    });
+    const search: SearchStream = async (spec, page): Promise<SearchCompleteness> => {
+      if (spec.filter.startsWith("(&(objectClass=group)")) {
+        if (++inFlight === 2) bothAsked();
+        await Promise.race([both, new Promise((_, reject) => setTimeout(() => reject(new Error("the walks went one at a time")), 2000))]);
+        const named = [...spec.filter.matchAll(/\(memberOf=([^)]*)\)/g)].map((m) => m[1] as string);
+        const entries = named.flatMap((g) => inside[g] ?? []).map((dn) => ({ dn, attributes: {} }));
+        if (entries.length > 0) await page(entries);
+        return { complete: true, pages: 1, entries: entries.length };
+      }
+      const users = [entry(1, { memberOf: [teamA] }), entry(2, { memberOf: [teamB2] }), entry(3)];
+      await page(users);
+      return { complete: true, pages: 1, entries: users.length };
+    };
+    const staged: Array<Record<string, unknown>> = [];
+    const groups = [
+      { dn: ringA, nested: true },
+      { dn: ringB, nested: true },
+    ];
+    await readDirectory({ ...base, organisation: { extensionGroups: { from: "memberOf", groups } } }, target, [], search, {
+      user: (_guid, json) => staged.push(JSON.parse(json) as Record<string, unknown>),
+      present: () => {},
+      progress: () => {},
+      warn: () => {},
+      notStaged: (guids) => guids,
+    });
+    expect(staged.map((u) => [u.name, u.groups])).toEqual([
+      ["User 1", ["Ring A"]],
+      ["User 2", ["Ring B"]],
+      ["User 3", []],
+    ]);
+  });
+
   it("escapes a nested group's DN where the filter is assembled", async () => {
     const odd = `CN=R&D (EMEA)*,OU=Groups,${BASE}`;
     const { asked } = await read(

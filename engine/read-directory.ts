@@ -182,10 +182,13 @@ export async function nestedGroupSets(
   const nestedGroups = new Map<string, Set<string>>();
   const mirrored = config.organisation?.extensionGroups;
   if (mirrored?.from !== "memberOf") return nestedGroups;
-  for (const group of mirrored.groups ?? []) {
-    if (group.nested !== true) continue;
-    nestedGroups.set(dnKey(group.dn), new Set((await groupsWithin(group.dn, target, search, account)).map(dnKey)));
-  }
+  // Each nested group's walk is a search a level, a round trip through the agent each; the
+  // walks are independent, so they go out together.
+  const nested = (mirrored.groups ?? []).filter((group) => group.nested === true);
+  const walks = await Promise.all(nested.map((group) => groupsWithin(group.dn, target, search, account)));
+  nested.forEach((group, i) => {
+    nestedGroups.set(dnKey(group.dn), new Set((walks[i] ?? []).map(dnKey)));
+  });
   return nestedGroups;
 }
 
