@@ -29,7 +29,7 @@ export const syncRunsSchema = `
   CREATE TABLE IF NOT EXISTS run_items (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, name TEXT NOT NULL, number TEXT,
     reason TEXT NOT NULL, code TEXT, item TEXT NOT NULL, op_status TEXT NOT NULL, error TEXT,
-    PRIMARY KEY (run_id, seq));
+    log_event TEXT, settled_at INTEGER, PRIMARY KEY (run_id, seq));
   CREATE INDEX IF NOT EXISTS run_items_status ON run_items (run_id, op_status, seq);
   CREATE TABLE IF NOT EXISTS run_events (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, event TEXT NOT NULL,
@@ -167,14 +167,24 @@ export class SyncRuns {
       ops_done: "INTEGER",
       ops_failed: "INTEGER",
     });
-    // Each operation that settles counts itself on its run, in the statement that settles it:
-    // the counts stay exact through a step that dies, at one statement an operation, not two
-    // (each statement costs workerd native memory that outlives it).
+    addMissingColumns(sql, "run_items", { log_event: "TEXT", settled_at: "INTEGER" });
+    // Each operation that settles counts itself on its run and logs itself, in the statement that
+    // settles it: the counts and the log stay exact through a step that dies, at one statement
+    // an operation (each statement costs workerd native memory that outlives it). The event's
+    // text and time come with the settling (log_event, settled_at), and stay on the operation.
     sql.exec(`CREATE TRIGGER IF NOT EXISTS run_items_settled AFTER UPDATE OF op_status ON run_items
       WHEN new.op_status IN ('done', 'failed') AND old.op_status IS NOT new.op_status
       BEGIN
         UPDATE runs SET ops_done = coalesce(ops_done, 0) + (new.op_status = 'done'),
           ops_failed = coalesce(ops_failed, 0) + (new.op_status = 'failed') WHERE id = new.run_id;
+      END`);
+    sql.exec(`CREATE TRIGGER IF NOT EXISTS run_items_logged AFTER UPDATE OF op_status ON run_items
+      WHEN new.op_status IN ('done', 'failed') AND old.op_status IS NOT new.op_status AND new.log_event IS NOT NULL
+      BEGIN
+        INSERT INTO run_events (run_id, seq, at, type, event, user, operation)
+          SELECT new.run_id, coalesce(max(seq), 0) + 1, coalesce(new.settled_at, 0),
+                 CASE new.op_status WHEN 'done' THEN 'info' ELSE 'error' END, new.log_event, new.name, new.action
+          FROM run_events WHERE run_id = new.run_id;
       END`);
     this.#mirror = new DirectoryMirror(sql);
     this.#planner = new RunPlanner(sql);
@@ -639,33 +649,58 @@ export class SyncRuns {
     const leftover = take("applying", CHUNK);
     const batch = [...leftover, ...take("pending", CHUNK - leftover.length)];
 
-    /** False, with nothing done, once the run is no longer applying. */
-    const applyOne = async ({ seq, item }: { seq: number; item: PlanItem }): Promise<boolean> => {
-      // Marked only while the run is applying, in one statement: a run cancelled (or failed by
-      // the watchdog) while the operation before was awaited starts nothing more.
-      const marked = this.#sql.exec(
+    type Op = { seq: number; item: PlanItem };
+    /** Marks an operation applying, only while the run is: false, with nothing done, once it is not. */
+    const mark = (op: Op) =>
+      this.#sql.exec(
         "UPDATE run_items SET op_status = 'applying' WHERE run_id = ?1 AND seq = ?2 AND (SELECT status FROM runs WHERE id = ?1) = 'applying'",
         id,
-        seq,
-      ).rowsWritten;
-      if (marked === 0) return false;
+        op.seq,
+      ).rowsWritten !== 0;
+    /**
+     * Settles an operation and, in the same statement, marks the next one this lane takes, only
+     * while the run is applying (a run cancelled, or failed by the watchdog, while the operation
+     * was awaited starts nothing more). The run_items_logged trigger counts the settled one on
+     * its run and logs it: the counts and the log stay exact through a step that dies, at one
+     * statement an operation (each statement costs workerd native memory until V8 collects its
+     * cursor). Whether the next one was marked.
+     */
+    const settle = (op: Op, status: "done" | "failed", error: string | null, event: string, next: Op | undefined): boolean => {
+      const marked = this.#sql
+        .exec<{ seq: number }>(
+          `UPDATE run_items SET
+             op_status = CASE WHEN seq = ?2 THEN ?3 ELSE 'applying' END,
+             error = CASE WHEN seq = ?2 AND ?4 IS NOT NULL THEN ?4 ELSE error END,
+             log_event = CASE WHEN seq = ?2 THEN ?5 ELSE log_event END,
+             settled_at = CASE WHEN seq = ?2 THEN ?6 ELSE settled_at END
+           WHERE run_id = ?1 AND seq IN (?2, ?7) AND (seq = ?2 OR (SELECT status FROM runs WHERE id = ?1) = 'applying')
+           RETURNING seq`,
+          id,
+          op.seq,
+          status,
+          error,
+          event,
+          this.#now(),
+          next?.seq ?? null,
+        )
+        .toArray();
+      return next !== undefined && marked.some((r) => r.seq === next.seq);
+    };
+    /** Applies an operation marked applying, then settles it and marks `next`; whether `next` was marked. */
+    const applyOne = async (op: Op, next: () => Op | undefined): Promise<{ next: Op | undefined; marked: boolean }> => {
+      const { item } = op;
+      let status: "done" | "failed" = "done";
+      let error: string | null = null;
+      let event = describe(item);
       try {
         await applyItem(item, pbx, photos);
-        // Counted in the same write (run_items_settled): the watchdog sees the progress of a step that dies.
-        this.#sql.exec("UPDATE run_items SET op_status = 'done' WHERE run_id = ? AND seq = ?", id, seq);
-        this.event(id, "info", describe(item), item.name, item.action);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        this.#sql.exec("UPDATE run_items SET op_status = 'failed', error = ? WHERE run_id = ? AND seq = ?", message, id, seq);
-        this.event(
-          id,
-          "error",
-          `Could not ${item.action} extension ${item.number ?? ""} (${item.name}): ${message}`,
-          item.name,
-          item.action,
-        );
+      } catch (e) {
+        status = "failed";
+        error = e instanceof Error ? e.message : String(e);
+        event = `Could not ${item.action} extension ${item.number ?? ""} (${item.name}): ${error}`;
       }
-      return true;
+      const following = next();
+      return { next: following, marked: settle(op, status, error, event, following) };
     };
     // The operations of one wave are independent (the planner's apply order), so a target that
     // takes several calls at once gets up to that many; waves still apply one after another.
@@ -673,9 +708,19 @@ export class SyncRuns {
     for (const wave of waves(batch.map((row) => ({ seq: row.seq, item: JSON.parse(row.item) as PlanItem })))) {
       let next = 0;
       let ended = false;
+      const claim = () => (ended || next >= wave.length ? undefined : wave[next++]);
       const lane = async () => {
-        // Cancelled (or failed by the watchdog) while an operation was awaited: stop here.
-        while (!ended && next < wave.length) if (!(await applyOne(wave[next++] as (typeof wave)[number]))) ended = true;
+        let op = claim();
+        if (op !== undefined && !mark(op)) {
+          ended = true;
+          op = undefined;
+        }
+        while (op !== undefined) {
+          const settled = await applyOne(op, claim);
+          // Cancelled (or failed by the watchdog) while the operation was awaited: stop here.
+          if (settled.next !== undefined && !settled.marked) ended = true;
+          op = settled.marked ? settled.next : undefined;
+        }
       };
       await Promise.all(Array.from({ length: Math.min(lanes, wave.length) }, lane));
       if (!this.#still(id, "applying")) break;

@@ -219,21 +219,6 @@ export class BuiltinPbx implements PbxDirectory {
 
   async createExtension(create: CreateExtension, photo?: Uint8Array): Promise<void> {
     const { number } = create.state;
-    // The number and the AD user looked up together, and the extension written whole in one
-    // insert: a first sync creates every extension, two statements each rather than four.
-    const taken = this.#sql
-      .exec<{ number: string; guid: string | null }>(
-        "SELECT number, guid FROM pbx_extensions WHERE number = ? OR guid = ? ORDER BY number = ? DESC",
-        number,
-        create.guid,
-        number,
-      )
-      .toArray();
-    const existing = taken.find((r) => r.number === number);
-    if (existing && existing.guid === create.guid) return;
-    if (existing) throw new PbxError("number_taken", `Extension ${number} exists already.`);
-    const byGuid = taken[0];
-    if (byGuid) throw new PbxError("guid_taken", `The AD user already has extension ${byGuid.number}.`);
     let settings = "{}";
     if (create.template !== undefined) {
       const template = this.#row(create.template);
@@ -242,9 +227,12 @@ export class BuiltinPbx implements PbxDirectory {
     }
     const now = Date.now();
     const state = stateColumns(create.state, photo);
-    this.#sql.exec(
+    // The extension written whole in one statement, and looked up only when its number or its
+    // AD user is taken: a first sync creates every extension, one statement each (every
+    // statement costs workerd native memory until V8 collects its cursor).
+    const written = this.#sql.exec(
       `INSERT INTO pbx_extensions (number, origin, guid, dn, number_source, upn, sam, settings, created_at, ${state.names.join(", ")})
-       VALUES (?, 'ad', ?, ?, ?, ?, ?, ?, ?, ${state.names.map(() => "?").join(", ")})`,
+       VALUES (?, 'ad', ?, ?, ?, ?, ?, ?, ?, ${state.names.map(() => "?").join(", ")}) ON CONFLICT DO NOTHING`,
       number,
       create.guid,
       create.dn,
@@ -254,7 +242,23 @@ export class BuiltinPbx implements PbxDirectory {
       settings,
       now,
       ...state.values,
-    );
+    ).rowsWritten;
+    if (written !== 0) return;
+    const taken = this.#sql
+      .exec<{ number: string; guid: string | null }>(
+        "SELECT number, guid FROM pbx_extensions WHERE number = ? OR guid = ? ORDER BY number = ? DESC",
+        number,
+        create.guid,
+        number,
+      )
+      .toArray();
+    const existing = taken.find((r) => r.number === number);
+    // Created already for this user (an operation applied again after an interruption).
+    if (existing && existing.guid === create.guid) return;
+    if (existing) throw new PbxError("number_taken", `Extension ${number} exists already.`);
+    const byGuid = taken[0];
+    if (byGuid) throw new PbxError("guid_taken", `The AD user already has extension ${byGuid.number}.`);
+    throw new PbxError("not_written", `Extension ${number} was not written, and no extension holds its number or its AD user.`);
   }
 
   async adoptExtension(number: string, adopt: CreateExtension, photo?: Uint8Array): Promise<void> {
