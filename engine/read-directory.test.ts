@@ -58,8 +58,8 @@ async function read(config: SyncConfig, known: number[], answers: Partial<Record
   const present: string[] = [];
   const warnings: string[] = [];
   const result: StagedRead = await readDirectory(config, target, known.map(guidOf), search, {
-    user: (guid, json, photo) => {
-      staged.push(guid);
+    user: (user, json, photo) => {
+      staged.push(user.guid);
       photos.push(photo === undefined ? undefined : [...photo]);
       data.push(JSON.parse(json));
     },
@@ -229,7 +229,7 @@ describe("readDirectory", () => {
     const staged: Array<Record<string, unknown>> = [];
     const config: SyncConfig = { ...base, organisation: { extensionGroups: { from: "memberOf", groups: [{ dn: GROUP, nested: true }] } } };
     await readDirectory(config, { connection: { ...connection, baseDn: `OU=Staff,${BASE}` } }, [], search, {
-      user: (_guid, json) => staged.push(JSON.parse(json) as Record<string, unknown>),
+      user: (_user, json) => staged.push(JSON.parse(json) as Record<string, unknown>),
       present: () => {},
       progress: () => {},
       warn: () => {},
@@ -281,7 +281,7 @@ describe("readDirectory", () => {
       { dn: ringB, nested: true },
     ];
     await readDirectory({ ...base, organisation: { extensionGroups: { from: "memberOf", groups } } }, target, [], search, {
-      user: (_guid, json) => staged.push(JSON.parse(json) as Record<string, unknown>),
+      user: (_user, json) => staged.push(JSON.parse(json) as Record<string, unknown>),
       present: () => {},
       progress: () => {},
       warn: () => {},

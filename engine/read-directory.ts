@@ -80,8 +80,11 @@ export interface StagedRead {
 }
 
 export interface ReadStage {
-  /** A mapped in-scope user, and the bytes of their photo when the avatar is synced. */
-  user(guid: string, data: string, photo: Uint8Array | undefined): void;
+  /**
+   * A mapped in-scope user, `data` its JSON, and the bytes of their photo when the avatar is
+   * synced.
+   */
+  user(user: DesiredUser, data: string, photo: Uint8Array | undefined): void;
   /** A known user the scope did not return, who still exists under the base DN. */
   present(guid: string, dn: string, name: string, disabled: boolean): void;
   /** After each page's users and present users: what was staged before it may be written in one go. */
@@ -263,7 +266,7 @@ export async function groupsWithin(groupDn: string, target: LdapTarget, search: 
   return [...seen.values()];
 }
 
-export type StageUser = (guid: string, data: string, photo: Uint8Array | undefined) => void;
+export type StageUser = (user: DesiredUser, data: string, photo: Uint8Array | undefined) => void;
 
 /** What the searches of users in one read share: where they go, how users are mapped, where they are staged. */
 export interface ScopeReader {
@@ -309,7 +312,7 @@ export async function readScope(reader: ScopeReader, extra?: string): Promise<vo
             }
             const mapped = mapUser(config, user, true, { nestedGroups });
             const photoValue = avatarSynced ? entry.attributes[avatar]?.[0] : undefined;
-            take(user.guid, JSON.stringify(mapped), photoValue === undefined ? undefined : bytesFromBase64(photoValue));
+            take(mapped, JSON.stringify(mapped), photoValue === undefined ? undefined : bytesFromBase64(photoValue));
             counts.inScope++;
           }
           stage.progress({ inScope: counts.inScope, present: counts.present });

@@ -36,6 +36,7 @@ import { planUser, type UserContext } from "../../../engine/plan-user.ts";
 import { outsideUser } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import { jsonArrays, type Sql } from "../sql.ts";
+import { RowBatch } from "./row-batch.ts";
 
 export const runPlanSchema = `
   CREATE TABLE IF NOT EXISTS plan_state (run_id TEXT PRIMARY KEY, state TEXT NOT NULL);
@@ -165,10 +166,15 @@ export class RunPlanner {
   /**
    * Planning of a run whose read is staged (stage_users, stage_present) begins. `left`: for an
    * incremental read, the synced users it did not find in scope, decided about besides those
-   * it read again.
+   * it read again. `leanStaged`: the read staged each user's lean row too (leanStage), so
+   * planning does not read every user again for it.
    */
-  begin(runId: string, read: { config: SyncConfig; complete: boolean; reason?: string; incremental: boolean; left: string[] }): void {
-    for (const table of planStages) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, runId);
+  begin(
+    runId: string,
+    read: { config: SyncConfig; complete: boolean; reason?: string; incremental: boolean; left: string[]; leanStaged?: boolean },
+  ): void {
+    for (const table of planStages)
+      if (!(read.leanStaged && table === "stage_plan_users")) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, runId);
     for (let i = 0; i < read.left.length; i += this.#chunk)
       this.#sql.exec(
         "INSERT OR IGNORE INTO stage_decides (run_id, guid) SELECT ?, value FROM json_each(?)",
@@ -176,7 +182,7 @@ export class RunPlanner {
         JSON.stringify(read.left.slice(i, i + this.#chunk)),
       );
     this.#save(runId, {
-      phase: "users",
+      phase: read.leanStaged ? "outside" : "users",
       after: null,
       round: 1,
       won: false,
@@ -185,6 +191,31 @@ export class RunPlanner {
       incompleteReason: read.reason ?? null,
       incremental: read.incremental,
     });
+  }
+
+  /**
+   * The lean rows of the users a read stages, written as the read goes (a page's rows in a
+   * statement or a few): the planner's set work joins and orders by them, and making them
+   * here costs the read little (its object mostly waits for the directory) where making them
+   * after it read every staged user again. Rows replace earlier ones of the same user, as the
+   * read's stage does.
+   */
+  leanStage(runId: string, config: SyncConfig): { add(user: DesiredUser): void; flush(): void; drop(): void } {
+    const batch = new RowBatch(
+      this.#sql,
+      `INSERT OR REPLACE INTO stage_plan_users (run_id, guid, dn, dn_key, name, excluded, attr_number, attr_value, adopt_key)
+       SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7 FROM json_each(?2)`,
+      runId,
+    );
+    const mode = adoptMode(config);
+    return {
+      add: (u) => {
+        const lean = leanRow(mode, u);
+        batch.add([lean.guid, lean.dn, lean.dnKey, lean.name, lean.excluded, lean.attrNumber, lean.attrValue, lean.adoptKey]);
+      },
+      flush: () => batch.flush(),
+      drop: () => batch.drop(),
+    };
   }
 
   /** Planning is under way for the run (begun, not finished). */
@@ -336,17 +367,7 @@ export class RunPlanner {
   #insertLean(runId: string, config: SyncConfig, users: DesiredUser[], outside = false): void {
     if (users.length === 0) return;
     const mode = adoptMode(config);
-    const lean = users.map((u) => ({
-      guid: u.guid,
-      dn: u.dn,
-      dnKey: u.dn.toLowerCase(),
-      name: u.name,
-      excluded: u.excluded?.code ?? null,
-      attrNumber: u.attributeNumber ?? null,
-      attrValue: u.attributeValue ?? null,
-      adoptKey: mode === "none" ? null : (adoptKeyOfUser(mode, u) ?? null),
-      outside: outside ? JSON.stringify(u) : null,
-    }));
+    const lean = users.map((u) => ({ ...leanRow(mode, u), outside: outside ? JSON.stringify(u) : null }));
     this.#insertRows(
       "stage_plan_users",
       {
@@ -975,4 +996,18 @@ interface StagedItem {
 function extensionOf(r: { data: unknown; guid: unknown }): Extension {
   const e = JSON.parse(String(r.data)) as Extension;
   return r.guid === null || r.guid === undefined || e.origin === "ad" ? e : { ...e, origin: "ad", guid: String(r.guid) };
+}
+
+/** A user's lean row: what planning joins and orders by (the DN order is by dn_key, then guid). */
+function leanRow(mode: ReturnType<typeof adoptMode>, u: DesiredUser) {
+  return {
+    guid: u.guid,
+    dn: u.dn,
+    dnKey: u.dn.toLowerCase(),
+    name: u.name,
+    excluded: u.excluded?.code ?? null,
+    attrNumber: u.attributeNumber ?? null,
+    attrValue: u.attributeValue ?? null,
+    adoptKey: mode === "none" ? null : (adoptKeyOfUser(mode, u) ?? null),
+  };
 }

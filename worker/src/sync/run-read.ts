@@ -25,6 +25,7 @@ import {
   readScopeUsers,
   type SearchStream,
   type StagedRead,
+  type StageUser,
 } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import type { DirectoryPosition, LdapTarget } from "../../../schema/src/agent-protocol.ts";
@@ -122,10 +123,10 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
 
   const counts = { inScope: 0, present: 0, skipped: 0 };
   const staged = new Set<string>();
-  const take = (guid: string, data: string, photo: Uint8Array | undefined) => {
-    if (staged.has(guid)) return;
-    staged.add(guid);
-    stage.user(guid, data, photo);
+  const take: StageUser = (user, data, photo) => {
+    if (staged.has(user.guid)) return;
+    staged.add(user.guid);
+    stage.user(user, data, photo);
   };
   const reader = { config, target, search, account, counts, nestedGroups, take, stage };
   const memberships = () => changedGroupMemberships(config, target, usn, search, account, nestedGroups);

@@ -4,6 +4,7 @@
 // restarts mid-run resumes from the journal instead of repeating or losing operations.
 
 import { applyItem, applyStructure } from "../../../engine/apply-item.ts";
+import type { DesiredUser } from "../../../engine/map-user.ts";
 import type { PbxDirectory } from "../../../engine/pbx/pbx-port.ts";
 import { type Plan, type PlanAction, type PlanItem, summaryText } from "../../../engine/plan.ts";
 import { chooseRead, configKey, type ReadBasis } from "../../../engine/read-basis.ts";
@@ -415,16 +416,24 @@ export class SyncRuns {
        SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2)`,
       id,
     );
+    const lean = this.#planner.leanStage(id, config);
     const flush = () => {
       users.flush();
+      lean.flush();
       present.flush();
     };
+    const drop = () => {
+      users.drop();
+      lean.drop();
+      present.drop();
+    };
     const stage = {
-      user: (guid: string, data: string, photo: Uint8Array | undefined) => {
+      user: (user: DesiredUser, data: string, photo: Uint8Array | undefined) => {
         if (stopped) return;
-        users.add([guid, data]);
+        users.add([user.guid, data]);
+        lean.add(user);
         if (photo)
-          this.#sql.exec("INSERT OR REPLACE INTO stage_photos (run_id, guid, photo) VALUES (?, ?, ?)", id, guid, photo.slice().buffer);
+          this.#sql.exec("INSERT OR REPLACE INTO stage_photos (run_id, guid, photo) VALUES (?, ?, ?)", id, user.guid, photo.slice().buffer);
       },
       present: (guid: string, dn: string, name: string, disabled: boolean) => {
         if (stopped) return;
@@ -439,8 +448,7 @@ export class SyncRuns {
         if (written === 0) {
           // Cancelled: what the page brought is let go with the rest.
           stopped = true;
-          users.drop();
-          present.drop();
+          drop();
         } else flush();
       },
       warn: (message: string) => this.event(id, "warning", message),
@@ -472,8 +480,7 @@ export class SyncRuns {
       stage,
       choice,
       fallBack: (reason) => {
-        users.drop();
-        present.drop();
+        drop();
         this.event(id, "info", `Full read instead: ${reason}`);
         for (const table of STAGES) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, id);
       },
@@ -546,6 +553,7 @@ export class SyncRuns {
       ...(read.reason !== undefined ? { reason: read.reason } : {}),
       incremental: outcome.mode === "incremental",
       left: outcome.left,
+      leanStaged: true,
     });
     // A small directory is planned in the step that read it; a large one in the steps after.
     const budget = STEP_ROWS - read.inScope - read.present;
