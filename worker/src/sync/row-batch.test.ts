@@ -30,15 +30,25 @@ describe("RowBatch", () => {
     expect(rows()[1]).toEqual({ k: "k001", v: '{"n":1,"q":"\\"quoted\\""}' });
   });
 
-  it("writes on its own before a batch grows large, in pieces, and forgets what is dropped", () => {
+  it("writes on its own before a statement's JSON passes its limit, a larger row alone, and forgets what is dropped", () => {
     const { batch, rows, statements } = table();
     const big = "x".repeat(20_000);
     for (let i = 0; i < 30; i++) batch.add([`k${String(i).padStart(2, "0")}`, big]);
-    // 600,000 characters: written once past 240,000, each statement's JSON under 60,000.
-    expect(rows().length).toBeGreaterThan(0);
+    // 600,000 characters, two rows a statement under 60,000: 14 statements written before the flush.
+    expect(statements()).toBe(14);
+    expect(rows()).toHaveLength(28);
     batch.flush();
     expect(rows()).toHaveLength(30);
-    expect(statements()).toBeGreaterThanOrEqual(10);
+    expect(statements()).toBe(15);
+    batch.add(["huge", "y".repeat(70_000)]);
+    expect(rows().map((r) => r.k)).not.toContain("huge");
+    // The next row sends it out alone.
+    batch.add(["after", "v"]);
+    expect(statements()).toBe(16);
+    expect(rows().map((r) => r.k)).toContain("huge");
+    batch.flush();
+    expect(statements()).toBe(17);
+    expect(rows().find((r) => r.k === "huge")?.v).toHaveLength(70_000);
     batch.add(["dropped", "v"]);
     batch.drop();
     batch.flush();

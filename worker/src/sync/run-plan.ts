@@ -742,35 +742,32 @@ export class RunPlanner {
     return rows;
   }
 
-  /** Each user's item, a chunk at a time in DN order. */
+  /**
+   * Each user's item, a chunk at a time in DN order, a row at a time: each user's data is
+   * parsed, planned and written out as text before the next row is read, so what the chunk
+   * holds at once is its statement's JSON and not every user, extension and item of it (the
+   * bytes that outlive V8's young-generation collections are what makes it widen the young
+   * generation).
+   */
   #userItems(input: StepContext, state: PlanState): number {
     const { runId, config, pbx } = input;
-    const rows = this.#sql
-      .exec<Row>(
-        `SELECT p.pos, p.guid, coalesce(s.data, p.outside) AS user, e.data AS ext, e.adopted,
-                n.number, n.source, n.round, n.code, n.reason
-         FROM stage_plan_users p LEFT JOIN stage_users s ON s.run_id = p.run_id AND s.guid = p.guid
-         LEFT JOIN stage_pbx e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
-         LEFT JOIN stage_numbers n ON n.run_id = p.run_id AND n.guid = p.guid
-         WHERE p.run_id = ? AND p.pos > ? ORDER BY p.pos LIMIT ?`,
-        runId,
-        Number(state.after ?? 0),
-        this.#chunk,
-      )
-      .toArray();
+    const rows = this.#sql.exec<Row>(
+      `SELECT p.pos, p.guid, coalesce(s.data, p.outside) AS user, e.data AS ext, e.adopted,
+              n.number, n.source, n.round, n.code, n.reason
+       FROM stage_plan_users p LEFT JOIN stage_users s ON s.run_id = p.run_id AND s.guid = p.guid
+       LEFT JOIN stage_pbx e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
+       LEFT JOIN stage_numbers n ON n.run_id = p.run_id AND n.guid = p.guid
+       WHERE p.run_id = ? AND p.pos > ? ORDER BY p.pos LIMIT ?`,
+      runId,
+      Number(state.after ?? 0),
+      this.#chunk,
+    );
+    // planUser looks up the user it plans and no other: the maps hold the current row's alone.
     const byGuid = new Map<string, Extension>();
     const numberOf = new Map<string, AssignedNumber>();
     const conflicts = new Map<string, NumberConflict>();
     const adopted = new Map<string, string>();
     const mode = adoptMode(config);
-    for (const r of rows) {
-      const guid = String(r.guid);
-      if (r.ext !== null) byGuid.set(guid, extensionOf({ data: r.ext, guid }));
-      if (r.adopted !== null && mode !== "none") adopted.set(guid, adoptionReason(config, mode, String(r.adopted)));
-      if (r.code !== null) conflicts.set(guid, { code: String(r.code), reason: String(r.reason) });
-      else if (r.number !== null)
-        numberOf.set(guid, { number: String(r.number), source: r.source as AssignedNumber["source"], round: Number(r.round) });
-    }
     const structure = (kind: string) =>
       new Set(
         this.#sql
@@ -794,12 +791,26 @@ export class RunPlanner {
       groupsToCreate: new Set(),
       departmentsToCreate: new Set(),
     };
-    const items: StagedItem[] = [];
+    const items = this.#itemBatch(runId);
+    let taken = 0;
+    let last = 0;
     for (const r of rows) {
+      taken++;
+      last = Number(r.pos);
+      const guid = String(r.guid);
+      byGuid.clear();
+      numberOf.clear();
+      conflicts.clear();
+      adopted.clear();
+      if (r.ext !== null) byGuid.set(guid, extensionOf({ data: r.ext, guid }));
+      if (r.adopted !== null && mode !== "none") adopted.set(guid, adoptionReason(config, mode, String(r.adopted)));
+      if (r.code !== null) conflicts.set(guid, { code: String(r.code), reason: String(r.reason) });
+      else if (r.number !== null)
+        numberOf.set(guid, { number: String(r.number), source: r.source as AssignedNumber["source"], round: Number(r.round) });
       const item = planUser(JSON.parse(String(r.user)) as DesiredUser, ctx);
-      if (item) items.push({ part: USERS, pos: Number(r.pos), rank: applyRank(item, numberOf.get(String(r.guid))?.round ?? 0), item });
+      if (item) items.add([USERS, last, applyRank(item, numberOf.get(guid)?.round ?? 0), item.action, item]);
     }
-    this.#insertItems(runId, items);
+    items.flush();
     const toCreate = (kind: string, names: Set<string>) =>
       this.#sql.exec(
         "INSERT OR IGNORE INTO stage_structure (run_id, kind, name) SELECT ?, ?, value FROM json_each(?)",
@@ -809,7 +820,7 @@ export class RunPlanner {
       );
     toCreate("createGroup", ctx.groupsToCreate);
     toCreate("createDepartment", ctx.departmentsToCreate);
-    return this.#chunkDone(runId, state, rows.length, Number(rows.at(-1)?.pos), "write");
+    return this.#chunkDone(runId, state, taken, last, "write");
   }
 
   /**
@@ -918,12 +929,18 @@ export class RunPlanner {
   }
 
   #insertItems(runId: string, items: StagedItem[]): void {
-    if (items.length === 0) return;
-    this.#insertRows(
-      "stage_items",
-      { part: "$.part", pos: "$.pos", rank: "$.rank", action: "$.item.action", item: "$.item" },
+    const batch = this.#itemBatch(runId);
+    for (const { part, pos, rank, item } of items) batch.add([part, pos, rank, item.action, item]);
+    batch.flush();
+  }
+
+  /** stage_items rows as [part, pos, rank, action, item], written as they come. */
+  #itemBatch(runId: string): RowBatch {
+    return new RowBatch(
+      this.#sql,
+      `INSERT OR REPLACE INTO stage_items (run_id, part, pos, rank, action, item)
+       SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value -> 4 FROM json_each(?2)`,
       runId,
-      items,
     );
   }
 
