@@ -112,6 +112,23 @@ describe("NumberPool", () => {
   });
 });
 
+describe("NumberPool over overlapping ranges", () => {
+  it("never hands out a number another range handed out, and knows each one handed out", () => {
+    const pool = new NumberPool();
+    const wide = [{ start: "1000", end: "1009" }];
+    const narrow = [{ start: "1002", end: "1004" }];
+    const padded = [{ start: "01003", end: "01005" }];
+    pool.take("1003");
+    const got = [pool.allocate(wide), pool.allocate(wide), pool.allocate(narrow), pool.allocate(narrow), pool.allocate(wide)];
+    expect(got).toEqual(["1000", "1001", "1002", "1004", "1005"]);
+    expect(pool.allocate(narrow)).toBeUndefined();
+    // Another width is another number: 01003 is free although 1003 is taken.
+    expect(pool.allocate(padded)).toBe("01003");
+    for (const n of [...got, "1003", "01003"]) expect(pool.has(String(n))).toBe(true);
+    for (const n of ["1006", "01004", "999", "1003.0", "abc"]) expect(pool.has(n)).toBe(false);
+  });
+});
+
 describe("ranges", () => {
   const numbers: ExtensionNumbers = {
     ranges: [{ start: "1000", end: "1999" }],
