@@ -18,6 +18,7 @@ import { openInspector } from "./inspector-session.ts";
 import { type IsolateHeap, watchIsolateHeap } from "./isolate-heap.ts";
 import { type HotFunction, profileIsolate } from "./isolate-profile.ts";
 import { benchDepartments } from "./large-directory.ts";
+import { type ProcessUsage, processUsage, sambaPid, usageBetween } from "./process-cpu.ts";
 import { watchResidentKinds } from "./process-memory.ts";
 import { configFor, freshAgent, peakRssKb, referenceScope, runToEnd, timed, workerdPids } from "./sync-path.ts";
 
@@ -54,6 +55,8 @@ export interface ScaleResult {
   firstSyncSplit: Split;
   /** workerd's CPU time during the first sync, and during its read step, in ms (an upper bound of the tenant object's). */
   firstSyncCpu: { readStepMs: number; runMs: number };
+  /** What workerd, the agent and the DC spent over the first sync's phases. */
+  firstSyncUsage: FirstSyncUsage;
   /** workerd's peak RSS over its RSS before the first run, in MB. */
   workerdGrowthMb: number;
   /** That growth by kind of page: each kind's peak over its idle figure, in MB. */
@@ -102,37 +105,63 @@ function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
-/** workerd's CPU time so far (user and system), in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 a second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+/** The processes whose use a first sync reports: workerd, the agent and the DC. */
+interface RunPids {
+  workerd: number;
+  agent: number | undefined;
+  samba: number | undefined;
 }
 
 /**
- * A sync to its end, with workerd's CPU time over its read step (the one step a run cannot
- * split: from the start until the first poll that sees it planning, so a little of the plan
- * may be in it) and over the whole run: an upper bound of what the tenant's object spent,
- * since the process does everything else too.
+ * What each process spent over a first sync's phases, as the portal's polls see them (every
+ * 600 ms, so a boundary is that late at most): the read (until a poll sees it planning), the
+ * plan (until one sees it applying) and applying with the run's end.
  */
-async function sync(
-  stack: Stack,
-  workerd?: number,
-): Promise<{ ms: number; value: Json & { cpu?: { readStepMs: number; runMs: number } } }> {
-  const before = workerd === undefined ? 0 : cpuMs(workerd);
-  let readStepMs: number | undefined;
+export interface FirstSyncUsage {
+  workerd: { read: ProcessUsage; plan: ProcessUsage; apply: ProcessUsage };
+  /** The agent's and the DC's CPU (user and kernel) during the read, in ms. */
+  agentReadMs: number;
+  sambaReadMs: number;
+}
+
+/**
+ * A sync to its end, with what the processes spent over its phases (workerd's read step is
+ * the one step a run cannot split; workerd's figures are an upper bound of the tenant
+ * object's, since the process does everything else too).
+ */
+async function sync(stack: Stack, pids?: RunPids): Promise<{ ms: number; value: Json; usage?: FirstSyncUsage }> {
+  const all = () => ({ workerd: processUsage(pids?.workerd), agent: processUsage(pids?.agent), samba: processUsage(pids?.samba) });
+  const start = all();
+  let readEnd: ReturnType<typeof all> | undefined;
+  let planEnd: ReturnType<typeof all> | undefined;
   const run = await runToEnd(
     stack,
     () => stack.api("POST", "/sync"),
     (poll) => {
-      if (readStepMs === undefined && workerd !== undefined && !["queued", "reading"].includes(String(poll.status)))
-        readStepMs = cpuMs(workerd) - before;
+      if (pids === undefined) return;
+      const status = String(poll.status);
+      if (readEnd === undefined && !["queued", "reading"].includes(status)) readEnd = all();
+      if (planEnd === undefined && !["queued", "reading", "planning"].includes(status)) planEnd = all();
     },
   );
   if (run.value.status !== "succeeded") throw new Error(`sync ended ${run.value.status}: ${run.value.error}`);
-  return workerd === undefined
-    ? run
-    : { ...run, value: { ...run.value, cpu: { readStepMs: readStepMs ?? 0, runMs: cpuMs(workerd) - before } } };
+  if (pids === undefined) return run;
+  const end = all();
+  const read = readEnd ?? end;
+  const plan = planEnd ?? end;
+  const cpu = (u: ProcessUsage) => u.userMs + u.kernelMs;
+  return {
+    ...run,
+    usage: {
+      workerd: {
+        read: usageBetween(start.workerd, read.workerd),
+        plan: usageBetween(read.workerd, plan.workerd),
+        apply: usageBetween(plan.workerd, end.workerd),
+      },
+      agentReadMs: cpu(usageBetween(start.agent, read.agent)),
+      sambaReadMs: cpu(usageBetween(start.samba, read.samba)),
+    },
+  };
 }
 
 /** Where a run's time went, from its events: until the read was done, the plan, the rest. */
@@ -219,7 +248,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void, profi
 
     const profileFile = profileTo === undefined ? undefined : join(profileTo, `first-sync-${Date.now()}.cpuprofile`);
     const profile = profileFile === undefined ? undefined : await profileIsolate(inspector, profileFile);
-    const first = await sync(stack, workerd);
+    const first = await sync(stack, { workerd, agent: agent.child.pid, samba: sambaPid(dc.info.dir) });
     if (profile !== undefined) {
       const hot = await profile.stop();
       const list = (rows: HotFunction[], key: "selfMs" | "totalMs") => rows.map((r) => `${r[key]} ms ${r.at}`).join("; ");
@@ -233,9 +262,16 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void, profi
     const byKind = kinds.stop();
     const workerdGrowthByKind = { anonMb: mb(byKind.anonKb), fileMb: mb(byKind.fileKb), shmemMb: mb(byKind.shmemKb) };
     const firstSplit = await split(stack, first.value);
-    const cpu = first.value.cpu ?? { readStepMs: Number.NaN, runMs: Number.NaN };
+    const usage = first.usage as FirstSyncUsage;
+    const total = (u: ProcessUsage) => u.userMs + u.kernelMs;
+    const { read: wRead, plan: wPlan, apply: wApply } = usage.workerd;
+    const cpu = { readStepMs: total(wRead), runMs: total(wRead) + total(wPlan) + total(wApply) };
     log(
       `scale: first sync ${first.ms.toFixed(0)} ms (${ratio(first.ms, reference)}x ldapsearch; ${JSON.stringify(firstSplit)}); workerd grew ${mb(growth)} MB (${JSON.stringify(workerdGrowthByKind)}); the isolate's heap peaked at ${isolateHeap.peakUsedMb} MB used, ${isolateHeap.peakCommittedMb} MB taken (${isolateHeap.samples} samples; it was busy for ${isolateHeap.longestBlockMs} ms at most without a break); workerd CPU ${cpu.runMs} ms, ${cpu.readStepMs} ms of it in the read step`,
+    );
+    const phase = (u: ProcessUsage) => `${u.userMs} ms user, ${u.kernelMs} ms kernel, ${u.readMb} MB read, ${u.writtenMb} MB written`;
+    log(
+      `scale: first sync's use: during the read the DC ${usage.sambaReadMs} ms CPU, the agent ${usage.agentReadMs} ms, workerd ${phase(wRead)}; planning, workerd ${phase(wPlan)}; applying, workerd ${phase(wApply)}`,
     );
 
     // The users changed and deleted: the first 22 the first sync created, 11 for each kind of evidence.
@@ -268,6 +304,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void, profi
       firstSyncRatio: ratio(first.ms, reference),
       firstSyncSplit: firstSplit,
       firstSyncCpu: cpu,
+      firstSyncUsage: usage,
       workerdGrowthMb: mb(growth),
       workerdGrowthByKind,
       isolateHeap,
