@@ -256,6 +256,29 @@ describe.each(["sweep", "tombstones"] as const)("incremental runs, who left foun
     expect(w.ext("Ann Archer")?.mobile).toBe("+44 7700 900001");
   });
 
+  it("plans again the operations of a run that was rejected, and of one cancelled before it applied them, a deleted user's delete included", async () => {
+    const w = world({ ...baseConfig, safety: { maxDeletesPerRun: 0, maxDeletePercent: 100 } });
+    await w.run();
+    w.dc.modify(w.dns.ann, { mobile: ["+44 7700 900001"] });
+    w.dc.remove(w.dns.bob);
+    // The delete waits for approval, and the run is rejected: nothing was done, Ann's update included.
+    const held = await w.run();
+    expect(held.info?.status).toBe("awaiting-approval");
+    expect(w.runs.decide(held.id, false, "admin").status).toBe("rejected");
+    const again = await w.run();
+    expect(again.info).toMatchObject({ status: "awaiting-approval", read: { mode: "incremental" } });
+    expect(ops(again.items)).toEqual(["delete Bob Baker", "update Ann Archer"]);
+    // Cancelled while it waits: the next run decides about both again too.
+    w.runs.cancel(again.id, "admin", false);
+    const third = await w.run();
+    expect(ops(third.items)).toEqual(["delete Bob Baker", "update Ann Archer"]);
+    w.runs.decide(third.id, true, "admin");
+    for (let i = 0; i < 10 && (await w.runs.step(third.id)); i++);
+    expect(w.runs.get(third.id)?.status).toBe("succeeded");
+    expect(w.ext("Ann Archer")?.mobile).toBe("+44 7700 900001");
+    expect(ops((await w.run()).items)).toEqual([]);
+  });
+
   it("reads everything again when the DC was restored, another DC answers, the configuration changed or the daily full read is due", async () => {
     const w = world();
     await w.run();

@@ -37,14 +37,17 @@ import { outsideUser } from "../../../engine/read-directory.ts";
 import type { SyncConfig } from "../../../schema/generated/config.ts";
 import { jsonArrays, type Sql } from "../sql.ts";
 import { RowBatch } from "./row-batch.ts";
+import { renewStages } from "./stage-renewal.ts";
 
 export const runPlanSchema = `
   CREATE TABLE IF NOT EXISTS plan_state (run_id TEXT PRIMARY KEY, state TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS stage_plan_users (
-    run_id TEXT NOT NULL, guid TEXT NOT NULL, pos INTEGER, dn TEXT NOT NULL, dn_key TEXT NOT NULL, name TEXT NOT NULL,
-    excluded TEXT, attr_number TEXT, attr_value TEXT, adopt_key TEXT, outside TEXT, PRIMARY KEY (run_id, guid));
-  CREATE INDEX IF NOT EXISTS stage_plan_users_pos ON stage_plan_users (run_id, pos);
+    run_id TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, dn_key TEXT NOT NULL, name TEXT NOT NULL,
+    excluded TEXT, attr_number TEXT, attr_value TEXT, adopt_key TEXT, outside TEXT, srow INTEGER, PRIMARY KEY (run_id, guid));
   CREATE INDEX IF NOT EXISTS stage_plan_users_dn ON stage_plan_users (run_id, dn_key, guid);
+  CREATE TABLE IF NOT EXISTS stage_order (
+    run_id TEXT NOT NULL, pos INTEGER NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, name TEXT NOT NULL, excluded TEXT,
+    attr_number TEXT, attr_value TEXT, srow INTEGER, outside TEXT, PRIMARY KEY (run_id, pos));
   CREATE TABLE IF NOT EXISTS stage_pbx (
     run_id TEXT NOT NULL, number TEXT NOT NULL, ord INTEGER NOT NULL, origin TEXT NOT NULL, guid TEXT, adopt_key TEXT,
     adopted TEXT, released_in INTEGER, display_name TEXT, data TEXT, PRIMARY KEY (run_id, number));
@@ -53,11 +56,11 @@ export const runPlanSchema = `
   CREATE TABLE IF NOT EXISTS stage_decides (run_id TEXT NOT NULL, guid TEXT NOT NULL, PRIMARY KEY (run_id, guid));
   CREATE TABLE IF NOT EXISTS stage_claims (
     run_id TEXT NOT NULL, guid TEXT NOT NULL, number TEXT NOT NULL, pos INTEGER NOT NULL, name TEXT NOT NULL,
-    old_number TEXT, resolved INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, guid));
+    old_number TEXT, resolved INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, pos));
   CREATE INDEX IF NOT EXISTS stage_claims_number ON stage_claims (run_id, number, pos);
   CREATE TABLE IF NOT EXISTS stage_numbers (
-    run_id TEXT NOT NULL, guid TEXT NOT NULL, number TEXT, source TEXT, round INTEGER, code TEXT, reason TEXT,
-    PRIMARY KEY (run_id, guid));
+    run_id TEXT NOT NULL, pos INTEGER NOT NULL, number TEXT, source TEXT, round INTEGER, code TEXT, reason TEXT,
+    PRIMARY KEY (run_id, pos));
   CREATE TABLE IF NOT EXISTS stage_items (
     run_id TEXT NOT NULL, part INTEGER NOT NULL, pos INTEGER NOT NULL, rank REAL NOT NULL, action TEXT NOT NULL,
     item TEXT NOT NULL, PRIMARY KEY (run_id, part, pos));
@@ -69,6 +72,7 @@ export const runPlanSchema = `
 export const planStages = [
   "plan_state",
   "stage_plan_users",
+  "stage_order",
   "stage_pbx",
   "stage_decides",
   "stage_claims",
@@ -160,6 +164,9 @@ export class RunPlanner {
     this.#sql = sql;
     this.#chunk = sizes.chunk ?? CHUNK;
     this.#stepRows = sizes.stepRows ?? STEP_ROWS;
+    // Numbers and claims were keyed by objectGUID: random keys, which dirtied a page of each
+    // index per row at 100,000 users; by the DN order's position they are written in order.
+    renewStages(sql, { table: "stage_numbers", column: "pos" }, ["stage_numbers", "stage_claims"]);
     sql.exec(runPlanSchema);
   }
 
@@ -197,21 +204,23 @@ export class RunPlanner {
    * The lean rows of the users a read stages, written as the read goes (a page's rows in a
    * statement or a few): the planner's set work joins and orders by them, and making them
    * here costs the read little (its object mostly waits for the directory) where making them
-   * after it read every staged user again. Rows replace earlier ones of the same user, as the
-   * read's stage does.
+   * after it read every staged user again. Each keeps `srow`, the row id of the user's row in
+   * stage_users, which is appended to: a user staged twice has its lean row replaced, and the
+   * one srow says which of the staged rows is the user's.
    */
-  leanStage(runId: string, config: SyncConfig): { add(user: DesiredUser): void; flush(): void; drop(): void } {
+  leanStage(runId: string, config: SyncConfig): { add(user: DesiredUser, srow: number): void; flush(): void; drop(): void } {
     const batch = new RowBatch(
       this.#sql,
-      `INSERT OR REPLACE INTO stage_plan_users (run_id, guid, dn, dn_key, name, excluded, attr_number, attr_value, adopt_key)
-       SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7 FROM json_each(?2)`,
+      `INSERT OR REPLACE INTO stage_plan_users (run_id, guid, dn, dn_key, name, excluded, attr_number, attr_value, adopt_key, srow)
+       SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8
+       FROM json_each(?2)`,
       runId,
     );
     const mode = adoptMode(config);
     return {
-      add: (u) => {
+      add: (u, srow) => {
         const lean = leanRow(mode, u);
-        batch.add([lean.guid, lean.dn, lean.dnKey, lean.name, lean.excluded, lean.attrNumber, lean.attrValue, lean.adoptKey]);
+        batch.add([lean.guid, lean.dn, lean.dnKey, lean.name, lean.excluded, lean.attrNumber, lean.attrValue, lean.adoptKey, srow]);
       },
       flush: () => batch.flush(),
       drop: () => batch.drop(),
@@ -297,6 +306,10 @@ export class RunPlanner {
    * The DN order every decision that takes "the first by DN" follows (planSync's byName), a
    * chunk at a time along the (dn_key, guid) index: numbering everyone in one statement sorted
    * the whole scope in SQLite's memory (20 MB at 100,000 users), which workerd kept after.
+   * Each lean row is copied in that order into stage_order, which the phases that walk the
+   * users in DN order read: the lean rows lie in the order the read staged them, and walking
+   * them in DN order (or numbering them in place) read and wrote a random page of them per
+   * user at 100,000 users.
    */
   #order(runId: string, state: PlanState): number {
     const done = Number(state.after ?? 0);
@@ -304,44 +317,48 @@ export class RunPlanner {
       done === 0
         ? { dn_key: "", guid: "" }
         : this.#sql
-            .exec<{ dn_key: string; guid: string }>("SELECT dn_key, guid FROM stage_plan_users WHERE run_id = ? AND pos = ?", runId, done)
+            .exec<{ dn_key: string; guid: string }>(
+              `SELECT p.dn_key, p.guid FROM stage_order o JOIN stage_plan_users p ON p.run_id = o.run_id AND p.guid = o.guid
+               WHERE o.run_id = ? AND o.pos = ?`,
+              runId,
+              done,
+            )
             .one();
-    // The next chunk along the index, numbered by a window over that chunk alone, and matched
-    // back by the primary key.
+    // The next chunk along the index, numbered by a window over that chunk alone. What a step
+    // that died wrote of it is written again the same.
     this.#sql.exec(
-      `UPDATE stage_plan_users SET pos = o.r FROM
-         (SELECT guid, ?2 + row_number() OVER (ORDER BY dn_key, guid) AS r FROM
-           (SELECT guid, dn_key FROM stage_plan_users WHERE run_id = ?1 AND (dn_key, guid) > (?3, ?4)
-            ORDER BY dn_key, guid LIMIT ?5)) o
-       WHERE stage_plan_users.run_id = ?1 AND stage_plan_users.guid = o.guid`,
+      `INSERT OR REPLACE INTO stage_order (run_id, pos, guid, dn, name, excluded, attr_number, attr_value, srow, outside)
+       SELECT run_id, ?2 + row_number() OVER (ORDER BY dn_key, guid), guid, dn, name, excluded, attr_number, attr_value, srow, outside
+       FROM (SELECT * FROM stage_plan_users WHERE run_id = ?1 AND (dn_key, guid) > (?3, ?4) ORDER BY dn_key, guid LIMIT ?5)`,
       runId,
       done,
       last.dn_key,
       last.guid,
       this.#chunk,
     );
-    const now = Number(
-      this.#sql.exec<{ n: number | null }>("SELECT max(pos) AS n FROM stage_plan_users WHERE run_id = ?", runId).one().n ?? 0,
-    );
+    const now = Number(this.#sql.exec<{ n: number | null }>("SELECT max(pos) AS n FROM stage_order WHERE run_id = ?", runId).one().n ?? 0);
     return this.#chunkDone(runId, state, now - done, now, "extensions");
   }
 
-  /** Each staged user's lean row: what the set work joins and orders by. */
+  /**
+   * Each staged user's lean row, for a read that did not stage them: what the set work joins
+   * and orders by. In the order the users were staged, so a user staged twice keeps the later.
+   */
   #leanUsers(runId: string, config: SyncConfig, state: PlanState): number {
     const rows = this.#sql
-      .exec<{ guid: string; data: string }>(
-        "SELECT guid, data FROM stage_users WHERE run_id = ? AND guid > ? ORDER BY guid LIMIT ?",
+      .exec<{ srow: number; data: string }>(
+        "SELECT rowid AS srow, data FROM stage_users WHERE run_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
         runId,
-        String(state.after ?? ""),
+        Number(state.after ?? 0),
         this.#chunk,
       )
       .toArray();
     this.#insertLean(
       runId,
       config,
-      rows.map((r) => JSON.parse(r.data) as DesiredUser),
+      rows.map((r) => ({ user: JSON.parse(r.data) as DesiredUser, srow: Number(r.srow) })),
     );
-    return this.#chunkDone(runId, state, rows.length, rows.at(-1)?.guid ?? null, "outside");
+    return this.#chunkDone(runId, state, rows.length, rows.at(-1)?.srow ?? null, "outside");
   }
 
   /** Synced users the read found outside the scope: mapped as out of it, staged like the others. */
@@ -349,7 +366,8 @@ export class RunPlanner {
     const rows = this.#sql
       .exec<Row>(
         `SELECT p.guid, p.dn, p.name, p.disabled FROM stage_present p
-         WHERE p.run_id = ? AND p.guid > ? AND p.guid NOT IN (SELECT guid FROM stage_users WHERE run_id = p.run_id)
+         WHERE p.run_id = ? AND p.guid > ?
+           AND NOT EXISTS (SELECT 1 FROM stage_plan_users u WHERE u.run_id = p.run_id AND u.guid = p.guid AND u.srow IS NOT NULL)
          ORDER BY p.guid LIMIT ?`,
         runId,
         String(state.after ?? ""),
@@ -360,14 +378,19 @@ export class RunPlanner {
       outsideUser(config, { guid: String(r.guid), dn: String(r.dn), name: String(r.name), disabled: Number(r.disabled) === 1 }),
     );
     // Beside the lean row, not in stage_users: the directory mirror is what the scope returned.
-    this.#insertLean(runId, config, users, true);
+    this.#insertLean(
+      runId,
+      config,
+      users.map((user) => ({ user, srow: null })),
+    );
     return this.#chunkDone(runId, state, rows.length, String(rows.at(-1)?.guid), "order");
   }
 
-  #insertLean(runId: string, config: SyncConfig, users: DesiredUser[], outside = false): void {
+  /** Lean rows; a user without `srow` (not staged: outside the scope) carries its mapping itself. */
+  #insertLean(runId: string, config: SyncConfig, users: Array<{ user: DesiredUser; srow: number | null }>): void {
     if (users.length === 0) return;
     const mode = adoptMode(config);
-    const lean = users.map((u) => ({ ...leanRow(mode, u), outside: outside ? JSON.stringify(u) : null }));
+    const lean = users.map(({ user, srow }) => ({ ...leanRow(mode, user), srow, outside: srow === null ? JSON.stringify(user) : null }));
     this.#insertRows(
       "stage_plan_users",
       {
@@ -380,6 +403,7 @@ export class RunPlanner {
         attr_value: "$.attrValue",
         adopt_key: "$.adoptKey",
         outside: "$.outside",
+        srow: "$.srow",
       },
       runId,
       lean,
@@ -494,7 +518,7 @@ export class RunPlanner {
     const { runId, config, pbx } = input;
     const columns = `e.ord, e.data, e.guid, u.guid AS present, coalesce(s.data, u.outside) AS user`;
     const joins = `LEFT JOIN stage_plan_users u ON u.run_id = e.run_id AND u.guid = e.guid
-         LEFT JOIN stage_users s ON s.run_id = e.run_id AND s.guid = e.guid`;
+         LEFT JOIN stage_users s ON s.rowid = u.srow`;
     const leaving = `e.origin = 'ad' AND e.guid IS NOT NULL AND (u.guid IS NULL OR u.excluded IS NOT NULL)`;
     // Incremental: only the users decided about, walked from their side (a few, against a PBX
     // of any size); their items' order comes from each extension's place in the listing.
@@ -546,7 +570,7 @@ export class RunPlanner {
     const rows = this.#sql
       .exec<Row>(
         `SELECT p.pos, p.guid, p.name, p.attr_number, p.attr_value, e.number AS current, json_extract(e.data, '$.numberSource') AS source
-         FROM stage_plan_users p LEFT JOIN stage_pbx e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
+         FROM stage_order p LEFT JOIN stage_pbx e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
          WHERE p.run_id = ? AND p.excluded IS NULL AND p.pos > ? ORDER BY p.pos LIMIT ?`,
         runId,
         Number(state.after ?? 0),
@@ -566,11 +590,11 @@ export class RunPlanner {
         },
         current,
       );
-      const guid = String(r.guid);
+      const pos = Number(r.pos);
       if (start.kind === "claim")
-        claims.push({ guid, number: start.number, pos: Number(r.pos), name: String(r.name), old: current?.number ?? null });
-      else if (start.kind === "keep") numbers.push({ guid, ...start.assigned });
-      else if (start.kind === "conflict") numbers.push({ guid, ...start.conflict });
+        claims.push({ guid: String(r.guid), number: start.number, pos, name: String(r.name), old: current?.number ?? null });
+      else if (start.kind === "keep") numbers.push({ pos, ...start.assigned });
+      else if (start.kind === "conflict") numbers.push({ pos, ...start.conflict });
     }
     this.#insertRows(
       "stage_claims",
@@ -601,7 +625,7 @@ export class RunPlanner {
       )
       .toArray();
     const refused: Array<{ number: string } & NumberConflict> = [];
-    const winners: Array<{ number: string; guid: string; reason: string }> = [];
+    const winners: Array<{ number: string; pos: number; reason: string }> = [];
     const freed: string[] = [];
     for (const r of rows) {
       const number = String(r.number);
@@ -610,7 +634,7 @@ export class RunPlanner {
       if (outcome === "wait") continue;
       if (outcome !== "win") refused.push({ number, ...outcome.refuse });
       else {
-        winners.push({ number, guid: String(r.guid), reason: lostClaim(number, String(r.name)).reason });
+        winners.push({ number, pos: Number(r.pos), reason: lostClaim(number, String(r.name)).reason });
         if (r.old_number !== null) freed.push(String(r.old_number));
       }
     }
@@ -618,23 +642,23 @@ export class RunPlanner {
     // CROSS JOIN keeps the page's numbers the outer loop: left to itself, SQLite scans every
     // claim and the page for each, which makes the claims quadratic.
     this.#sql.exec(
-      `INSERT OR REPLACE INTO stage_numbers (run_id, guid, number, source, round)
-       SELECT ?, json_extract(value, '$.guid'), json_extract(value, '$.number'), 'attribute', ? FROM json_each(?)`,
+      `INSERT OR REPLACE INTO stage_numbers (run_id, pos, number, source, round)
+       SELECT ?, value ->> '$.pos', value ->> '$.number', 'attribute', ? FROM json_each(?)`,
       runId,
       state.round,
       JSON.stringify(winners),
     );
     this.#sql.exec(
-      `INSERT OR REPLACE INTO stage_numbers (run_id, guid, code, reason)
-       SELECT c.run_id, c.guid, 'number_duplicate', json_extract(w.value, '$.reason') FROM json_each(?2) w
+      `INSERT OR REPLACE INTO stage_numbers (run_id, pos, code, reason)
+       SELECT c.run_id, c.pos, 'number_duplicate', json_extract(w.value, '$.reason') FROM json_each(?2) w
        CROSS JOIN stage_claims c ON c.run_id = ?1 AND c.number = json_extract(w.value, '$.number')
-       WHERE c.guid != json_extract(w.value, '$.guid')`,
+       WHERE c.pos != w.value ->> '$.pos'`,
       runId,
       JSON.stringify(winners),
     );
     this.#sql.exec(
-      `INSERT OR REPLACE INTO stage_numbers (run_id, guid, code, reason)
-       SELECT c.run_id, c.guid, json_extract(f.value, '$.code'), json_extract(f.value, '$.reason') FROM json_each(?2) f
+      `INSERT OR REPLACE INTO stage_numbers (run_id, pos, code, reason)
+       SELECT c.run_id, c.pos, json_extract(f.value, '$.code'), json_extract(f.value, '$.reason') FROM json_each(?2) f
        CROSS JOIN stage_claims c ON c.run_id = ?1 AND c.number = json_extract(f.value, '$.number')`,
       runId,
       JSON.stringify(refused),
@@ -657,19 +681,19 @@ export class RunPlanner {
   #heldClaims(runId: string, state: PlanState): number {
     const rows = this.#sql
       .exec<Row>(
-        `SELECT c.guid, c.number, x.display_name AS holder FROM stage_claims c
+        `SELECT c.pos, c.number, x.display_name AS holder FROM stage_claims c
          LEFT JOIN stage_pbx x ON x.run_id = c.run_id AND x.number = c.number
-         WHERE c.run_id = ? AND c.resolved = 0 AND c.guid > ? ORDER BY c.guid LIMIT ?`,
+         WHERE c.run_id = ? AND c.resolved = 0 AND c.pos > ? ORDER BY c.pos LIMIT ?`,
         runId,
-        String(state.after ?? ""),
+        Number(state.after ?? 0),
         this.#chunk,
       )
       .toArray();
     this.#insertNumbers(
       runId,
-      rows.map((r) => ({ guid: String(r.guid), ...heldClaim(String(r.number), r.holder === null ? null : String(r.holder)) })),
+      rows.map((r) => ({ pos: Number(r.pos), ...heldClaim(String(r.number), r.holder === null ? null : String(r.holder)) })),
     );
-    return this.#chunkDone(runId, state, rows.length, String(rows.at(-1)?.guid), "sequential");
+    return this.#chunkDone(runId, state, rows.length, Number(rows.at(-1)?.pos), "sequential");
   }
 
   /**
@@ -681,8 +705,8 @@ export class RunPlanner {
     const { runId, config, pbx } = input;
     const anyone = this.#sql
       .exec(
-        `SELECT 1 FROM stage_plan_users p WHERE p.run_id = ? AND p.excluded IS NULL
-         AND NOT EXISTS (SELECT 1 FROM stage_numbers n WHERE n.run_id = p.run_id AND n.guid = p.guid) LIMIT 1`,
+        `SELECT 1 FROM stage_order p WHERE p.run_id = ? AND p.excluded IS NULL
+         AND NOT EXISTS (SELECT 1 FROM stage_numbers n WHERE n.run_id = p.run_id AND n.pos = p.pos) LIMIT 1`,
         runId,
       )
       .toArray();
@@ -717,9 +741,9 @@ export class RunPlanner {
     for (let after = 0; ; ) {
       const page = this.#sql
         .exec<{ pos: number; guid: string; dn: string }>(
-          `SELECT p.pos, p.guid, p.dn FROM stage_plan_users p
+          `SELECT p.pos, p.guid, p.dn FROM stage_order p
            WHERE p.run_id = ? AND p.excluded IS NULL AND p.pos > ?
-             AND NOT EXISTS (SELECT 1 FROM stage_numbers n WHERE n.run_id = p.run_id AND n.guid = p.guid)
+             AND NOT EXISTS (SELECT 1 FROM stage_numbers n WHERE n.run_id = p.run_id AND n.pos = p.pos)
            ORDER BY p.pos LIMIT ?`,
           runId,
           after,
@@ -730,8 +754,8 @@ export class RunPlanner {
         const ranges = rangesFor(config.extensionNumbers, u.dn);
         const number = pool.allocate(ranges);
         return number === undefined
-          ? { guid: u.guid, ...rangeExhausted(ranges) }
-          : { guid: u.guid, number, source: "sequential" as const, round: 0 };
+          ? { pos: u.pos, ...rangeExhausted(ranges) }
+          : { pos: u.pos, number, source: "sequential" as const, round: 0 };
       });
       this.#insertNumbers(runId, numbers);
       rows += page.length;
@@ -754,9 +778,9 @@ export class RunPlanner {
     const rows = this.#sql.exec<Row>(
       `SELECT p.pos, p.guid, coalesce(s.data, p.outside) AS user, e.data AS ext, e.adopted,
               n.number, n.source, n.round, n.code, n.reason
-       FROM stage_plan_users p LEFT JOIN stage_users s ON s.run_id = p.run_id AND s.guid = p.guid
+       FROM stage_order p LEFT JOIN stage_users s ON s.rowid = p.srow
        LEFT JOIN stage_pbx e ON e.run_id = p.run_id AND e.origin = 'ad' AND e.guid = p.guid
-       LEFT JOIN stage_numbers n ON n.run_id = p.run_id AND n.guid = p.guid
+       LEFT JOIN stage_numbers n ON n.run_id = p.run_id AND n.pos = p.pos
        WHERE p.run_id = ? AND p.pos > ? ORDER BY p.pos LIMIT ?`,
       runId,
       Number(state.after ?? 0),
@@ -948,7 +972,7 @@ export class RunPlanner {
     if (numbers.length === 0) return;
     this.#insertRows(
       "stage_numbers",
-      { guid: "$.guid", number: "$.number", source: "$.source", round: "$.round", code: "$.code", reason: "$.reason" },
+      { pos: "$.pos", number: "$.number", source: "$.source", round: "$.round", code: "$.code", reason: "$.reason" },
       runId,
       numbers,
     );
@@ -990,7 +1014,8 @@ export class RunPlanner {
   }
 }
 
-type NumberRow = { guid: string } & (AssignedNumber | NumberConflict);
+/** A user's number or conflict, by the user's place in the DN order. */
+type NumberRow = { pos: number } & (AssignedNumber | NumberConflict);
 
 /** Where writing the items stands: the last one written, the next seq, and the wave under way. */
 interface WriteCursor {

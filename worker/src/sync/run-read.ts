@@ -138,8 +138,11 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
       deletedUsers(search, nc, usn, account),
       memberships(),
     ]);
-    await readScopeUsers(reader, [...new Set([...changed, ...mirror.regrouped(runId, groups), ...mirror.unsettled(runId)])]);
-    const removed = [...new Set([...changed, ...deleted])].filter((g) => !staged.has(g));
+    const unsettled = mirror.unsettled(runId);
+    await readScopeUsers(reader, [...new Set([...changed, ...mirror.regrouped(runId, groups), ...unsettled])]);
+    // An unsettled user not found in scope left it (or AD) as a changed one did: the tombstone
+    // that said so may be older than the position, when the run that saw it did not finish.
+    const removed = [...new Set([...changed, ...deleted, ...unsettled])].filter((g) => !staged.has(g));
     // Only when someone left: listing who is synced costs as much as the PBX is large.
     const synced = removed.length === 0 ? new Set<string>() : new Set(await input.synced());
     const left = removed.filter((g) => synced.has(g));

@@ -19,6 +19,7 @@ import { RowBatch } from "./row-batch.ts";
 import { planStages, RunPlanner, STEP_ROWS } from "./run-plan.ts";
 import { readForRun } from "./run-read.ts";
 import { StageDrops } from "./stage-drops.ts";
+import { renewStages } from "./stage-renewal.ts";
 
 export const syncRunsSchema = `
   CREATE TABLE IF NOT EXISTS runs (
@@ -35,7 +36,8 @@ export const syncRunsSchema = `
   CREATE TABLE IF NOT EXISTS run_events (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL, event TEXT NOT NULL,
     user TEXT, operation TEXT, PRIMARY KEY (run_id, seq));
-  CREATE TABLE IF NOT EXISTS stage_users (run_id TEXT NOT NULL, guid TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (run_id, guid));
+  CREATE TABLE IF NOT EXISTS stage_users (run_id TEXT NOT NULL, guid TEXT NOT NULL, data TEXT NOT NULL);
+  CREATE INDEX IF NOT EXISTS stage_users_run ON stage_users (run_id);
   CREATE TABLE IF NOT EXISTS stage_present (
     run_id TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, name TEXT NOT NULL, disabled INTEGER NOT NULL,
     PRIMARY KEY (run_id, guid));
@@ -160,6 +162,10 @@ export class SyncRuns {
     this.#sql = sql;
     this.#sources = sources;
     this.#now = sources.now ?? Date.now;
+    // The users a read stages were keyed by objectGUID, a random key: at 100,000 users each
+    // page's rows dirtied a page of the key's index apiece. They are appended now, each found
+    // through its lean row's srow (run-plan.ts), which is also what keeps one row per user.
+    renewStages(sql, { table: "stage_plan_users", column: "srow" }, ["stage_users", "stage_plan_users"]);
     sql.exec(syncRunsSchema);
     // Tenants whose runs table an earlier version made.
     addMissingColumns(sql, "runs", {
@@ -406,12 +412,14 @@ export class SyncRuns {
       full: Number(this.#row(id)?.full_requested ?? 0) === 1,
     });
     // A page's users are written together when the page ends (its progress), a statement for
-    // many rows rather than one each.
+    // many rows rather than one each. Appended, each with the row id its lean row keeps (a user
+    // staged twice keeps the later: the lean row is replaced, the earlier row is no one's).
     const users = new RowBatch(
       this.#sql,
-      "INSERT OR REPLACE INTO stage_users (run_id, guid, data) SELECT ?1, value ->> 0, value ->> 1 FROM json_each(?2)",
+      "INSERT INTO stage_users (rowid, run_id, guid, data) SELECT value ->> 0, ?1, value ->> 1, value ->> 2 FROM json_each(?2)",
       id,
     );
+    let srow = Number(this.#sql.exec<{ n: number | null }>("SELECT max(rowid) AS n FROM stage_users").one().n ?? 0);
     const present = new RowBatch(
       this.#sql,
       `INSERT OR REPLACE INTO stage_present (run_id, guid, dn, name, disabled)
@@ -432,8 +440,9 @@ export class SyncRuns {
     const stage = {
       user: (user: DesiredUser, data: string, photo: Uint8Array | undefined) => {
         if (stopped) return;
-        users.add([user.guid, data]);
-        lean.add(user);
+        srow++;
+        users.add([srow, user.guid, data]);
+        lean.add(user, srow);
         if (photo)
           this.#sql.exec("INSERT OR REPLACE INTO stage_photos (run_id, guid, photo) VALUES (?, ?, ?)", id, user.guid, photo.slice().buffer);
       },
@@ -458,7 +467,8 @@ export class SyncRuns {
         flush();
         return this.#sql
           .exec<{ guid: string }>(
-            "SELECT value AS guid FROM json_each(?) WHERE value NOT IN (SELECT guid FROM stage_users WHERE run_id = ?)",
+            `SELECT value AS guid FROM json_each(?1) j
+             WHERE NOT EXISTS (SELECT 1 FROM stage_plan_users p WHERE p.run_id = ?2 AND p.guid = j.value AND p.srow IS NOT NULL)`,
             JSON.stringify(guids),
             id,
           )
@@ -594,7 +604,7 @@ export class SyncRuns {
     if (basis?.commit === "full") this.#mirror.commitFull(id, basis);
     else if (basis?.commit === "changes") this.#mirror.commitChanges(id, basis.position, basis.removed);
     else if (basis?.commit === "swept") this.#mirror.commitSwept(id, basis.position);
-    if (run.kind === "sync" && basis !== null) this.#mirror.plannedSync(id);
+    if (run.kind === "sync" && basis !== null) this.#mirror.plannedSync(id, basis.commit === "full");
     // The read's and the plan's stages are spent: run_items hold the plan from here on (the
     // photos are applied from stage_photos, which goes when the run ends).
     this.#drops.drop(
@@ -809,8 +819,9 @@ export class SyncRuns {
       this.#sql.exec("UPDATE runs SET status = 'applying', progress = json_set(progress, '$.phase', 'applying') WHERE id = ?", id);
       this.event(id, "info", `Approved by ${by}`, by);
     } else {
-      this.#sql.exec("UPDATE run_items SET op_status = 'none' WHERE run_id = ? AND op_status = 'pending'", id);
+      // Finished first: its operations, none of them done, leave their users unsettled.
       this.#finish(id, "rejected");
+      this.#sql.exec("UPDATE run_items SET op_status = 'none' WHERE run_id = ? AND op_status = 'pending'", id);
       this.event(id, "warning", `Rejected by ${by}: nothing was changed`, by);
     }
     return this.get(id) as RunInfo;
@@ -824,7 +835,9 @@ export class SyncRuns {
       error ?? null,
       id,
     );
-    if (this.#row(id)?.kind === "sync") this.#mirror.settled(id);
+    const row = this.#row(id);
+    // plannedSync ran for a sync run whose plan was made (its summary) with a basis to commit.
+    if (row?.kind === "sync") this.#mirror.settled(id, typeof row.basis === "string" && typeof row.summary === "string");
     // A run that ends is never read or planned again: its stages go in the alarm's batches.
     this.#drops.drop(
       id,
