@@ -14,12 +14,19 @@ export interface DirectoryUser {
   photoHash?: string;
 }
 
-/** objectGUID bytes as AD prints them: {33221100-5544-7766-8899-aabbccddeeff}, without braces. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+/** The byte order of AD's string form, with the dashes' places (-1). */
+const GUID_ORDER = [3, 2, 1, 0, -1, 5, 4, -1, 7, 6, -1, 8, 9, -1, 10, 11, 12, 13, 14, 15];
+
+/**
+ * objectGUID bytes as AD prints them: {33221100-5544-7766-8899-aabbccddeeff}, without braces.
+ * Once per user read: by table, not by formatting each byte.
+ */
 export function guidFromBytes(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new Error(`an objectGUID has 16 bytes, not ${bytes.length}`);
-  const h = (i: number) => (bytes[i] as number).toString(16).padStart(2, "0");
-  const run = (...ix: number[]) => ix.map(h).join("");
-  return `${run(3, 2, 1, 0)}-${run(5, 4)}-${run(7, 6)}-${run(8, 9)}-${run(10, 11, 12, 13, 14, 15)}`;
+  let out = "";
+  for (const i of GUID_ORDER) out += i < 0 ? "-" : HEX[bytes[i] as number];
+  return out;
 }
 
 /** The inverse of guidFromBytes: the 16 bytes AD stores for a GUID in its string form. */
@@ -63,22 +70,27 @@ export function entryDisabled(entry: WireEntry): boolean {
 
 /**
  * The user of a wire entry; undefined when it has no objectGUID (then it cannot be matched
- * across runs, and the caller reports it). `avatarAttribute` names the photo to hash.
+ * across runs, and the caller reports it). `avatarAttribute` names the photo to hash. One
+ * pass over the attributes: a read makes one a user, 100,000 on a large directory.
  */
 export async function directoryUserFromEntry(entry: WireEntry, avatarAttribute = "thumbnailPhoto"): Promise<DirectoryUser | undefined> {
-  const guid = entryGuid(entry);
-  if (guid === undefined) return undefined;
-  const binary = new Set((entry.binary ?? []).map((n) => n.toLowerCase()));
+  const binaryNames = entry.binary ?? [];
+  const binary = binaryNames.length === 0 ? undefined : new Set(binaryNames.map((n) => n.toLowerCase()));
+  const avatar = avatarAttribute.toLowerCase();
   const attributes: Record<string, string[]> = {};
+  let guidValue: string | undefined;
   let photo: Uint8Array | undefined;
-  for (const [name, values] of Object.entries(entry.attributes)) {
+  for (const name in entry.attributes) {
+    const values = entry.attributes[name] as string[];
     const key = name.toLowerCase();
-    if (key === "objectguid") continue;
-    if (key === avatarAttribute.toLowerCase() && values[0] !== undefined)
-      photo = binary.has(key) ? bytesFromBase64(values[0]) : new TextEncoder().encode(values[0]);
-    else if (!binary.has(key)) attributes[key] = values;
+    if (key === "objectguid") guidValue ??= values[0];
+    else if (key === avatar && values[0] !== undefined)
+      photo = binary?.has(key) ? bytesFromBase64(values[0]) : new TextEncoder().encode(values[0]);
+    else if (!binary?.has(key)) attributes[key] = values;
   }
-  const user: DirectoryUser = { guid, dn: entry.dn, disabled: entryDisabled(entry), attributes };
+  if (guidValue === undefined) return undefined;
+  const disabled = (Number(attributes.useraccountcontrol?.[0] ?? 0) & 0x2) !== 0;
+  const user: DirectoryUser = { guid: guidFromBytes(bytesFromBase64(guidValue)), dn: entry.dn, disabled, attributes };
   if (photo !== undefined && photo.length > 0) user.photoHash = await sha256Hex(photo);
   return user;
 }

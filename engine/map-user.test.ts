@@ -108,6 +108,21 @@ describe("mapUser", () => {
       expect(mapUser(config, user(`CN=A,OU=Sales+L=Paris,OU=Staff,${BASE}`), true).departmentPath).toBe("Staff");
     });
 
+    it("tells users of one configuration apart by their own OUs, whatever their names hold", () => {
+      // An escaped comma in a name, a name like an OU's, and the same names under other OUs.
+      const cases: Array<[string, string | null]> = [
+        [`CN=Smith\\, Ann,OU=Sales,OU=Staff,${BASE}`, "Staff > Sales"],
+        [`CN=Smith\\, Ann,OU=Support,OU=Staff,${BASE}`, "Staff > Support"],
+        [`CN=OU=Sales,OU=Support,OU=Staff,${BASE}`, "Staff > Support"],
+        [`CN=Ann,OU=Sales,OU=Staff,${BASE}`, "Staff > Sales"],
+        [`CN=Ann,OU=Sales,OU=Staff,DC=other,DC=com`, "Staff > Sales"],
+        [`CN=Ann,${BASE}`, null],
+        [`CN=Ann,OU=Staff,${BASE}`, "Staff"],
+      ];
+      for (let round = 0; round < 2; round++)
+        for (const [dn, path] of cases) expect(mapUser(config, user(dn), true).departmentPath, dn).toBe(path);
+    });
+
     it("from an attribute, department by default, or none", () => {
       const u = ann({ department: "Inside Sales", division: "EMEA" });
       expect(mapUser(withConfig({ organisation: { departments: { from: "attribute" } } }), u, true).departmentPath).toBe("Inside Sales");

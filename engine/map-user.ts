@@ -101,7 +101,20 @@ function departmentPath(config: SyncConfig, user: DirectoryUser): string | null 
   const from = config.organisation?.departments?.from ?? "ouTree";
   if (from === "none") return null;
   if (from === "attribute") return firstValue(user, config.organisation?.departments?.attribute ?? "department") ?? null;
-  const parsed = parseDn(user.dn);
+  // The path is the user's container's: worked out once a container (a directory has few next
+  // to its users) rather than by parsing every user's DN.
+  const container = containerOf(user.dn);
+  const byContainer = memo(departmentPaths, config);
+  let path = container === undefined ? undefined : byContainer.get(container);
+  if (path === undefined) {
+    path = ouPath(config, user.dn);
+    if (container !== undefined) byContainer.set(container, path);
+  }
+  return path;
+}
+
+function ouPath(config: SyncConfig, dn: string): string | null {
+  const parsed = parseDn(dn);
   if (!parsed.ok) return null;
   const baseLength = baseLengthWithin(parsed.dn, config.connection?.baseDn ?? "");
   const below = parsed.dn.slice(1, parsed.dn.length - (baseLength ?? 0));
@@ -112,6 +125,42 @@ function departmentPath(config: SyncConfig, user: DirectoryUser): string | null 
   return ous.length === 0 ? null : ous.join(" > ");
 }
 
+/**
+ * A DN without its first RDN, as written; undefined when the first comma cannot be told from
+ * the text alone (an escape or a quote before it), which parsing then settles.
+ */
+function containerOf(dn: string): string | undefined {
+  const comma = dn.indexOf(",");
+  if (comma < 0 || dn.lastIndexOf("\\", comma) >= 0 || dn.lastIndexOf('"', comma) >= 0) return undefined;
+  return dn.slice(comma + 1);
+}
+
+/** Lookups a configuration keeps while it is in use: its objects stay the same through a run, and go with it. */
+const departmentPaths = new WeakMap<object, Map<string, string | null>>();
+const groupKeys = new Map<string, string>();
+/** Past this many a memo starts again: a bound on what one holds, far above the containers or groups a directory has. */
+const MEMO_LIMIT = 10_000;
+
+function memo<T>(memos: WeakMap<object, Map<string, T>>, config: SyncConfig): Map<string, T> {
+  let known = memos.get(config);
+  if (known === undefined || known.size > MEMO_LIMIT) {
+    known = new Map();
+    memos.set(config, known);
+  }
+  return known;
+}
+
+/** dnKey of a group a user's memberOf names: the same few groups come back on every user. */
+function groupKey(dn: string): string {
+  let key = groupKeys.get(dn);
+  if (key === undefined) {
+    if (groupKeys.size > MEMO_LIMIT) groupKeys.clear();
+    key = dnKey(dn);
+    groupKeys.set(dn, key);
+  }
+  return key;
+}
+
 function extensionGroups(config: SyncConfig, user: DirectoryUser, context: GroupContext | undefined): string[] {
   const settings = config.organisation?.extensionGroups;
   const from = settings?.from ?? "none";
@@ -119,14 +168,15 @@ function extensionGroups(config: SyncConfig, user: DirectoryUser, context: Group
   if (from === "attribute") {
     for (const v of user.attributes[(settings?.attribute ?? "").toLowerCase()] ?? []) if (v.trim() !== "") names.add(v.trim());
   } else if (from === "memberOf") {
-    const memberOf = new Set((user.attributes.memberof ?? []).map(dnKey));
+    const memberOf = user.attributes.memberof ?? [];
     if (settings?.groups === undefined) {
-      for (const dn of user.attributes.memberof ?? []) names.add(cnOf(dn));
+      for (const dn of memberOf) names.add(cnOf(dn));
     } else {
+      const keys = memberOf.map(groupKey);
       for (const group of settings.groups) {
         const { key, name } = mirroredGroup(group);
         const inside = group.nested === true ? context?.nestedGroups.get(key) : undefined;
-        const member = memberOf.has(key) || (inside !== undefined && [...memberOf].some((g) => inside.has(g)));
+        const member = keys.includes(key) || (inside !== undefined && keys.some((g) => inside.has(g)));
         if (member) names.add(name);
       }
     }
