@@ -143,7 +143,8 @@ export class DirectoryMirror {
     return this.#guids(
       `SELECT s.guid FROM stage_sweep s
        WHERE s.run_id = ? AND s.guid NOT IN (SELECT guid FROM directory_users)
-         AND NOT EXISTS (SELECT 1 FROM stage_plan_users p WHERE p.run_id = s.run_id AND p.guid = s.guid AND p.srow IS NOT NULL)`,
+         AND NOT EXISTS (SELECT 1 FROM stage_keys k JOIN stage_plan_users p ON p.rowid = k.lrow
+                         WHERE k.run_id = s.run_id AND k.guid = s.guid AND p.srow IS NOT NULL)`,
       runId,
     );
   }
@@ -177,7 +178,8 @@ export class DirectoryMirror {
   unsettled(runId: string): string[] {
     return this.#guids(
       `SELECT u.guid FROM directory_unsettled u
-       WHERE NOT EXISTS (SELECT 1 FROM stage_plan_users p WHERE p.run_id = ? AND p.guid = u.guid AND p.srow IS NOT NULL)`,
+       WHERE NOT EXISTS (SELECT 1 FROM stage_keys k JOIN stage_plan_users p ON p.rowid = k.lrow
+                         WHERE k.run_id = ? AND k.guid = u.guid AND p.srow IS NOT NULL)`,
       runId,
     );
   }

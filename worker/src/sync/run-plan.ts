@@ -43,11 +43,12 @@ export const runPlanSchema = `
   CREATE TABLE IF NOT EXISTS plan_state (run_id TEXT PRIMARY KEY, state TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS stage_plan_users (
     run_id TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, dn_key TEXT NOT NULL, name TEXT NOT NULL,
-    excluded TEXT, attr_number TEXT, attr_value TEXT, adopt_key TEXT, outside TEXT, srow INTEGER, PRIMARY KEY (run_id, guid));
+    excluded TEXT, attr_number TEXT, attr_value TEXT, adopt_key TEXT, outside TEXT, srow INTEGER);
   CREATE INDEX IF NOT EXISTS stage_plan_users_dn ON stage_plan_users (run_id, dn_key, guid);
+  CREATE TABLE IF NOT EXISTS stage_keys (run_id TEXT NOT NULL, guid TEXT NOT NULL, lrow INTEGER NOT NULL, PRIMARY KEY (run_id, guid));
   CREATE TABLE IF NOT EXISTS stage_order (
     run_id TEXT NOT NULL, pos INTEGER NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, name TEXT NOT NULL, excluded TEXT,
-    attr_number TEXT, attr_value TEXT, srow INTEGER, outside TEXT, PRIMARY KEY (run_id, pos));
+    attr_number TEXT, attr_value TEXT, srow INTEGER, outside TEXT, lrow INTEGER NOT NULL, PRIMARY KEY (run_id, pos));
   CREATE TABLE IF NOT EXISTS stage_pbx (
     run_id TEXT NOT NULL, number TEXT NOT NULL, ord INTEGER NOT NULL, origin TEXT NOT NULL, guid TEXT, adopt_key TEXT,
     adopted TEXT, released_in INTEGER, display_name TEXT, data TEXT, PRIMARY KEY (run_id, number));
@@ -72,6 +73,7 @@ export const runPlanSchema = `
 export const planStages = [
   "plan_state",
   "stage_plan_users",
+  "stage_keys",
   "stage_order",
   "stage_pbx",
   "stage_decides",
@@ -93,6 +95,13 @@ const CHUNK = 250;
  * budget. Time cannot measure it: a Worker's clock stands still while it computes.
  */
 export const STEP_ROWS = 20_000;
+/**
+ * Lean rows keyed a statement, in objectGUID order within it: a chunk's keys go into the
+ * index as runs of neighbours (a page of it written once for many), where keying each row as
+ * it came wrote a random page of the index per row; and SQLite sorts a chunk in its memory
+ * without spilling (sorting every row at once kept some 4 MB more of workerd's memory).
+ */
+const KEY_CHUNK = 10_000;
 /** Extensions a page when the PBX is listed. */
 const PAGE = 500;
 /** Parts of stage_items: each user's item in DN order, then each leaver's in the PBX's order. */
@@ -166,8 +175,11 @@ export class RunPlanner {
     this.#stepRows = sizes.stepRows ?? STEP_ROWS;
     // Numbers and claims were keyed by objectGUID: random keys, which dirtied a page of each
     // index per row at 100,000 users; by the DN order's position they are written in order.
-    renewStages(sql, { table: "stage_numbers", column: "pos" }, ["stage_numbers", "stage_claims"]);
+    renewStages(sql, { table: "stage_numbers", current: (c) => c.some((x) => x.name === "pos") }, ["stage_numbers", "stage_claims"]);
     sql.exec(runPlanSchema);
+    // A user staged twice: the later lean row is the user's, and the earlier one goes.
+    sql.exec(`CREATE TRIGGER IF NOT EXISTS stage_keys_replaced AFTER UPDATE OF lrow ON stage_keys WHEN old.lrow <> new.lrow
+      BEGIN DELETE FROM stage_plan_users WHERE rowid = old.lrow; END`);
   }
 
   /**
@@ -181,7 +193,8 @@ export class RunPlanner {
     read: { config: SyncConfig; complete: boolean; reason?: string; incremental: boolean; left: string[]; leanStaged?: boolean },
   ): void {
     for (const table of planStages)
-      if (!(read.leanStaged && table === "stage_plan_users")) this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, runId);
+      if (!(read.leanStaged && (table === "stage_plan_users" || table === "stage_keys")))
+        this.#sql.exec(`DELETE FROM ${table} WHERE run_id = ?`, runId);
     for (let i = 0; i < read.left.length; i += this.#chunk)
       this.#sql.exec(
         "INSERT OR IGNORE INTO stage_decides (run_id, guid) SELECT ?, value FROM json_each(?)",
@@ -205,26 +218,68 @@ export class RunPlanner {
    * statement or a few): the planner's set work joins and orders by them, and making them
    * here costs the read little (its object mostly waits for the directory) where making them
    * after it read every staged user again. Each keeps `srow`, the row id of the user's row in
-   * stage_users, which is appended to: a user staged twice has its lean row replaced, and the
-   * one srow says which of the staged rows is the user's.
+   * stage_users. Appended as they come, and keyed by objectGUID (stage_keys) when `key` is
+   * called, which the read does before it looks users up and once it ends: keyed as they came,
+   * the random objectGUIDs wrote a random page of the key's index per user, most of what the
+   * worker wrote while it read 100,000 users. A user staged twice keeps the later row.
    */
-  leanStage(runId: string, config: SyncConfig): { add(user: DesiredUser, srow: number): void; flush(): void; drop(): void } {
+  leanStage(runId: string, config: SyncConfig): { add(user: DesiredUser, srow: number): void; flush(): void; key(): void; drop(): void } {
     const batch = new RowBatch(
       this.#sql,
-      `INSERT OR REPLACE INTO stage_plan_users (run_id, guid, dn, dn_key, name, excluded, attr_number, attr_value, adopt_key, srow)
+      `INSERT INTO stage_plan_users (run_id, guid, dn, dn_key, name, excluded, attr_number, attr_value, adopt_key, srow)
        SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8
        FROM json_each(?2)`,
       runId,
     );
     const mode = adoptMode(config);
+    // Rows after this one are the read's (it starts with the run's stages cleared).
+    let keyed = this.#lastLeanRow();
     return {
       add: (u, srow) => {
         const lean = leanRow(mode, u);
         batch.add([lean.guid, lean.dn, lean.dnKey, lean.name, lean.excluded, lean.attrNumber, lean.attrValue, lean.adoptKey, srow]);
       },
       flush: () => batch.flush(),
+      key: () => {
+        batch.flush();
+        keyed = this.#key(runId, keyed);
+      },
       drop: () => batch.drop(),
     };
+  }
+
+  /** The last lean row there is, of any run (0: none). */
+  #lastLeanRow(): number {
+    return Number(this.#sql.exec<{ n: number | null }>("SELECT max(rowid) AS n FROM stage_plan_users").one().n ?? 0);
+  }
+
+  /**
+   * Keys the run's lean rows after row `after` by objectGUID, KEY_CHUNK rows a statement in
+   * objectGUID order; a later row of the same user replaces the earlier (stage_keys_replaced).
+   * Returns the last row keyed.
+   */
+  #key(runId: string, after: number): number {
+    for (let from = after; ; ) {
+      // Along the table from `from`: the rows after it are this run's, appended.
+      const chunk = this.#sql
+        .exec<{ last: number | null }>(
+          "SELECT max(r) AS last FROM (SELECT rowid AS r FROM stage_plan_users NOT INDEXED WHERE rowid > ? AND run_id = ? ORDER BY rowid LIMIT ?)",
+          from,
+          runId,
+          KEY_CHUNK,
+        )
+        .one().last;
+      if (chunk === null) return from;
+      this.#sql.exec(
+        `INSERT INTO stage_keys (run_id, guid, lrow)
+         SELECT run_id, guid, rowid FROM stage_plan_users NOT INDEXED WHERE rowid > ?2 AND rowid <= ?3 AND run_id = ?1 ORDER BY guid, rowid
+         ON CONFLICT (run_id, guid) DO UPDATE SET lrow = excluded.lrow WHERE excluded.lrow > stage_keys.lrow`,
+        runId,
+        from,
+        Number(chunk),
+      );
+      from = Number(chunk);
+    }
   }
 
   /** Planning is under way for the run (begun, not finished). */
@@ -318,8 +373,7 @@ export class RunPlanner {
         ? { dn_key: "", guid: "" }
         : this.#sql
             .exec<{ dn_key: string; guid: string }>(
-              `SELECT p.dn_key, p.guid FROM stage_order o JOIN stage_plan_users p ON p.run_id = o.run_id AND p.guid = o.guid
-               WHERE o.run_id = ? AND o.pos = ?`,
+              "SELECT p.dn_key, p.guid FROM stage_order o JOIN stage_plan_users p ON p.rowid = o.lrow WHERE o.run_id = ? AND o.pos = ?",
               runId,
               done,
             )
@@ -327,9 +381,9 @@ export class RunPlanner {
     // The next chunk along the index, numbered by a window over that chunk alone. What a step
     // that died wrote of it is written again the same.
     this.#sql.exec(
-      `INSERT OR REPLACE INTO stage_order (run_id, pos, guid, dn, name, excluded, attr_number, attr_value, srow, outside)
-       SELECT run_id, ?2 + row_number() OVER (ORDER BY dn_key, guid), guid, dn, name, excluded, attr_number, attr_value, srow, outside
-       FROM (SELECT * FROM stage_plan_users WHERE run_id = ?1 AND (dn_key, guid) > (?3, ?4) ORDER BY dn_key, guid LIMIT ?5)`,
+      `INSERT OR REPLACE INTO stage_order (run_id, pos, guid, dn, name, excluded, attr_number, attr_value, srow, outside, lrow)
+       SELECT run_id, ?2 + row_number() OVER (ORDER BY dn_key, guid), guid, dn, name, excluded, attr_number, attr_value, srow, outside, lrow
+       FROM (SELECT *, rowid AS lrow FROM stage_plan_users WHERE run_id = ?1 AND (dn_key, guid) > (?3, ?4) ORDER BY dn_key, guid LIMIT ?5)`,
       runId,
       done,
       last.dn_key,
@@ -367,7 +421,8 @@ export class RunPlanner {
       .exec<Row>(
         `SELECT p.guid, p.dn, p.name, p.disabled FROM stage_present p
          WHERE p.run_id = ? AND p.guid > ?
-           AND NOT EXISTS (SELECT 1 FROM stage_plan_users u WHERE u.run_id = p.run_id AND u.guid = p.guid AND u.srow IS NOT NULL)
+           AND NOT EXISTS (SELECT 1 FROM stage_keys k JOIN stage_plan_users u ON u.rowid = k.lrow
+                           WHERE k.run_id = p.run_id AND k.guid = p.guid AND u.srow IS NOT NULL)
          ORDER BY p.guid LIMIT ?`,
         runId,
         String(state.after ?? ""),
@@ -391,6 +446,7 @@ export class RunPlanner {
     if (users.length === 0) return;
     const mode = adoptMode(config);
     const lean = users.map(({ user, srow }) => ({ ...leanRow(mode, user), srow, outside: srow === null ? JSON.stringify(user) : null }));
+    const after = this.#lastLeanRow();
     this.#insertRows(
       "stage_plan_users",
       {
@@ -408,6 +464,7 @@ export class RunPlanner {
       runId,
       lean,
     );
+    this.#key(runId, after);
   }
 
   /**
@@ -517,7 +574,7 @@ export class RunPlanner {
   #leavers(input: StepContext, state: PlanState): number {
     const { runId, config, pbx } = input;
     const columns = `e.ord, e.data, e.guid, u.guid AS present, coalesce(s.data, u.outside) AS user`;
-    const joins = `LEFT JOIN stage_plan_users u ON u.run_id = e.run_id AND u.guid = e.guid
+    const joins = `LEFT JOIN stage_keys k ON k.run_id = e.run_id AND k.guid = e.guid LEFT JOIN stage_plan_users u ON u.rowid = k.lrow
          LEFT JOIN stage_users s ON s.rowid = u.srow`;
     const leaving = `e.origin = 'ad' AND e.guid IS NOT NULL AND (u.guid IS NULL OR u.excluded IS NOT NULL)`;
     // Incremental: only the users decided about, walked from their side (a few, against a PBX

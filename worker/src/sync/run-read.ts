@@ -60,7 +60,11 @@ export interface RunReadInput {
   synced(): Promise<string[]>;
   search: SearchStream;
   mirror: DirectoryMirror;
-  stage: ReadStage;
+  /**
+   * `keyStaged`: makes the users staged so far findable by objectGUID, which the mirror's
+   * questions about who was read already need (the stage keys them in bulk, not as they come).
+   */
+  stage: ReadStage & { keyStaged(): void };
   choice: ReadChoice;
   /** Called when an incremental read turns into a full one, before the full read begins. */
   fallBack(reason: string): void;
@@ -138,6 +142,7 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
       deletedUsers(search, nc, usn, account),
       memberships(),
     ]);
+    stage.keyStaged();
     const unsettled = mirror.unsettled(runId);
     await readScopeUsers(reader, [...new Set([...changed, ...mirror.regrouped(runId, groups), ...unsettled])]);
     // An unsettled user not found in scope left it (or AD) as a changed one did: the tombstone
@@ -160,6 +165,7 @@ async function readIncremental(input: RunReadInput, since: DirectoryPosition): P
     }),
     memberships(),
   ]);
+  stage.keyStaged();
   await readScopeUsers(reader, [...new Set([...mirror.arrived(runId), ...mirror.regrouped(runId, groups), ...mirror.unsettled(runId)])]);
   const left = mirror.left(runId);
   await lookUpOutside(left, target, search, account, counts, stage);

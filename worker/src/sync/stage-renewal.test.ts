@@ -52,5 +52,14 @@ describe("stage tables an earlier version keyed otherwise", () => {
     expect(columns("stage_plan_users")).toContain("srow");
     expect(sql.exec("SELECT * FROM stage_users").toArray()).toEqual([]);
     expect(sql.exec("SELECT * FROM plan_state").toArray()).toEqual([]);
+    expect(columns("stage_plan_users").some((c) => c.endsWith("*"))).toBe(false);
+
+    // Lean rows keyed by objectGUID as they were staged, with the row id of their user: made anew too.
+    sql.exec("DROP TABLE stage_plan_users");
+    sql.exec(`CREATE TABLE stage_plan_users (run_id TEXT NOT NULL, guid TEXT NOT NULL, dn TEXT NOT NULL, dn_key TEXT NOT NULL,
+      name TEXT NOT NULL, excluded TEXT, attr_number TEXT, attr_value TEXT, adopt_key TEXT, outside TEXT, srow INTEGER,
+      PRIMARY KEY (run_id, guid))`);
+    new SyncRuns(sql, { pbx: new BuiltinPbx(sql) } as unknown as RunSources);
+    expect(columns("stage_plan_users").some((c) => c.endsWith("*"))).toBe(false);
   });
 });

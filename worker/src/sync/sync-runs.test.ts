@@ -116,6 +116,27 @@ describe("SyncRuns", () => {
     expect(numbers[0]).toBe("10000");
   });
 
+  it("plans a user the directory returns twice in one read once, as read last", async () => {
+    const db = new DatabaseSync(":memory:");
+    const pbx = new BuiltinPbx(sqliteStorage(db));
+    // User 5 comes again in a later page with another name (as from a second scope OU).
+    const entries = [...Array.from({ length: 20 }, (_, i) => entry(i + 1)), entry(5, { displayName: ["User Five"] })];
+    const search: SearchStream = async (spec, page) => {
+      const found = spec.filter.includes("objectGUID=") ? [] : entries;
+      for (let i = 0; i < found.length; i += 7) await page(found.slice(i, i + 7));
+      return { complete: true, pages: 3, entries: found.length };
+    };
+    const runs = new SyncRuns(sqliteStorage(db), { ...sources(pbx, 0), search: () => search });
+    const id = await runToEnd(runs);
+    expect(runs.get(id)).toMatchObject({ status: "succeeded", summary: { create: 20 } });
+    expect(pbx.views().filter((e) => e.displayName?.startsWith("User 5") || e.displayName === "User Five")).toEqual([
+      expect.objectContaining({ displayName: "User Five" }),
+    ]);
+    // The mirror kept the later one too: a second run finds nothing to change.
+    const again = await runToEnd(runs);
+    expect(runs.get(again)).toMatchObject({ status: "succeeded", summary: { create: 0, update: 0, delete: 0 } });
+  });
+
   it("resumes after a restart mid-apply without repeating or losing an operation", async () => {
     const db = new DatabaseSync(":memory:");
     const creates = new Map<string, number>();

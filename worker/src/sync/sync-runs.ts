@@ -164,8 +164,11 @@ export class SyncRuns {
     this.#now = sources.now ?? Date.now;
     // The users a read stages were keyed by objectGUID, a random key: at 100,000 users each
     // page's rows dirtied a page of the key's index apiece. They are appended now, each found
-    // through its lean row's srow (run-plan.ts), which is also what keeps one row per user.
-    renewStages(sql, { table: "stage_plan_users", column: "srow" }, ["stage_users", "stage_plan_users"]);
+    // through its lean row's srow, and the lean rows are keyed once read (run-plan.ts).
+    renewStages(sql, { table: "stage_plan_users", current: (c) => c.some((x) => x.name === "srow") && c.every((x) => x.pk === 0) }, [
+      "stage_users",
+      "stage_plan_users",
+    ]);
     sql.exec(syncRunsSchema);
     // Tenants whose runs table an earlier version made.
     addMissingColumns(sql, "runs", {
@@ -463,12 +466,18 @@ export class SyncRuns {
         } else flush();
       },
       warn: (message: string) => this.event(id, "warning", message),
+      keyStaged: () => {
+        flush();
+        lean.key();
+      },
       notStaged: (guids: string[]) => {
         flush();
+        lean.key();
         return this.#sql
           .exec<{ guid: string }>(
             `SELECT value AS guid FROM json_each(?1) j
-             WHERE NOT EXISTS (SELECT 1 FROM stage_plan_users p WHERE p.run_id = ?2 AND p.guid = j.value AND p.srow IS NOT NULL)`,
+             WHERE NOT EXISTS (SELECT 1 FROM stage_keys k JOIN stage_plan_users p ON p.rowid = k.lrow
+                               WHERE k.run_id = ?2 AND k.guid = j.value AND p.srow IS NOT NULL)`,
             JSON.stringify(guids),
             id,
           )
@@ -500,7 +509,10 @@ export class SyncRuns {
     if (stopped || !this.#still(id, "reading")) {
       users.drop();
       present.drop();
-    } else flush();
+    } else {
+      flush();
+      lean.key();
+    }
     const { read } = outcome;
     const readInfo: RunReadInfo =
       outcome.mode === "full"
