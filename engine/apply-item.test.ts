@@ -17,6 +17,7 @@ function recordingPbx() {
   const pbx: PbxDirectory = {
     capabilities: fullCapabilities,
     concurrency: 1,
+    requestsPerOperation: 0,
     listExtensions: async () => [],
     syncedGuids: async () => [],
     listExtensionPages: () => pagesOf(Promise.resolve([]), 1),

@@ -17,6 +17,7 @@ export class MemoryPbx implements PbxDirectory {
   readonly capabilities = fullCapabilities;
   // Writes are synchronous SQLite (or memory): nothing to gain from overlapping them.
   readonly concurrency = 1;
+  readonly requestsPerOperation = 0;
   readonly extensions = new Map<string, Extension>();
   readonly departments = new Set<string>();
   readonly groups = new Set<string>();

@@ -121,6 +121,12 @@ export interface PbxDirectory {
   readonly capabilities: PbxCapabilities;
   /** How many independent operations the target takes at once (1: one after another). */
   readonly concurrency: number;
+  /**
+   * Subrequests (outbound HTTP calls) one operation takes, as planned for: a run sizes each
+   * apply step so that its operations stay within an invocation's subrequest limit. 0 for a
+   * target that answers without any (the built-in directory, in the tenant's SQLite).
+   */
+  readonly requestsPerOperation: number;
   listExtensions(): Promise<Extension[]>;
   /**
    * The same listing, `size` extensions at a time, in the same order: what a run plans from,

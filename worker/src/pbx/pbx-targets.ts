@@ -161,6 +161,10 @@ export class ConfiguredPbx implements PbxDirectory, LoginDirectory {
     return this.current().concurrency;
   }
 
+  get requestsPerOperation(): number {
+    return this.current().requestsPerOperation;
+  }
+
   findByLogin(name: { upn?: string; sam?: string }): Extension[] {
     return this.current().findByLogin(name);
   }

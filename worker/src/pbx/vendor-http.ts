@@ -20,6 +20,14 @@ export interface VendorHttpOptions {
   error?: (kind: VendorFailureKind, endpoint: string, message: string, status?: number) => VendorError;
 }
 
+/**
+ * Subrequests a vendor operation is planned at (PbxDirectory.requestsPerOperation): an
+ * extension's fields, its photo and its group memberships are a call each, and some room is
+ * left for retries; a run then applies 200 vendor operations a step, well inside Workers'
+ * subrequest limit per invocation.
+ */
+export const vendorRequestsPerOperation = 5;
+
 /** The options a target's client passes on as they are. */
 export type VendorCallOptions = Pick<VendorHttpOptions, "concurrency" | "fetch" | "now" | "sleep" | "timeoutMs" | "retries">;
 

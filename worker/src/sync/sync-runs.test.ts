@@ -9,7 +9,7 @@ import type { SearchCompleteness, WireEntry } from "../../../schema/src/agent-pr
 import { sqliteStorage } from "../../../test/support/sqlite-storage.ts";
 import { ApiError } from "../api-error.ts";
 import { BuiltinPbx } from "../pbx/builtin/builtin-pbx.ts";
-import { type RunSources, SyncRuns } from "./sync-runs.ts";
+import { operationsPerStep, type RunSources, SyncRuns } from "./sync-runs.ts";
 
 const BASE = "DC=example,DC=com";
 const config: SyncConfig = {
@@ -268,6 +268,54 @@ describe("SyncRuns", () => {
     expect(log.lastIndexOf("end deleteExtension")).toBeLessThan(log.indexOf("start createExtension"));
     expect(builtin.count()).toBe(18);
     expect(runs.events(id).filter((e) => e.operation === "create" || e.operation === "delete")).toHaveLength(18);
+  });
+
+  it("applies as many operations a step as the target's subrequests allow", async () => {
+    const wide: SyncConfig = { ...config, extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "19999" }] } };
+    /** The operations each apply step did, for a target declaring `cost` subrequests an operation. */
+    const steps = async (cost: number, users: number) => {
+      const db = new DatabaseSync(":memory:");
+      const builtin = new BuiltinPbx(sqliteStorage(db));
+      const pbx = new Proxy(builtin, {
+        get(t, prop, receiver) {
+          if (prop === "requestsPerOperation") return cost;
+          const value = Reflect.get(t, prop, receiver);
+          return typeof value === "function" ? value.bind(t) : value;
+        },
+      }) as PbxDirectory;
+      const runs = new SyncRuns(sqliteStorage(db), {
+        pbx,
+        target: async () => ({ config: wide, target: { connection: wide.connection as never } }),
+        search: () => directory(users),
+      });
+      const id = runs.begin("sync", "manual", "admin");
+      const done: number[] = [];
+      for (let i = 0; i < 100 && (await runs.step(id)); i++) done.push(runs.get(id)?.progress?.done ?? 0);
+      done.push(runs.get(id)?.progress?.done ?? 0);
+      expect(runs.get(id)).toMatchObject({ status: "succeeded", progress: { done: users, failed: 0 } });
+      expect(builtin.count()).toBe(users);
+      const applied = [...new Set(done)].filter((n) => n > 0);
+      return applied.map((n, i) => n - (applied[i - 1] ?? 0));
+    };
+    // The built-in directory costs no subrequests: a step applies up to 2,000 operations.
+    expect(await steps(0, 2100)).toEqual([2000, 100]);
+    // A vendor target's five an operation: 200 a step, as vendor targets have been applied.
+    expect(await steps(5, 1100)).toEqual([200, 200, 200, 200, 200, 100]);
+    // A costly target still makes progress a step, never more than its share.
+    expect(await steps(400, 6)).toEqual([2, 2, 2]);
+  });
+
+  it("takes a step's size from what an operation costs, at least one and at most 2,000", () => {
+    expect(operationsPerStep(0)).toBe(2000);
+    expect(operationsPerStep(0.1)).toBe(2000);
+    expect(operationsPerStep(1)).toBe(1000);
+    expect(operationsPerStep(5)).toBe(200);
+    expect(operationsPerStep(3)).toBe(333);
+    expect(operationsPerStep(1000)).toBe(1);
+    expect(operationsPerStep(5000)).toBe(1);
+    // A declaration that makes no sense applies one at a time rather than guessing.
+    expect(operationsPerStep(Number.NaN)).toBe(1);
+    expect(operationsPerStep(-1)).toBe(1);
   });
 
   it("lists the PBX once a run: the synced users it looks up in AD come from what the target keeps", async () => {

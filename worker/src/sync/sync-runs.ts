@@ -63,10 +63,30 @@ const STAGES = ["stage_users", "stage_present", "stage_photos", ...mirrorStages,
 
 /** A run holds the lock in these states: one at a time per tenant. */
 const ACTIVE: RunStatus[] = ["queued", "reading", "planning", "awaiting-approval", "applying"];
-/** Operations per step: each step is one invocation, within its CPU and subrequest limits. */
-const CHUNK = 200;
-/** Operations read and parsed at once within a step's CHUNK. */
+/**
+ * Operations a step applies at most, whatever the target: each step is one invocation and
+ * commits once, and a target that costs no subrequests (the built-in directory) is bound by
+ * this alone. 2,000 keeps a step's CPU well inside a Durable Object invocation's budget at
+ * about 70 µs an operation, and its commit far fewer than 200-operation steps made.
+ */
+const MAX_STEP_OPERATIONS = 2000;
+/**
+ * Subrequests a step plans for, retries among them: Workers Paid allows 10,000 per invocation
+ * (its older limit was 1,000, which this stays within as well).
+ */
+const STEP_SUBREQUESTS = 1000;
+/** Operations read and parsed at once within a step. */
 const APPLY_READ = 20;
+
+/**
+ * Operations per apply step for a target whose operations take `requestsPerOperation`
+ * subrequests each: as many as its subrequests allow, at most MAX_STEP_OPERATIONS, at least one.
+ */
+export function operationsPerStep(requestsPerOperation: number): number {
+  if (requestsPerOperation === 0) return MAX_STEP_OPERATIONS;
+  if (!(requestsPerOperation > 0)) return 1;
+  return Math.min(MAX_STEP_OPERATIONS, Math.max(1, Math.floor(STEP_SUBREQUESTS / requestsPerOperation)));
+}
 /** What an operation left half-way by a step that died may have done: it is not known. */
 const INTERRUPTED = "Interrupted while it was being applied: it may or may not have reached the PBX; the next sync checks it again.";
 
@@ -678,7 +698,8 @@ export class SyncRuns {
           limit,
         )
         .toArray();
-    const leftover = take("applying", CHUNK);
+    const stepOperations = operationsPerStep(pbx.requestsPerOperation);
+    const leftover = take("applying", stepOperations);
 
     type Op = { seq: number; item: PlanItem };
     /** Marks an operation applying, only while the run is: false, with nothing done, once it is not. */
@@ -765,10 +786,13 @@ export class SyncRuns {
     // widen the young generation (a chunk parsed at once took workerd's RSS 20 MB higher at
     // 100,000 users). A wave split between two reads drains its lanes once, no more.
     let taken = 0;
-    for (let batch = [...leftover, ...take("pending", Math.max(0, APPLY_READ - leftover.length))]; batch.length > 0; ) {
+    for (
+      let batch = [...leftover, ...take("pending", Math.max(0, Math.min(APPLY_READ, stepOperations) - leftover.length))];
+      batch.length > 0;
+    ) {
       taken += batch.length;
-      if (!(await applyWaves(batch)) || taken >= CHUNK) break;
-      batch = take("pending", Math.min(APPLY_READ, CHUNK - taken));
+      if (!(await applyWaves(batch)) || taken >= stepOperations) break;
+      batch = take("pending", Math.min(APPLY_READ, stepOperations - taken));
     }
     const more = this.#sql.exec("SELECT 1 FROM run_items WHERE run_id = ? AND op_status = 'pending' LIMIT 1", id).toArray().length > 0;
     const counts = this.#settled(id) ?? this.#opCounts(id);

@@ -37,9 +37,10 @@ function entry(i: number): WireEntry {
 type Fault = (method: string, args: unknown[]) => Promise<void> | undefined;
 
 /** The built-in PBX with `fault` consulted before every method call. */
-function faultyPbx(pbx: BuiltinPbx, fault: () => Fault | undefined): PbxDirectory {
+function faultyPbx(pbx: BuiltinPbx, fault: () => Fault | undefined, requestsPerOperation?: number): PbxDirectory {
   return new Proxy(pbx, {
     get(target, prop, receiver) {
+      if (prop === "requestsPerOperation" && requestsPerOperation !== undefined) return requestsPerOperation;
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== "function") return value;
       // A listing in pages is an async iterable: the fault comes before its first page.
@@ -60,7 +61,16 @@ function faultyPbx(pbx: BuiltinPbx, fault: () => Fault | undefined): PbxDirector
 /** A promise that never settles: from outside, a step whose isolate was torn down mid-await. */
 const never = () => new Promise<void>(() => {});
 
-function tenantRuns(options: { users?: number; config?: SyncConfig; agent?: boolean; watchdog?: Partial<WatchdogOptions> } = {}) {
+function tenantRuns(
+  options: {
+    users?: number;
+    config?: SyncConfig;
+    agent?: boolean;
+    watchdog?: Partial<WatchdogOptions>;
+    /** What the PBX declares an operation costs in subrequests; 5, as a vendor's, makes 200-operation steps. */
+    requestsPerOperation?: number;
+  } = {},
+) {
   const db = new DatabaseSync(":memory:");
   const sql = sqliteStorage(db);
   const pbx = new BuiltinPbx(sql);
@@ -90,7 +100,7 @@ function tenantRuns(options: { users?: number; config?: SyncConfig; agent?: bool
         return { complete: true, pages: 1, entries: found.length };
       },
     },
-    pbx: faultyPbx(pbx, () => state.fault),
+    pbx: faultyPbx(pbx, () => state.fault, options.requestsPerOperation),
     alarms: {
       setAlarm: async (at) => {
         state.alarm = at;
@@ -160,7 +170,7 @@ describe("TenantRuns", () => {
   });
 
   it("clears a run's dropped stages only while no run is going, so the clearing never lengthens a run", async () => {
-    const t = tenantRuns({ users: 450 });
+    const t = tenantRuns({ users: 450, requestsPerOperation: 5 });
     const started = await t.runs.startSync("acme", "admin");
     // Planned: what the read staged is dropped, but not deleted while the run applies.
     for (let i = 0; i < 20 && t.runs.get(started.id).status !== "applying"; i++) await t.runs.alarm();
@@ -371,7 +381,7 @@ describe("TenantRuns", () => {
 
   describe("cancel", () => {
     it("ends a run mid-apply: what was applied stays and is reported, the lock is free, the event names who", async () => {
-      const t = tenantRuns({ users: 450 });
+      const t = tenantRuns({ users: 450, requestsPerOperation: 5 });
       const started = await t.runs.startSync("acme", "admin");
       await t.runs.alarm(); // read and plan
       await t.runs.alarm(); // the first chunk of 200

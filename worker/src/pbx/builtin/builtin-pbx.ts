@@ -63,6 +63,7 @@ export class BuiltinPbx implements PbxDirectory {
   readonly capabilities = fullCapabilities;
   // Writes are synchronous SQLite (or memory): nothing to gain from overlapping them.
   readonly concurrency = 1;
+  readonly requestsPerOperation = 0;
   readonly #sql: Sql;
 
   constructor(sql: Sql) {

@@ -23,6 +23,7 @@ import {
 } from "../../../../engine/pbx/pbx-port.ts";
 import type { PbxScim } from "../../../../schema/generated/config.ts";
 import type { Sql } from "../../sql.ts";
+import { vendorRequestsPerOperation } from "../vendor-http.ts";
 import { linkedExtension, linkState, VendorLinks } from "../vendor-links.ts";
 import type { ScimClient, ScimResource } from "./scim-client.ts";
 import { ScimError } from "./scim-errors.ts";
@@ -66,6 +67,7 @@ type Phone = { value?: unknown; type?: unknown; primary?: unknown };
 export class ScimPbx implements PbxDirectory {
   readonly capabilities: PbxCapabilities;
   readonly concurrency: number;
+  readonly requestsPerOperation = vendorRequestsPerOperation;
   readonly #links: VendorLinks;
   readonly #client: ScimClient;
   readonly #settings: PbxScim;

@@ -21,6 +21,7 @@ import {
 } from "../../../../engine/pbx/pbx-port.ts";
 import type { Pbx3Cx } from "../../../../schema/generated/config.ts";
 import type { Sql } from "../../sql.ts";
+import { vendorRequestsPerOperation } from "../vendor-http.ts";
 import { linkedExtension, linkState, VendorLinks } from "../vendor-links.ts";
 import type { ODataEntity, ThreeCxClient } from "./threecx-client.ts";
 import { ThreeCxError } from "./threecx-errors.ts";
@@ -66,6 +67,7 @@ const userSelect = "Id,Number,FirstName,LastName,DisplayName,EmailAddress,Mobile
 export class ThreeCxPbx implements PbxDirectory {
   readonly capabilities: PbxCapabilities;
   readonly concurrency: number;
+  readonly requestsPerOperation = vendorRequestsPerOperation;
   readonly #links: VendorLinks;
   readonly #client: ThreeCxClient;
   readonly #settings: Pbx3Cx;

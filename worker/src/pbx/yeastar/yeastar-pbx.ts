@@ -24,6 +24,7 @@ import {
 } from "../../../../engine/pbx/pbx-port.ts";
 import type { PbxYeastar } from "../../../../schema/generated/config.ts";
 import type { Sql } from "../../sql.ts";
+import { vendorRequestsPerOperation } from "../vendor-http.ts";
 import { linkedExtension, linkState, type VendorLink, VendorLinks } from "../vendor-links.ts";
 import type { YeastarClient } from "./yeastar-client.ts";
 import { YeastarError } from "./yeastar-errors.ts";
@@ -78,6 +79,7 @@ export class YeastarPbx implements PbxDirectory {
   readonly capabilities: PbxCapabilities;
   /** pbx.concurrency: the client keeps at most this many calls in flight as well. */
   readonly concurrency: number;
+  readonly requestsPerOperation = vendorRequestsPerOperation;
   readonly #links: VendorLinks;
   readonly #client: YeastarClient;
   readonly #settings: PbxYeastar;
