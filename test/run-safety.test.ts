@@ -162,14 +162,14 @@ describe("an incomplete read through the run in workerd", () => {
 const manyCreates = {
   connection,
   scope: { users: "all" },
-  extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "19999" }] },
+  extensionNumbers: { source: "sequential", ranges: [{ start: "10000", end: "29999" }] },
   organisation: { departments: { from: "none" } },
   safety: { maxDeletesPerRun: 100, maxDeletePercent: 100 },
   schedule: { mode: "manual" },
 };
 
 describe("a worker restarted in the middle of applying a plan", () => {
-  const USERS = 1200;
+  const USERS = 6000;
 
   it("finishes the run after the restart with every operation done exactly once", async () => {
     const first = await worker("resume");
@@ -220,7 +220,7 @@ describe("a worker restarted in the middle of applying a plan", () => {
 });
 
 describe("a run cancelled over HTTP", () => {
-  const USERS = 3000;
+  const USERS = 12000;
 
   it("ends the run in the middle of applying, keeps what it applied, and lets a new Sync Now start", async () => {
     const w = await worker("cancel");
