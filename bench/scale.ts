@@ -295,6 +295,8 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void, profi
       "tombstones",
       log,
     );
+    const agentPeakRssMb = mb(peakRssKb(agent.child.pid));
+    log(`scale: the agent's peak RSS ${agentPeakRssMb} MB`);
 
     return {
       usersInScope,
@@ -310,7 +312,7 @@ export async function benchScale(dc: SambaDc, log: (line: string) => void, profi
       isolateHeap,
       sweep,
       tombstones,
-      agentPeakRssMb: mb(peakRssKb(agent.child.pid)),
+      agentPeakRssMb,
     };
   } finally {
     inspector.close();
